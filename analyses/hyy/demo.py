@@ -1,0 +1,115 @@
+"""Demo physics for H → γγ: a Gaussian Higgs peak over a falling diphoton continuum.
+
+Data events are a background with m(γγ) ∝ exp(-m/slope) in 105-160 GeV plus a
+fraction ``signal_fraction`` of Higgs events at ``higgs_mass`` with Gaussian
+resolution ``mass_resolution``.  A fraction ``fail_fraction`` of all events is
+then made to fail exactly one selection cut, so the number that pass is known.
+MC samples hold only Higgs events, weighted so that the MC matches the signal
+injected in data.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from atlasod.demo import DemoContext, DemoEvents, resonance, stack_objects, two_body_decay, truncated_exponential
+
+N_FAIL_MODES = 6
+
+
+def _accepted(d1: object, d2: object, m: np.ndarray) -> np.ndarray:
+    pts = np.stack([np.asarray(d1.pt), np.asarray(d2.pt)], axis=1)
+    etas = np.abs(np.stack([np.asarray(d1.eta), np.asarray(d2.eta)], axis=1))
+    lead, sub = pts.max(axis=1), pts.min(axis=1)
+    ok_eta = np.all((etas < 2.27) & ((etas < 1.32) | (etas > 1.57)), axis=1)
+    # small margins keep float32 rounding away from the cut values
+    return ok_eta & (lead / m > 0.36) & (sub / m > 0.26) & (sub > 26)
+
+
+def diphotons(ctx: DemoContext, mass: np.ndarray) -> dict[str, np.ndarray]:
+    """Photon pairs from decays of parents of the given masses, inside the acceptance."""
+    n = len(mass)
+    cols: dict[str, np.ndarray] = {}
+    todo = np.arange(n)
+    out = {k: np.zeros((n, 2)) for k in ("pt", "eta", "phi", "E")}
+    for _ in range(200):
+        if len(todo) == 0:
+            break
+        parent = resonance(ctx.rng, mass[todo], pt_scale=30.0, eta_sigma=0.8)
+        d1, d2 = two_body_decay(ctx.rng, parent, 0.0, 0.0)
+        ok = _accepted(d1, d2, mass[todo])
+        objs = stack_objects(d1, d2)
+        for k in out:
+            out[k][todo[ok]] = objs[k][ok]
+        todo = todo[~ok]
+    if len(todo):
+        raise RuntimeError(f"could not generate {len(todo)} accepted diphoton events")
+    cols = {f"photon_{k}": v for k, v in out.items()}
+    return cols
+
+
+def generate_events(ctx: DemoContext) -> DemoEvents:
+    p, rng, n = ctx.params, ctx.rng, ctx.n_events
+    is_signal = np.ones(n, dtype=bool)
+    if ctx.sample.is_data:
+        is_signal = rng.random(n) < p["signal_fraction"]
+    mass = np.where(
+        is_signal,
+        rng.normal(p["higgs_mass"], p["mass_resolution"], n),
+        truncated_exponential(rng, n, 105.0, 160.0, p["background_slope"]),
+    )
+    mass = np.clip(mass, 106.0, 159.0)  # stay clear of the window edges
+    cols = diphotons(ctx, mass)
+    cols["photon_isTightID"] = np.ones((n, 2), dtype=bool)
+    cols["photon_ptcone30"] = cols["photon_pt"] * rng.uniform(0, 0.03, (n, 2))
+    cols["photon_etcone20"] = cols["photon_pt"] * rng.uniform(-0.02, 0.03, (n, 2))
+    cols["photon_convType"] = np.where(rng.random((n, 2)) < 0.6, 0, rng.integers(1, 6, (n, 2)))
+    cols["photon_trigMatched"] = np.ones((n, 2), dtype=bool)
+    cols["photon_truthMatched"] = np.full((n, 2), not ctx.sample.is_data)
+    cols["photon_pt_syst"] = cols["photon_pt"] * 0.01
+    trig = np.ones(n, dtype=bool)
+
+    # Make a known fraction fail exactly one cut each.
+    fail = rng.random(n) < p["fail_fraction"]
+    mode = rng.integers(0, N_FAIL_MODES, n)
+    which = rng.integers(0, 2, n)
+    rows = np.flatnonzero(fail)
+    for i in rows:
+        j = which[i]
+        match mode[i]:
+            case 0:
+                trig[i] = False
+            case 1:
+                cols["photon_isTightID"][i, j] = False
+            case 2:
+                cols["photon_eta"][i, j] = np.copysign(1.45, cols["photon_eta"][i, j])
+            case 3:
+                cols["photon_ptcone30"][i, j] = 0.2 * cols["photon_pt"][i, j]
+            case 4:
+                cols["photon_etcone20"][i, j] = 0.2 * cols["photon_pt"][i, j]
+            case 5:  # scale both pT: pT/m is kept, m moves out of the window
+                target = rng.uniform(80, 100) if rng.random() < 0.5 else rng.uniform(165, 200)
+                cols["photon_pt"][i] *= target / mass[i]
+    cols["photon_E"] = cols["photon_pt"] * np.cosh(cols["photon_eta"])
+    passed = ~fail
+    central = (
+        np.all(np.abs(cols["photon_eta"]) < 0.75, axis=1) & np.all(cols["photon_convType"] == 0, axis=1)
+    )
+    columns: dict[str, object] = {**cols, "trigP": trig}
+    truth: dict[str, object] = {
+        "selected": int(np.count_nonzero(passed)),
+        "selected_central_unconverted": int(np.count_nonzero(passed & central)),
+        "higgs_mass": p["higgs_mass"],
+        "mass_resolution": p["mass_resolution"],
+    }
+    if ctx.sample.is_data:
+        truth["signal_selected"] = int(np.count_nonzero(passed & is_signal))
+        columns["met_et"] = rng.exponential(15000.0, n)
+    else:
+        signal_in_data = ctx.data_events * p["signal_fraction"] * (1 - p["fail_fraction"])
+        target = signal_in_data * ctx.group_share
+        columns["mcWeight"] = ctx.mc_weights(int(np.count_nonzero(passed)), target)
+        for sf in ("scaleFactor_PHOTON", "scaleFactor_PhotonTRIGGER", "scaleFactor_PILEUP"):
+            columns[sf] = (1 + 0.02 * rng.standard_normal(n)).astype(np.float32)
+        truth["weighted_selected"] = ctx.weighted_yield(columns, passed)
+    return DemoEvents(columns, truth)

@@ -1,0 +1,207 @@
+"""An analysis is a folder: ``analysis.yaml`` (declarative) plus ``selection.py`` (physics).
+
+The engine never names an analysis.  It discovers folders under ``analyses/``,
+validates their config against ``schemas/analysis.schema.yaml`` and loads their
+physics module from the file, so adding an analysis means adding a folder.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from dataclasses import dataclass
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import jsonschema
+import yaml
+
+from atlasod.catalogue import Catalogue, SampleFile
+from atlasod.errors import AtlasodError
+
+CONFIG_NAME = "analysis.yaml"
+SELECTION_NAME = "selection.py"
+DEMO_NAME = "demo.py"
+
+
+def load_schema(name: str) -> dict[str, Any]:
+    text = resources.files("atlasod").joinpath(f"schemas/{name}").read_text("utf-8")
+    return yaml.safe_load(text)
+
+
+def validate(instance: Any, schema: dict[str, Any], origin: str) -> None:
+    """Validate against a JSON schema; the error names the file, the key and what is allowed."""
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path))
+    if not errors:
+        return
+    err = errors[0]
+    where = ".".join(str(p) for p in err.absolute_path) or "<top level>"
+    msg = err.message
+    if err.validator == "additionalProperties":
+        allowed = sorted(err.schema.get("properties", {}))
+        msg += f" (allowed keys: {', '.join(allowed)})"
+    raise AtlasodError(f"{origin}: invalid value at '{where}': {msg}")
+
+
+@dataclass(frozen=True)
+class HistogramSpec:
+    name: str
+    variable: str
+    bins: int
+    low: float
+    high: float
+    xlabel: str
+    where: str | None = None
+    overflow: str = "fold"
+    ylog: bool = False
+    ymax: float | None = None
+
+
+@dataclass(frozen=True)
+class Group:
+    name: str
+    label: str
+    color: str
+    samples: tuple[SampleFile, ...]
+    signal: bool = False
+    scale: float = 1.0
+    scale_option: str | None = None
+
+    def factor(self, options: dict[str, Any]) -> float:
+        """The group's ad-hoc factor, if its switch (when it has one) is on."""
+        if self.scale_option is None or options.get(self.scale_option, False):
+            return self.scale
+        return 1.0
+
+
+class Analysis:
+    """A validated analysis folder."""
+
+    def __init__(self, folder: Path, catalogue: Catalogue) -> None:
+        self.folder = folder
+        config_path = folder / CONFIG_NAME
+        if not config_path.is_file():
+            raise AtlasodError(f"analysis folder {folder} has no {CONFIG_NAME}")
+        try:
+            raw = yaml.safe_load(config_path.read_text("utf-8"))
+        except yaml.YAMLError as exc:
+            raise AtlasodError(f"{config_path}: not valid YAML: {exc}") from exc
+        validate(raw, load_schema("analysis.schema.yaml"), str(config_path))
+        if raw["name"] != folder.name:
+            raise AtlasodError(
+                f"{config_path}: name {raw['name']!r} must equal the folder name {folder.name!r}"
+            )
+        self.config_path = config_path
+        self.raw: dict[str, Any] = raw
+        self.name: str = raw["name"]
+        self.title: str = raw["title"]
+        self.skim: str = raw["skim"]
+        self.normalisation_table: str | None = raw.get("normalisation_table")
+        self.weight_factors: list[str] = raw["weight_factors"]
+        data_skim = raw["data"].get("skim", self.skim)
+        self.data_files = tuple(catalogue.sample(f"data_{p}", data_skim) for p in raw["data"]["periods"])
+        self.groups = tuple(self._group(g, catalogue) for g in raw["groups"])
+        self.histograms = tuple(
+            HistogramSpec(
+                name=h["name"],
+                variable=h["variable"],
+                bins=h["bins"],
+                low=float(h["range"][0]),
+                high=float(h["range"][1]),
+                xlabel=h["xlabel"],
+                where=h.get("where"),
+                overflow=h.get("overflow", "fold"),
+                ylog=h.get("ylog", False),
+                ymax=h.get("ymax"),
+            )
+            for h in raw["histograms"]
+        )
+        for h in self.histograms:
+            if not h.low < h.high:
+                raise AtlasodError(f"{config_path}: histogram {h.name}: range must be increasing")
+        names = [h.name for h in self.histograms]
+        if len(set(names)) != len(names):
+            raise AtlasodError(f"{config_path}: histogram names must be unique")
+        self.plot: dict[str, Any] = raw.get("plot", {})
+        self.fit: dict[str, Any] | None = raw.get("fit")
+        if self.fit and self.fit["histogram"] not in names:
+            raise AtlasodError(
+                f"{config_path}: fit.histogram {self.fit['histogram']!r} is not one of {names}"
+            )
+        self.demo: dict[str, Any] = raw.get("demo", {})
+
+    def _group(self, raw: dict[str, Any], catalogue: Catalogue) -> Group:
+        samples = []
+        for item in raw["samples"]:
+            name, skim = (item, self.skim) if isinstance(item, str) else (item["name"], item.get("skim", self.skim))
+            samples.append(catalogue.sample(name, skim))
+        return Group(
+            name=raw["name"],
+            label=raw.get("label", raw["name"]),
+            color=raw["color"],
+            samples=tuple(samples),
+            signal=raw.get("signal", False),
+            scale=raw.get("scale", 1.0),
+            scale_option=raw.get("scale_option"),
+        )
+
+    @property
+    def mc_files(self) -> tuple[SampleFile, ...]:
+        return tuple(s for g in self.groups for s in g.samples)
+
+    @property
+    def files(self) -> tuple[SampleFile, ...]:
+        """Every file the analysis reads: data periods first, then MC in group order."""
+        return self.data_files + self.mc_files
+
+    def file(self, stem: str) -> SampleFile:
+        for f in self.files:
+            if f.stem == stem:
+                return f
+        raise AtlasodError(f"analysis {self.name} does not read a file {stem!r}")
+
+    @cached_property
+    def selection(self) -> ModuleType:
+        """The physics module ``selection.py`` (``BRANCHES`` and ``select_events``)."""
+        module = _load_module(self.folder / SELECTION_NAME, f"atlasod_analyses.{self.name}.selection")
+        for attr in ("BRANCHES", "select_events"):
+            if not hasattr(module, attr):
+                raise AtlasodError(f"{self.folder / SELECTION_NAME} must define {attr}")
+        return module
+
+    @cached_property
+    def demo_module(self) -> ModuleType:
+        """The demo-physics module ``demo.py`` (``generate_events``)."""
+        module = _load_module(self.folder / DEMO_NAME, f"atlasod_analyses.{self.name}.demo")
+        if not hasattr(module, "generate_events"):
+            raise AtlasodError(f"{self.folder / DEMO_NAME} must define generate_events")
+        return module
+
+
+def _load_module(path: Path, module_name: str) -> ModuleType:
+    if not path.is_file():
+        raise AtlasodError(f"{path} does not exist")
+    if module_name in sys.modules:
+        return sys.modules[module_name]
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def discover(root: Path) -> list[str]:
+    """Names of the analysis folders under ``root`` (each holds an ``analysis.yaml``)."""
+    return sorted(p.parent.name for p in root.glob(f"*/{CONFIG_NAME}"))
+
+
+def load_analysis(root: Path, name: str, catalogue: Catalogue | None = None) -> Analysis:
+    folder = root / name
+    if not folder.is_dir():
+        raise AtlasodError(f"no analysis {name!r} under {root}; available: {', '.join(discover(root))}")
+    return Analysis(folder, catalogue or Catalogue.load())

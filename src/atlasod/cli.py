@@ -1,0 +1,192 @@
+"""Command-line interface: one subcommand per workflow step.
+
+Every Snakemake rule is a shell call of one of these subcommands, so Snakemake
+7.32 on REANA, Snakemake 9 locally and HTCondor jobs all run the same code::
+
+    python -m atlasod generate|fetch|process|merge|plot|fit|yields|check ...
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from atlasod.errors import AtlasodError
+
+LOG = logging.getLogger("atlasod")
+
+
+def _setup_logging(verbose: bool, log_file: Path | None) -> None:
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(log_file, mode="w", encoding="utf-8"))
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        handlers=handlers,
+        force=True,
+    )
+
+
+def _analysis(args: argparse.Namespace):  # noqa: ANN202 - lazy import keeps --help fast
+    from atlasod.analysis import load_analysis
+    from atlasod.catalogue import Catalogue
+
+    catalogue = Catalogue.load(args.catalogue)
+    return load_analysis(args.analyses_dir, args.analysis, catalogue), catalogue
+
+
+def cmd_check(args: argparse.Namespace) -> None:
+    analysis, _ = _analysis(args)
+    _ = analysis.selection  # import the physics module too
+    LOG.info("analysis %s: %d files, %d histograms: OK", analysis.name, len(analysis.files),
+             len(analysis.histograms))
+
+
+def cmd_generate(args: argparse.Namespace) -> None:
+    from atlasod.demo import generate_file
+
+    analysis, catalogue = _analysis(args)
+    sample = analysis.file(Path(args.file).name.removesuffix(".root"))
+    generate_file(analysis, catalogue, sample, args.out, args.seed, args.scale, args.lumi)
+
+
+def cmd_fetch(args: argparse.Namespace) -> None:
+    from atlasod.catalogue import Catalogue
+    from atlasod.fetch import fetch_file
+
+    catalogue = Catalogue.load(args.catalogue)
+    sample = catalogue.file(args.file)
+    urls = args.url or catalogue.urls(sample)
+    fetch_file(sample, urls, args.out, timeout=args.timeout, verify=not args.no_verify)
+
+
+def cmd_process(args: argparse.Namespace) -> None:
+    from atlasod.processing import process_chunk, write_chunk
+
+    analysis, catalogue = _analysis(args)
+    sample = analysis.file(args.file)
+    result = process_chunk(
+        analysis, sample, args.input, args.chunk, args.n_chunks, args.lumi, catalogue
+    )
+    write_chunk(result, sample, args.out, args.cutflow)
+
+
+def cmd_merge(args: argparse.Namespace) -> None:
+    from atlasod.merging import merge
+
+    merge(args.inputs, args.out, args.cutflow_out)
+
+
+def cmd_plot(args: argparse.Namespace) -> None:
+    from atlasod.plotting import plot_analysis
+
+    analysis, _ = _analysis(args)
+    plot_analysis(analysis, args.histograms, args.outdir, _options(args), args.fit, args.only)
+
+
+def cmd_fit(args: argparse.Namespace) -> None:
+    from atlasod.fitting import fit_analysis
+
+    analysis, _ = _analysis(args)
+    fit_analysis(analysis, args.histograms, args.out)
+
+
+def cmd_yields(args: argparse.Namespace) -> None:
+    from atlasod.yields import write_yields
+
+    analysis, _ = _analysis(args)
+    write_yields(analysis, args.cutflow, args.out, args.table, _options(args))
+
+
+def _options(args: argparse.Namespace) -> dict[str, bool]:
+    out: dict[str, bool] = {}
+    for item in args.option or []:
+        key, sep, value = item.partition("=")
+        if not sep or value.lower() not in ("true", "false"):
+            raise AtlasodError(f"--option expects KEY=true|false, got {item!r}")
+        out[key] = value.lower() == "true"
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="atlasod", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true")
+    parser.add_argument("--log", type=Path, help="also write the log to this file")
+    parser.add_argument("--catalogue", type=Path, help="sample catalogue (default: the packaged one)")
+    parser.add_argument("--analyses-dir", type=Path, default=Path("analyses"))
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add(name: str, func: Callable[[argparse.Namespace], None], help_: str,
+            analysis: bool = True) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_, description=help_)
+        p.set_defaults(func=func)
+        if analysis:
+            p.add_argument("--analysis", required=True, help="analysis folder name, e.g. hyy")
+        return p
+
+    add("check", cmd_check, "validate an analysis folder (config and physics module)")
+
+    p = add("generate", cmd_generate, "write the demo (synthetic) version of one file")
+    p.add_argument("--file", required=True, help="catalogue file name, e.g. data_A.GamGam.root")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--scale", type=float, default=1.0, help="multiplies the demo event counts")
+    p.add_argument("--lumi", type=float, default=10064.0, help="luminosity in pb^-1")
+
+    p = add("fetch", cmd_fetch, "download one file into the cache (resumable, verified)",
+            analysis=False)
+    p.add_argument("--file", required=True)
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--url", action="append", help="location to try (repeatable; default: catalogue)")
+    p.add_argument("--timeout", type=float, default=30.0, help="seconds without data before giving up")
+    p.add_argument("--no-verify", action="store_true", help="skip the size and adler32 check")
+
+    p = add("process", cmd_process, "select events of one chunk and fill histograms")
+    p.add_argument("--file", required=True, help="sample stem, e.g. data_A.GamGam")
+    p.add_argument("--input", required=True, help="local path or URL (https://, root://)")
+    p.add_argument("--chunk", type=int, default=0)
+    p.add_argument("--n-chunks", type=int, default=1)
+    p.add_argument("--lumi", type=float, default=10064.0, help="luminosity in pb^-1")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--cutflow", type=Path, required=True)
+
+    p = add("merge", cmd_merge, "sum chunk histograms and cutflows", analysis=False)
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--cutflow-out", type=Path, required=True)
+    p.add_argument("inputs", type=Path, nargs="+", help="chunk .root files (cutflow .json beside)")
+
+    p = add("plot", cmd_plot, "data/MC plots in ATLAS style (PNG and PDF)")
+    p.add_argument("--histograms", type=Path, required=True)
+    p.add_argument("--outdir", type=Path, required=True)
+    p.add_argument("--fit", type=Path, help="fit result JSON to draw")
+    p.add_argument("--only", action="append", help="plot only this histogram (repeatable)")
+    p.add_argument("--option", action="append", help="KEY=true|false analysis switch")
+
+    p = add("fit", cmd_fit, "fit the analysis' fit model to data")
+    p.add_argument("--histograms", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True)
+
+    p = add("yields", cmd_yields, "yields per process and cutflow, as JSON and Markdown")
+    p.add_argument("--cutflow", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--table", type=Path, required=True)
+    p.add_argument("--option", action="append", help="KEY=true|false analysis switch")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    _setup_logging(args.verbose, args.log)
+    try:
+        args.func(args)
+    except AtlasodError as exc:
+        LOG.error("%s", exc)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.exit(130)
+

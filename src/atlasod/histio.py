@@ -1,0 +1,120 @@
+"""The one on-disk histogram format: ROOT files (``TH1D`` with Σw²) written by uproot.
+
+ROOT reads them natively; Python reads them with uproot (``.to_hist()``).  The
+layout is ``<sample stem>/<histogram name>``.
+
+Writes are deterministic: uproot stamps every key and directory with the
+current time and a random UUID.  We write with a fixed UUID and a fixed
+timestamp (``SOURCE_DATE_EPOCH`` if set, else the release date of the data,
+2020-02-11; ROOT's TDatime cannot store years before 1995), so that the same inputs and seed give byte-identical files.
+Every write goes to a temporary name and is renamed into place, so a half-written
+file never looks complete.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+from unittest import mock
+
+import hist
+import numpy as np
+import uproot
+import uproot.writing._cascade as _cascade
+
+from atlasod.errors import AtlasodError
+
+_FIXED_UUID = uuid.UUID(int=0)
+
+
+def _fixed_time() -> datetime.datetime:
+    epoch = int(os.environ.get("SOURCE_DATE_EPOCH", "1581379200"))
+    return datetime.datetime.fromtimestamp(epoch, tz=datetime.timezone.utc).replace(tzinfo=None)
+
+
+class _FrozenDatetime(datetime.datetime):
+    @classmethod
+    def now(cls, tz: datetime.tzinfo | None = None) -> datetime.datetime:  # noqa: ARG003
+        return _fixed_time()
+
+
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a temporary path for ``path``; move it into place only on success.
+
+    The temporary file has the same base name inside a hidden sibling folder,
+    because ROOT files record their own name.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmpdir = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    tmp = tmpdir / path.name
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+def write_histograms(path: Path, histograms: Mapping[str, hist.Hist]) -> None:
+    """Write ``{"<sample>/<name>": Hist}`` to ``path`` atomically and reproducibly."""
+    frozen = SimpleNamespace(datetime=_FrozenDatetime)
+    with atomic_path(path) as tmp, mock.patch.object(_cascade, "datetime", frozen):
+        with uproot.recreate(tmp, uuid_function=lambda: _FIXED_UUID) as out:
+            for key in sorted(histograms):
+                out[key] = histograms[key]
+
+
+def read_histograms(path: Path) -> dict[str, hist.Hist]:
+    """Read every histogram of a file written by :func:`write_histograms`."""
+    if not path.is_file():
+        raise AtlasodError(f"histogram file {path} does not exist")
+    try:
+        with uproot.open(path) as f:
+            return {
+                key.rsplit(";", 1)[0]: obj.to_hist()
+                for key, obj in f.items(recursive=True)
+                if isinstance(obj, uproot.behaviors.TH1.TH1)
+            }
+    except (OSError, ValueError) as exc:
+        raise AtlasodError(f"cannot read histogram file {path}: {exc}") from exc
+
+
+def empty_histogram(name: str, bins: int, low: float, high: float, label: str) -> hist.Hist:
+    return hist.Hist(hist.axis.Regular(bins, low, high, name=name, label=label), storage=hist.storage.Weight())
+
+
+def sum_histograms(items: list[hist.Hist]) -> hist.Hist:
+    """Sum histograms in a fixed order (floating-point sums depend on order)."""
+    total = items[0].copy()
+    for h in items[1:]:
+        if h.axes != total.axes:
+            raise AtlasodError(f"cannot add histograms with different binning: {h.axes} vs {total.axes}")
+        total += h
+    return total
+
+
+def values_and_variances(h: hist.Hist, fold_overflow: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Bin contents and Σw², with the overflow added to the last bin when ``fold_overflow``."""
+    values = h.values(flow=True).astype(float)
+    variances = h.variances(flow=True)
+    variances = values.copy() if variances is None else variances.astype(float)
+    v, var = values[1:-1].copy(), variances[1:-1].copy()
+    if fold_overflow:
+        v[-1] += values[-1]
+        var[-1] += variances[-1]
+    return v, var
+
+
+def write_json(path: Path, payload: Any) -> None:
+    """Write JSON atomically with stable formatting (sorted keys)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")

@@ -1,0 +1,43 @@
+"""Job planning: which files an analysis reads and into how many chunks each is split.
+
+Like ``analysis`` and ``catalogue``, this module imports only the standard
+library, PyYAML and jsonschema: the Snakefile imports it while building the DAG,
+and on REANA the Snakefile runs in the workflow engine's own environment, not in
+the analysis image.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from atlasod.catalogue import SampleFile
+
+# Compressed bytes per event of the 2020 ntuples (GamGam data: 1.48 GB / 7.8 M events
+# = 190 B; 1lep data 162 B; 4lep llll 323 B): used to size chunks of files whose
+# entry count is not in the catalogue.  Only the number of chunks depends on it.
+BYTES_PER_EVENT = 200
+DEFAULT_DEMO_EVENTS = {"data": 20_000, "mc": 2_000}
+LUMI_PB = {"A": 547.0, "B": 1949.0, "C": 2884.0, "D": 4684.0}
+
+
+def demo_events(analysis: dict[str, Any], sample: SampleFile, scale: float) -> int:
+    """Events in the demo version of a file: data are shared between periods by luminosity."""
+    counts = {**DEFAULT_DEMO_EVENTS, **analysis.get("demo", {}).get("events", {})}
+    if sample.period is not None:
+        share = LUMI_PB[sample.period] / sum(LUMI_PB.values())
+        return max(1, round(counts["data"] * share * scale))
+    return max(1, round(counts["mc"] * scale))
+
+
+def n_chunks(
+    analysis: dict[str, Any], sample: SampleFile, source: str, chunk_entries: int, demo_scale: float
+) -> int:
+    """Number of chunks (parallel jobs) for one file."""
+    if source == "demo":
+        entries = demo_events(analysis, sample, demo_scale)
+    elif sample.entries:
+        entries = sample.entries
+    else:
+        entries = max(1, (sample.size or 0) // BYTES_PER_EVENT)
+    return max(1, math.ceil(entries / chunk_entries))

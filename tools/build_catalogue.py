@@ -1,0 +1,142 @@
+"""Regenerate ``src/atlasod/data/catalogue.yaml`` from the shared physics reference.
+
+The reference (``../shared/reference/atlas-opendata-2020.md``) holds the facts:
+Appendix A lists every file the six analyses read (size, adler32, portal
+directory); sections 6-11 list the normalisation table of each analysis
+(cross section and sum of weights as used by the original C++ framework).
+This script joins the two into one machine-readable catalogue.  Run it when the
+reference changes::
+
+    python tools/build_catalogue.py ../shared/reference/atlas-opendata-2020.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import re
+from pathlib import Path
+
+import yaml
+
+LOG = logging.getLogger("build_catalogue")
+
+# section heading prefix -> name of the original normalisation table
+TABLE_SECTIONS = {
+    "### 6.2": "Files_WBoson",
+    "### 7.2": "Files_base",
+    "### 8.2": "Files_base",
+    "### 9.2": "Files_HZZ",
+    "### 10.1": "Files_Hyy",
+}
+# Every known location of a file, tried in order ({skim}, {kind} = Data|MC,
+# {file}, {portal_dir} are filled per file).  These URLs have moved before.
+LOCATIONS = [
+    {"name": "atlas-opendata-web", "url": "https://atlas-opendata.web.cern.ch/atlas-opendata/samples/2020/{skim}/{kind}/{file}"},
+    {"name": "eospublic-xrootd", "url": "root://eospublic.cern.ch//eos/opendata/atlas/OutreachDatasets/2020-01-22/{skim}/{kind}/{file}"},
+    {"name": "cern-opendata-portal", "url": "https://opendata.cern.ch/eos/opendata/atlas/OutreachDatasets/2020-08-19/{portal_dir}/{file}"},
+]
+# Order in which tables provide the default normalisation of a DSID.
+DEFAULT_ORDER = ["Files_base", "Files_HZZ", "Files_Hyy", "Files_WBoson"]
+
+FILE_RE = re.compile(r"^(?:data_(?P<period>[A-D])|mc_(?P<dsid>\d+)\.(?P<short>[^.]+))\.(?P<skim>[^.]+)\.root$")
+
+
+def _rows(lines: list[str], start: int) -> list[list[str]]:
+    """Return the cells of the first markdown table at or after line ``start``."""
+    rows: list[list[str]] = []
+    i = start
+    while i < len(lines) and not lines[i].startswith("|"):
+        i += 1
+    while i < len(lines) and lines[i].startswith("|"):
+        cells = [c.strip().strip("`") for c in lines[i].strip().strip("|P").split("|")]
+        if not set(cells[0]) <= {"-", " ", ""}:
+            rows.append(cells)
+        i += 1
+    return rows[1:]  # drop header
+
+
+def _num(text: str) -> float | None:
+    text = text.strip()
+    return float(text) if text else None
+
+
+def build(reference: Path) -> dict:
+    lines = reference.read_text(encoding="utf-8").splitlines()
+    norm: dict[int, dict] = {}
+    entries: dict[str, int] = {}
+    for idx, line in enumerate(lines):
+        for prefix, table in TABLE_SECTIONS.items():
+            if not line.startswith(prefix):
+                continue
+            for cells in _rows(lines, idx + 1):
+                dsid, fname = int(cells[2]), cells[3]
+                xsec, sumw, sumw_info = _num(cells[4]), _num(cells[5]), _num(cells[6])
+                rec = norm.setdefault(dsid, {"name": FILE_RE.match(fname)["short"], "tables": {}})
+                rec["tables"][table] = {"xsec_pb": xsec, "sumw": sumw}
+                if sumw_info is not None:
+                    rec["tables"].setdefault("infofile", {"xsec_pb": xsec, "sumw": sumw_info})
+                if cells[8]:
+                    entries[fname] = int(cells[8])
+    samples = {}
+    for dsid, rec in sorted(norm.items()):
+        tables = rec["tables"]
+        default = next(tables[t] for t in DEFAULT_ORDER if t in tables)
+        overrides = {
+            t: v["sumw"] for t, v in sorted(tables.items()) if v["sumw"] != default["sumw"]
+        }
+        samples[dsid] = {
+            "name": rec["name"],
+            "xsec_pb": default["xsec_pb"],
+            "k_factor": 1.0,
+            "filter_eff": 1.0,
+            "sumw": default["sumw"],
+        }
+        if overrides:
+            samples[dsid]["sumw_by_table"] = overrides
+        if 410011 <= dsid <= 410014 or dsid in (410025, 410026):
+            samples[dsid]["weight_sign_only"] = True
+
+    files = []
+    start = next(i for i, line in enumerate(lines) if line.startswith("## Appendix A"))
+    for idx in range(start, len(lines)):
+        if not lines[idx].startswith("### A."):
+            continue
+        for cells in _rows(lines, idx + 1):
+            fname, size, adler, portal = cells[0], int(cells[1]), cells[2], cells[3]
+            m = FILE_RE.match(fname)
+            if m is None:
+                raise ValueError(f"unexpected file name in Appendix A: {fname}")
+            rec = {
+                "file": fname,
+                "skim": m["skim"],
+                "size": size,
+                "adler32": adler,
+                "portal_dir": portal.removeprefix("OutreachDatasets/2020-08-19/"),
+            }
+            if m["period"]:
+                rec["period"] = m["period"]
+            else:
+                rec["dsid"] = int(m["dsid"])
+                if rec["dsid"] not in samples:
+                    LOG.warning("no normalisation for %s in the reference", fname)
+            if fname in entries:
+                rec["entries"] = entries[fname]
+            files.append(rec)
+    return {"locations": LOCATIONS, "samples": samples, "files": files}
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("reference", type=Path)
+    parser.add_argument("--out", type=Path, default=Path("src/atlasod/data/catalogue.yaml"))
+    args = parser.parse_args()
+    data = build(args.reference)
+    header = "# Generated by tools/build_catalogue.py from the shared physics reference: do not edit.\n"
+    args.out.write_text(header + yaml.safe_dump(data, sort_keys=False, width=200), encoding="utf-8")
+    LOG.info("%d samples, %d files -> %s", len(data["samples"]), len(data["files"]), args.out)
+
+
+if __name__ == "__main__":
+    main()

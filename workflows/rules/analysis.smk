@@ -1,0 +1,107 @@
+def process_input(wildcards):
+    if SOURCE == "real" and config["access"] == "stream":
+        return []
+    return input_path(wildcards.analysis, sample_of(wildcards.analysis, wildcards.stem))
+
+
+def process_location(wildcards):
+    sample = sample_of(wildcards.analysis, wildcards.stem)
+    if SOURCE == "real" and config["access"] == "stream":
+        return locations(sample)[0]
+    return input_path(wildcards.analysis, sample)
+
+
+rule process_chunk:
+    input:
+        process_input,
+    output:
+        hist=f"{RESULTS}/{{analysis}}/chunks/{{stem}}/{{chunk}}.root",
+        cutflow=f"{RESULTS}/{{analysis}}/chunks/{{stem}}/{{chunk}}.cutflow.json",
+    log:
+        f"{LOGS}/process_chunk/{{analysis}}/{{stem}}/{{chunk}}.log",
+    params:
+        location=process_location,
+        n_chunks=lambda w: n_chunks(w.analysis, sample_of(w.analysis, w.stem)),
+        lumi=config["lumi_pb"],
+    shell:
+        "{CLI} {CLI_ARGS} process --analysis {wildcards.analysis} --file {wildcards.stem}"
+        " --input {params.location} --chunk {wildcards.chunk} --n-chunks {params.n_chunks}"
+        " --lumi {params.lumi} --out {output.hist} --cutflow {output.cutflow} 2> {log}"
+
+
+rule merge_histograms:
+    input:
+        lambda w: chunk_outputs(w.analysis),
+    output:
+        hists=f"{RESULTS}/{{analysis}}/histograms.root",
+        cutflow=f"{RESULTS}/{{analysis}}/cutflow.json",
+    log:
+        f"{LOGS}/merge_histograms/{{analysis}}.log",
+    shell:
+        "{CLI} merge --out {output.hists} --cutflow-out {output.cutflow} {input} 2> {log}"
+
+
+rule fit:
+    input:
+        f"{RESULTS}/{{analysis}}/histograms.root",
+    output:
+        report(
+            f"{RESULTS}/{{analysis}}/fit.json",
+            caption="../report/fit.rst",
+            category="{analysis}",
+            subcategory="fit",
+        ),
+    log:
+        f"{LOGS}/fit/{{analysis}}.log",
+    shell:
+        "{CLI} {CLI_ARGS} fit --analysis {wildcards.analysis} --histograms {input}"
+        " --out {output} 2> {log}"
+
+
+def plot_inputs(wildcards):
+    out = {"hists": f"{RESULTS}/{wildcards.analysis}/histograms.root"}
+    if ANALYSES[wildcards.analysis].fit:
+        out["fit"] = f"{RESULTS}/{wildcards.analysis}/fit.json"
+    return out
+
+
+rule plot:
+    input:
+        unpack(plot_inputs),
+    output:
+        png=report(
+            f"{RESULTS}/{{analysis}}/plots/{{hist}}.png",
+            caption="../report/plot.rst",
+            category="{analysis}",
+            subcategory="plots",
+        ),
+        pdf=f"{RESULTS}/{{analysis}}/plots/{{hist}}.pdf",
+    log:
+        f"{LOGS}/plot/{{analysis}}/{{hist}}.log",
+    params:
+        fit=lambda w, input: f"--fit {input.fit}" if "fit" in input.keys() else "",
+        options=OPTIONS,
+    shell:
+        "{CLI} {CLI_ARGS} plot --analysis {wildcards.analysis} --histograms {input.hists}"
+        " --only {wildcards.hist} --outdir {RESULTS}/{wildcards.analysis}/plots"
+        " {params.fit} {params.options} 2> {log}"
+
+
+rule yields:
+    input:
+        f"{RESULTS}/{{analysis}}/cutflow.json",
+    output:
+        json=f"{RESULTS}/{{analysis}}/yields.json",
+        table=report(
+            f"{RESULTS}/{{analysis}}/yields.md",
+            caption="../report/yields.rst",
+            category="{analysis}",
+            subcategory="yields",
+        ),
+    log:
+        f"{LOGS}/yields/{{analysis}}.log",
+    params:
+        options=OPTIONS,
+    shell:
+        "{CLI} {CLI_ARGS} yields --analysis {wildcards.analysis} --cutflow {input}"
+        " --out {output.json} --table {output.table} {params.options} 2> {log}"

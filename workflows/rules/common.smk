@@ -1,0 +1,104 @@
+import sys
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import min_version, validate
+
+min_version("7.32")
+
+validate(config, "../schemas/config.schema.yaml")
+
+# The planning modules of the package are light (stdlib, PyYAML, jsonschema), so the
+# Snakefile imports them from src/ even where the package is not installed (REANA).
+sys.path.insert(0, str(Path(workflow.basedir).parent / "src"))
+from atlasod import plan  # noqa: E402
+from atlasod.analysis import Analysis, discover  # noqa: E402
+from atlasod.catalogue import Catalogue  # noqa: E402
+from atlasod.errors import AtlasodError  # noqa: E402
+
+CATALOGUE = Catalogue.load()
+ANALYSES_DIR = Path(config.get("analyses_dir", "analyses"))
+try:
+    ANALYSES = {
+        name: Analysis(ANALYSES_DIR / name, CATALOGUE) for name in discover(ANALYSES_DIR)
+    }
+except AtlasodError as exc:
+    raise WorkflowError(str(exc)) from None
+for _name in config.get("analyses", []):
+    if _name not in ANALYSES:
+        raise WorkflowError(
+            f"config analyses: unknown analysis {_name!r}; available: {sorted(ANALYSES)}"
+        )
+SELECTED = config.get("analyses") or sorted(ANALYSES)
+SOURCE = config["source"]
+DATA = config["data_dir"]
+RESULTS = f"{config['results_dir']}/{SOURCE}"
+LOGS = f"logs/{SOURCE}"
+CLI = config.get("atlasod", "python -m atlasod")
+CLI_ARGS = f"--analyses-dir {ANALYSES_DIR}"
+# Analysis switches (a group's `scale_option`) are boolean top-level config keys.
+OPTIONS = " ".join(
+    f"--option {k}={str(config[k]).lower()}"
+    for k in sorted({g.scale_option for a in ANALYSES.values() for g in a.groups} - {None})
+    if k in config
+)
+
+
+wildcard_constraints:
+    analysis="[a-z][a-z0-9_]*",
+    skim="[^/]+",
+    kind="Data|MC",
+    file=r"[^/]+\.root",
+    stem="[^/]+",
+    chunk=r"\d+",
+
+
+def sample_of(analysis, stem):
+    return ANALYSES[analysis].file(stem)
+
+
+def input_path(analysis, sample):
+    """Local path of an input file: the demo file of the analysis, or the cached real file."""
+    if SOURCE == "demo":
+        return f"{DATA}/demo/{analysis}/{sample.relpath}"
+    return f"{DATA}/real/{sample.relpath}"
+
+
+def locations(sample):
+    templates = config.get("locations") or [loc.url for loc in CATALOGUE.locations]
+    return [
+        t.format(
+            skim=sample.skim,
+            kind=sample.kind,
+            file=sample.file,
+            portal_dir=sample.portal_dir or f"{sample.skim}/{sample.kind}",
+        )
+        for t in templates
+    ]
+
+
+def n_chunks(analysis, sample):
+    return plan.n_chunks(
+        ANALYSES[analysis].raw,
+        sample,
+        SOURCE,
+        config["chunk_entries"],
+        config["demo_scale"],
+    )
+
+
+def chunk_outputs(analysis):
+    out = []
+    for sample in ANALYSES[analysis].files:
+        for i in range(n_chunks(analysis, sample)):
+            out.append(f"{RESULTS}/{analysis}/chunks/{sample.stem}/{i}.root")
+    return out
+
+
+def analysis_outputs(analysis):
+    a = ANALYSES[analysis]
+    out = [f"{RESULTS}/{analysis}/yields.json", f"{RESULTS}/{analysis}/yields.md"]
+    out += [f"{RESULTS}/{analysis}/plots/{h.name}.png" for h in a.histograms]
+    if a.fit:
+        out.append(f"{RESULTS}/{analysis}/fit.json")
+    return out

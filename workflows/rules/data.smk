@@ -1,0 +1,30 @@
+rule generate_demo:
+    output:
+        root=f"{DATA}/demo/{{analysis}}/{{skim}}/{{kind}}/{{file}}",
+        truth=f"{DATA}/demo/{{analysis}}/{{skim}}/{{kind}}/{{file}}.truth.json",
+    log:
+        f"{LOGS}/generate_demo/{{analysis}}/{{skim}}/{{kind}}/{{file}}.log",
+    params:
+        seed=config["seed"],
+        scale=config["demo_scale"],
+        lumi=config["lumi_pb"],
+    shell:
+        "{CLI} {CLI_ARGS} generate --analysis {wildcards.analysis} --file {wildcards.file}"
+        " --out {output.root} --seed {params.seed} --scale {params.scale}"
+        " --lumi {params.lumi} 2> {log}"
+
+
+rule fetch:
+    output:
+        f"{DATA}/real/{{skim}}/{{kind}}/{{file}}",
+    log:
+        f"{LOGS}/fetch/{{skim}}/{{kind}}/{{file}}.log",
+    params:
+        urls=lambda w: " ".join(
+            f"--url {u}" for u in locations(CATALOGUE.file(w.file))
+        ),
+        timeout=config.get("fetch_timeout", 30),
+    retries: 2
+    shell:
+        "{CLI} fetch --file {wildcards.file} --out {output} {params.urls}"
+        " --timeout {params.timeout} 2> {log}"
