@@ -133,6 +133,7 @@ class Analysis:
                 f"{config_path}: fit.histogram {self.fit['histogram']!r} is not one of {names}"
             )
         self.demo: dict[str, Any] = raw.get("demo", {})
+        self.selection_options: dict[str, Any] = raw.get("selection", {})
 
     def _group(self, raw: dict[str, Any], catalogue: Catalogue) -> Group:
         samples = []
@@ -166,7 +167,12 @@ class Analysis:
 
     @cached_property
     def selection(self) -> ModuleType:
-        """The physics module ``selection.py`` (``BRANCHES`` and ``select_events``)."""
+        """The physics module ``selection.py``.
+
+        It defines ``BRANCHES`` (what to read) and ``select_events(events, options)``
+        returning a :class:`atlasod.physics.Selected`; ``options`` is the config's
+        ``selection`` mapping.
+        """
         module = _load_module(self.folder / SELECTION_NAME, f"atlasod_analyses.{self.name}.selection")
         for attr in ("BRANCHES", "select_events"):
             if not hasattr(module, attr):

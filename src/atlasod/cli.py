@@ -62,7 +62,7 @@ def cmd_fetch(args: argparse.Namespace) -> None:
     catalogue = Catalogue.load(args.catalogue)
     sample = catalogue.file(args.file)
     urls = args.url or catalogue.urls(sample)
-    fetch_file(sample, urls, args.out, timeout=args.timeout, verify=not args.no_verify)
+    fetch_file(sample, urls, args.out, timeout=args.timeout, verify_checksum=not args.no_verify)
 
 
 def cmd_process(args: argparse.Namespace) -> None:

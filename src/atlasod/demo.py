@@ -59,10 +59,17 @@ class DemoContext:
     group: str | None = None
     group_share: float = 1.0
     weight_factors: tuple[str, ...] = ()
+    weight_sign_only: bool = False
 
     def mc_weights(self, n_pass: int, target_yield: float, spread: float = 0.1) -> np.ndarray:
-        """``mcWeight`` values whose weighted sum over ``n_pass`` events is ~``target_yield``."""
+        """``mcWeight`` values whose weighted sum over ``n_pass`` events is ~``target_yield``.
+
+        Samples whose weight the analysis reduces to its sign (single top) get ±1 and
+        cannot be tuned: their yield is ``n_pass × L σ / Σw``.
+        """
         assert self.norm_scale is not None, "mc_weights is for MC samples"
+        if self.weight_sign_only:
+            return np.where(self.rng.random(self.n_events) < 0.02, -1.0, 1.0).astype(np.float32)
         w0 = target_yield / (max(n_pass, 1) * self.norm_scale)
         return (w0 * (1 + spread * self.rng.standard_normal(self.n_events))).astype(np.float32)
 
@@ -71,7 +78,8 @@ class DemoContext:
         assert self.norm_scale is not None
         w = np.ones(int(np.count_nonzero(passed)))
         for name in self.weight_factors:
-            w *= np.asarray(columns[name], dtype=np.float32)[passed].astype(np.float64)
+            factor = np.asarray(columns[name], dtype=np.float32)[passed].astype(np.float64)
+            w *= np.sign(factor) if name == "mcWeight" and self.weight_sign_only else factor
         return float(np.sum(w) * self.norm_scale)
 
 
@@ -109,9 +117,15 @@ def demo_context(
     group = next(g for g in analysis.groups if sample in g.samples)
     xsec = {s: catalogue.normalisation(s.dsid).xsec_pb for s in group.samples if s.dsid}
     assert sample.dsid is not None
-    norm = catalogue.normalisation(sample.dsid).scale(lumi_pb, analysis.normalisation_table)
-    share = xsec[sample] / sum(xsec.values())
-    return DemoContext(sample, n, rng, analysis.demo, data_events, norm, group.name, share, factors)
+    norm = catalogue.normalisation(sample.dsid)
+    return DemoContext(
+        sample, n, rng, analysis.demo, data_events,
+        norm_scale=norm.scale(lumi_pb, analysis.normalisation_table),
+        group=group.name,
+        group_share=xsec[sample] / sum(xsec.values()),
+        weight_factors=factors,
+        weight_sign_only=norm.weight_sign_only,
+    )
 
 
 def generate_file(

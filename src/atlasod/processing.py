@@ -137,7 +137,7 @@ def process_chunk(
         batches = tree.iterate(branches, entry_start=start, entry_stop=stop, step_size=READ_STEP)
         for arrays in batches:
             weights = event_weights(arrays, sample, analysis, catalogue, lumi_pb)
-            selected = analysis.selection.select_events(arrays)
+            selected = analysis.selection.select_events(arrays, analysis.selection_options)
             fill(histograms, analysis, selected, weights)
             for cut, mask in selected.cutflow.items():
                 entry = cutflow.setdefault(cut, {"events": 0, "weighted": 0.0, "sumw2": 0.0})

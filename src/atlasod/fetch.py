@@ -1,0 +1,181 @@
+"""Download one release file into the cache: resumable, verified, atomic.
+
+Locations are tried in order (HTTPS mirrors, XRootD, the CERN Open Data portal),
+because these URLs have moved before and servers get overloaded.  A download
+goes to ``<file>.part`` and resumes from there (HTTP ``Range`` / XRootD offset
+reads); the file is checked against the catalogue's size and adler32 and only
+then renamed to its final name, so a half or corrupt file never looks complete.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+
+import requests
+
+from atlasod.catalogue import SampleFile
+from atlasod.errors import AtlasodError
+
+LOG = logging.getLogger(__name__)
+BLOCK = 4 * 1024 * 1024
+PROGRESS_EVERY_S = 5.0
+
+
+class ChecksumMismatchError(Exception):
+    """The downloaded bytes are not the file the catalogue describes."""
+
+
+def adler32_of(path: Path) -> str:
+    value = 1
+    with open(path, "rb") as f:
+        while block := f.read(BLOCK):
+            value = zlib.adler32(block, value)
+    return f"{value & 0xFFFFFFFF:08x}"
+
+
+def verify(sample: SampleFile, path: Path) -> None:
+    size = path.stat().st_size
+    if sample.size is not None and size != sample.size:
+        raise ChecksumMismatchError(f"size {size} bytes, the catalogue says {sample.size}")
+    if sample.adler32 is not None:
+        digest = adler32_of(path)
+        if digest != sample.adler32.lower():
+            raise ChecksumMismatchError(f"adler32 {digest}, the catalogue says {sample.adler32}")
+
+
+class _Progress:
+    def __init__(self, name: str, total: int | None, start: int) -> None:
+        self.name, self.total, self.done = name, total, start
+        self.t0 = self.last = time.monotonic()
+        self.start = start
+
+    def update(self, n: int) -> None:
+        self.done += n
+        now = time.monotonic()
+        if now - self.last >= PROGRESS_EVERY_S:
+            self.last = now
+            rate = (self.done - self.start) / max(now - self.t0, 1e-9) / 1e6
+            total = f"/{self.total / 1e6:.1f}" if self.total else ""
+            LOG.info("%s: %.1f%s MB (%.1f MB/s)", self.name, self.done / 1e6, total, rate)
+
+
+def _http_download(url: str, part: Path, timeout: float, progress: _Progress) -> None:
+    offset = part.stat().st_size if part.exists() else 0
+    headers = {"Range": f"bytes={offset}-"} if offset else {}
+    with requests.get(url, headers=headers, stream=True, timeout=timeout) as response:
+        if response.status_code == 416:  # requested range not satisfiable: already complete
+            return
+        response.raise_for_status()
+        if offset and response.status_code != 206:
+            LOG.info("%s does not support resuming; starting over", url)
+            offset = 0
+        elif offset:
+            LOG.info("resuming %s at byte %d", part.name, offset)
+        progress.done = progress.start = offset
+        with open(part, "ab" if offset else "wb") as f:
+            for block in response.iter_content(BLOCK):
+                f.write(block)
+                progress.update(len(block))
+
+
+def _xrootd_download(url: str, part: Path, timeout: float, progress: _Progress) -> None:
+    try:
+        from XRootD import client
+    except ImportError as exc:
+        raise AtlasodError(
+            "reading root:// URLs needs the XRootD Python bindings: pip install xrootd"
+        ) from exc
+    offset = part.stat().st_size if part.exists() else 0
+    handle = client.File()
+    status, _ = handle.open(url, timeout=int(timeout))
+    if not status.ok:
+        raise ConnectionError(status.message.strip())
+    try:
+        status, info = handle.stat(timeout=int(timeout))
+        if not status.ok:
+            raise ConnectionError(status.message.strip())
+        if offset:
+            LOG.info("resuming %s at byte %d", part.name, offset)
+        progress.done = progress.start = offset
+        with open(part, "ab" if offset else "wb") as f:
+            while offset < info.size:
+                status, data = handle.read(offset, min(BLOCK, info.size - offset), timeout=int(timeout))
+                if not status.ok:
+                    raise ConnectionError(status.message.strip())
+                if not data:
+                    break
+                f.write(data)
+                offset += len(data)
+                progress.update(len(data))
+    finally:
+        handle.close()
+
+
+def _local_copy(url: str, part: Path, timeout: float, progress: _Progress) -> None:
+    del timeout, progress
+    source = Path(url.removeprefix("file://"))
+    if not source.is_file():
+        raise FileNotFoundError(f"{source} does not exist")
+    shutil.copyfile(source, part)
+
+
+def _downloader(url: str) -> Callable[[str, Path, float, _Progress], None]:
+    if url.startswith(("http://", "https://")):
+        return _http_download
+    if url.startswith("root://"):
+        return _xrootd_download
+    return _local_copy
+
+
+def fetch_file(
+    sample: SampleFile, urls: list[str], out: Path, timeout: float = 30.0, verify_checksum: bool = True
+) -> None:
+    """Download ``sample`` to ``out`` from the first location that works."""
+    if not urls:
+        raise AtlasodError(f"no location known for {sample.file}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    part = out.with_name(out.name + ".part")
+    failures = []
+    for url in urls:
+        LOG.info("fetching %s from %s", sample.file, url)
+        progress = _Progress(sample.file, sample.size, 0)
+        try:
+            _downloader(url)(url, part, timeout, progress)
+            if verify_checksum:
+                verify(sample, part)
+        except ChecksumMismatchError as exc:
+            part.unlink(missing_ok=True)  # wrong bytes: never resume from them
+            failures.append(f"{url}: checksum mismatch ({exc})")
+            LOG.warning("%s: %s", url, failures[-1])
+            continue
+        except (requests.RequestException, OSError, ConnectionError) as exc:
+            reason = _reason(exc)
+            failures.append(f"{url}: {reason}")
+            LOG.warning("%s: %s (kept %s for resuming)", url, reason, part.name)
+            continue
+        os.replace(part, out)
+        LOG.info("%s: complete and verified", out)
+        return
+    lines = "\n  ".join(failures)
+    raise AtlasodError(
+        f"could not fetch {sample.file} from any of {len(urls)} location(s):\n  {lines}\n"
+        "If this machine is offline, run on generated data instead: --config source=demo; "
+        "if you have the files already, put them under <data_dir>/real/<skim>/<Data|MC>/ "
+        "and pass --config data_dir=<data_dir>."
+    )
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, requests.ConnectionError):
+        return f"host could not be reached ({type(exc).__name__})"
+    if isinstance(exc, requests.Timeout):
+        return "timed out"
+    if isinstance(exc, requests.HTTPError) and exc.response is not None:
+        return f"HTTP {exc.response.status_code}"
+    return f"{type(exc).__name__}: {exc}"
