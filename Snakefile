@@ -7,6 +7,11 @@
 configfile: "workflows/config/config.yaml"
 
 
+# Every rule runs in the versioned image of the package (--software-deployment-method
+# apptainer, REANA); locally the active Python environment is used.
+container: config["container"]
+
+
 include: "workflows/rules/common.smk"
 include: "workflows/rules/targets.smk"
 include: "workflows/rules/data.smk"

@@ -12,7 +12,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from atlasod.demo import DemoContext, DemoEvents, resonance, stack_objects, two_body_decay, truncated_exponential
+from atlasod.demo import (
+    DemoContext,
+    DemoEvents,
+    resonance,
+    stack_objects,
+    truncated_exponential,
+    two_body_decay,
+)
 
 N_FAIL_MODES = 6
 
@@ -39,8 +46,8 @@ def diphotons(ctx: DemoContext, mass: np.ndarray) -> dict[str, np.ndarray]:
         d1, d2 = two_body_decay(ctx.rng, parent, 0.0, 0.0)
         ok = _accepted(d1, d2, mass[todo])
         objs = stack_objects(d1, d2)
-        for k in out:
-            out[k][todo[ok]] = objs[k][ok]
+        for k, column in out.items():
+            column[todo[ok]] = objs[k][ok]
         todo = todo[~ok]
     if len(todo):
         raise RuntimeError(f"could not generate {len(todo)} accepted diphoton events")
@@ -92,8 +99,8 @@ def generate_events(ctx: DemoContext) -> DemoEvents:
                 cols["photon_pt"][i] *= target / mass[i]
     cols["photon_E"] = cols["photon_pt"] * np.cosh(cols["photon_eta"])
     passed = ~fail
-    central = (
-        np.all(np.abs(cols["photon_eta"]) < 0.75, axis=1) & np.all(cols["photon_convType"] == 0, axis=1)
+    central = np.all(np.abs(cols["photon_eta"]) < 0.75, axis=1) & np.all(
+        cols["photon_convType"] == 0, axis=1
     )
     columns: dict[str, object] = {**cols, "trigP": trig}
     truth: dict[str, object] = {

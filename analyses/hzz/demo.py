@@ -19,7 +19,14 @@ from __future__ import annotations
 import awkward as ak
 import numpy as np
 
-from atlasod.demo import DemoContext, DemoEvents, resonance, stack_objects, two_body_decay, truncated_exponential
+from atlasod.demo import (
+    DemoContext,
+    DemoEvents,
+    resonance,
+    stack_objects,
+    truncated_exponential,
+    two_body_decay,
+)
 
 Z_MASS = 91.19
 GROUPS = ("Higgs", "ZZ", "Other")
@@ -43,7 +50,9 @@ def z_masses(rng: np.random.Generator, m4l: np.ndarray) -> tuple[np.ndarray, np.
     """Masses of the two Z (one possibly off shell) with m1 + m2 < m4l."""
     n = len(m4l)
     on_shell = m4l > 2 * Z_MASS + 2
-    m1 = np.where(on_shell, rng.normal(Z_MASS, 2.5, n), np.minimum(rng.normal(Z_MASS, 2.5, n), m4l - 14))
+    m1 = np.where(
+        on_shell, rng.normal(Z_MASS, 2.5, n), np.minimum(rng.normal(Z_MASS, 2.5, n), m4l - 14)
+    )
     m1 = np.clip(m1, 0.55 * m4l, None)
     m1 = np.where(m4l < 110, rng.uniform(0.5, 0.75, n) * m4l, m1)
     m2 = np.where(on_shell, rng.normal(Z_MASS, 2.5, n), rng.uniform(0.3, 0.95, n) * (m4l - m1))
@@ -82,7 +91,9 @@ def leptons(ctx: DemoContext, group: str, n: int) -> dict[str, np.ndarray]:
         min_pt = np.where(ftype == 11, 8.0, 6.0)
         ok = (
             np.all((eta < 2.4) & (pt > min_pt), axis=1)
-            & (pt[:, 0] > 26) & (pt[:, 1] > 16) & (pt[:, 2] > 11)
+            & (pt[:, 0] > 26)
+            & (pt[:, 1] > 16)
+            & (pt[:, 2] > 11)
         )
         sel = todo[ok]
         for k, v in (*cols.items(), ("charge", charge), ("type", ftype)):
@@ -93,7 +104,9 @@ def leptons(ctx: DemoContext, group: str, n: int) -> dict[str, np.ndarray]:
     return out
 
 
-def generate_group(ctx: DemoContext, group: str, n: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+def generate_group(
+    ctx: DemoContext, group: str, n: int
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Columns of ``n`` events of one group and the mask of those that pass.
 
     Lepton columns have shape (n, 5); ``count`` (4 or 5) says how many slots are used.
@@ -159,8 +172,19 @@ def generate_events(ctx: DemoContext) -> DemoEvents:
     slots = np.arange(5) < full["count"][:, None]
     counts = full["count"]
     columns: dict[str, object] = {"trigE": full["trigE"], "trigM": full["trigM"]}
-    for key in ("pt", "eta", "phi", "E", "charge", "type", "ptcone30", "etcone20",
-                "tracksigd0pvunbiased", "trackd0pvunbiased", "z0"):
+    for key in (
+        "pt",
+        "eta",
+        "phi",
+        "E",
+        "charge",
+        "type",
+        "ptcone30",
+        "etcone20",
+        "tracksigd0pvunbiased",
+        "trackd0pvunbiased",
+        "z0",
+    ):
         columns[f"lep_{key}"] = ak.unflatten(full[key][slots], counts)
     columns["lep_isTightID"] = ak.unflatten(np.ones(int(counts.sum()), dtype=bool), counts)
     columns["lep_pt_syst"] = ak.unflatten(0.01 * full["pt"][slots], counts)
@@ -169,21 +193,41 @@ def generate_events(ctx: DemoContext) -> DemoEvents:
     jet_pt = rng.uniform(30e3, 100e3, n_total)
     jet_eta = rng.uniform(-2.4, 2.4, n_total)
     jets = ak.unflatten(
-        ak.zip({"pt": jet_pt, "eta": jet_eta, "phi": rng.uniform(-np.pi, np.pi, n_total),
-                "E": jet_pt * np.cosh(jet_eta)}), n_jets)
+        ak.zip(
+            {
+                "pt": jet_pt,
+                "eta": jet_eta,
+                "phi": rng.uniform(-np.pi, np.pi, n_total),
+                "E": jet_pt * np.cosh(jet_eta),
+            }
+        ),
+        n_jets,
+    )
     jets = jets[ak.argsort(jets.pt, ascending=False)]  # ntuple order: leading first
     for key in ("pt", "eta", "phi", "E"):
         columns[f"jet_{key}"] = jets[key]
-    truth: dict[str, object] = {"selected": int(np.count_nonzero(passed)), "higgs_mass": p["higgs_mass"]}
+    truth: dict[str, object] = {
+        "selected": int(np.count_nonzero(passed)),
+        "higgs_mass": p["higgs_mass"],
+    }
     if ctx.sample.is_data:
         for k, group in enumerate(GROUPS):
             truth[f"selected_{group}"] = int(np.count_nonzero(passed & (labels == k)))
     else:
-        expected = ctx.data_events * p["composition"][ctx.group] * (1 - p["fail_fraction"][ctx.group])
+        expected = (
+            ctx.data_events * p["composition"][ctx.group] * (1 - p["fail_fraction"][ctx.group])
+        )
         if ctx.group == "ZZ":
             expected /= p["zz_k_factor"]
-        columns["mcWeight"] = ctx.mc_weights(int(np.count_nonzero(passed)), expected * ctx.group_share)
-        for sf in ("scaleFactor_ELE", "scaleFactor_MUON", "scaleFactor_LepTRIGGER", "scaleFactor_PILEUP"):
+        columns["mcWeight"] = ctx.mc_weights(
+            int(np.count_nonzero(passed)), expected * ctx.group_share
+        )
+        for sf in (
+            "scaleFactor_ELE",
+            "scaleFactor_MUON",
+            "scaleFactor_LepTRIGGER",
+            "scaleFactor_PILEUP",
+        ):
             columns[sf] = (1 + 0.02 * rng.standard_normal(n)).astype(np.float32)
         truth["weighted_selected"] = ctx.weighted_yield(columns, passed)
     return DemoEvents(columns, truth)

@@ -58,7 +58,9 @@ def good_leptons(events: ak.Array) -> ak.Array:
     return common & (ele | mu)
 
 
-def pair_masses(p4: ak.Array, charge: np.ndarray, flavour: np.ndarray, how: str) -> tuple[np.ndarray, np.ndarray]:
+def pair_masses(
+    p4: ak.Array, charge: np.ndarray, flavour: np.ndarray, how: str
+) -> tuple[np.ndarray, np.ndarray]:
     """(m_ℓℓ,1, m_ℓℓ,2) of events with exactly four leptons (rows of ``p4``)."""
     n = len(charge)
     masses = np.zeros((n, 3, 2))

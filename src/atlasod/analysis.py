@@ -103,7 +103,9 @@ class Analysis:
         self.normalisation_table: str | None = raw.get("normalisation_table")
         self.weight_factors: list[str] = raw["weight_factors"]
         data_skim = raw["data"].get("skim", self.skim)
-        self.data_files = tuple(catalogue.sample(f"data_{p}", data_skim) for p in raw["data"]["periods"])
+        self.data_files = tuple(
+            catalogue.sample(f"data_{p}", data_skim) for p in raw["data"]["periods"]
+        )
         self.groups = tuple(self._group(g, catalogue) for g in raw["groups"])
         self.histograms = tuple(
             HistogramSpec(
@@ -138,7 +140,11 @@ class Analysis:
     def _group(self, raw: dict[str, Any], catalogue: Catalogue) -> Group:
         samples = []
         for item in raw["samples"]:
-            name, skim = (item, self.skim) if isinstance(item, str) else (item["name"], item.get("skim", self.skim))
+            name, skim = (
+                (item, self.skim)
+                if isinstance(item, str)
+                else (item["name"], item.get("skim", self.skim))
+            )
             samples.append(catalogue.sample(name, skim))
         return Group(
             name=raw["name"],
@@ -173,7 +179,9 @@ class Analysis:
         returning a :class:`atlasod.physics.Selected`; ``options`` is the config's
         ``selection`` mapping.
         """
-        module = _load_module(self.folder / SELECTION_NAME, f"atlasod_analyses.{self.name}.selection")
+        module = _load_module(
+            self.folder / SELECTION_NAME, f"atlasod_analyses.{self.name}.selection"
+        )
         for attr in ("BRANCHES", "select_events"):
             if not hasattr(module, attr):
                 raise AtlasodError(f"{self.folder / SELECTION_NAME} must define {attr}")
@@ -209,5 +217,7 @@ def discover(root: Path) -> list[str]:
 def load_analysis(root: Path, name: str, catalogue: Catalogue | None = None) -> Analysis:
     folder = root / name
     if not folder.is_dir():
-        raise AtlasodError(f"no analysis {name!r} under {root}; available: {', '.join(discover(root))}")
+        raise AtlasodError(
+            f"no analysis {name!r} under {root}; available: {', '.join(discover(root))}"
+        )
     return Analysis(folder, catalogue or Catalogue.load())

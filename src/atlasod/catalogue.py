@@ -20,7 +20,9 @@ import yaml
 
 from atlasod.errors import AtlasodError
 
-_FILE_RE = re.compile(r"^(?:data_(?P<period>[A-D])|mc_(?P<dsid>\d+)\.(?P<short>[^.]+))\.(?P<skim>[^.]+)\.root$")
+_FILE_RE = re.compile(
+    r"^(?:data_(?P<period>[A-D])|mc_(?P<dsid>\d+)\.(?P<short>[^.]+))\.(?P<skim>[^.]+)\.root$"
+)
 
 
 @dataclass(frozen=True)
@@ -100,14 +102,17 @@ class Catalogue:
         try:
             self.locations = [Location(**loc) for loc in raw["locations"]]
             self._norm = {
-                int(dsid): Normalisation(dsid=int(dsid), **rec) for dsid, rec in raw["samples"].items()
+                int(dsid): Normalisation(dsid=int(dsid), **rec)
+                for dsid, rec in raw["samples"].items()
             }
             self._files = {rec["file"]: SampleFile(**rec) for rec in raw["files"]}
         except (KeyError, TypeError) as exc:
             raise AtlasodError(f"{origin}: malformed sample catalogue ({exc})") from exc
         for name in self._files:
             if not _FILE_RE.match(name):
-                raise AtlasodError(f"{origin}: file name {name!r} does not follow the release naming")
+                raise AtlasodError(
+                    f"{origin}: file name {name!r} does not follow the release naming"
+                )
 
     @classmethod
     def load(cls, path: Path | None = None) -> Catalogue:
@@ -150,7 +155,8 @@ class Catalogue:
                 skims = sorted({k for _, k in self._by_short})
                 raise AtlasodError(f"unknown skim {skim!r}; the catalogue has {skims}") from None
             raise AtlasodError(
-                f"sample {short_name!r} has no {skim} file in the catalogue" + _suggest(short_name, known)
+                f"sample {short_name!r} has no {skim} file in the catalogue"
+                + _suggest(short_name, known)
             ) from None
 
     def normalisation(self, dsid: int) -> Normalisation:
@@ -170,7 +176,10 @@ class Catalogue:
                 continue
             out.append(
                 loc.url.format(
-                    skim=sample.skim, kind=sample.kind, file=sample.file, portal_dir=sample.portal_dir
+                    skim=sample.skim,
+                    kind=sample.kind,
+                    file=sample.file,
+                    portal_dir=sample.portal_dir,
                 )
             )
         return out

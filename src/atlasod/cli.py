@@ -43,8 +43,12 @@ def _analysis(args: argparse.Namespace):  # noqa: ANN202 - lazy import keeps --h
 def cmd_check(args: argparse.Namespace) -> None:
     analysis, _ = _analysis(args)
     _ = analysis.selection  # import the physics module too
-    LOG.info("analysis %s: %d files, %d histograms: OK", analysis.name, len(analysis.files),
-             len(analysis.histograms))
+    LOG.info(
+        "analysis %s: %d files, %d histograms: OK",
+        analysis.name,
+        len(analysis.files),
+        len(analysis.histograms),
+    )
 
 
 def cmd_generate(args: argparse.Namespace) -> None:
@@ -117,12 +121,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="atlasod", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true")
     parser.add_argument("--log", type=Path, help="also write the log to this file")
-    parser.add_argument("--catalogue", type=Path, help="sample catalogue (default: the packaged one)")
+    parser.add_argument(
+        "--catalogue", type=Path, help="sample catalogue (default: the packaged one)"
+    )
     parser.add_argument("--analyses-dir", type=Path, default=Path("analyses"))
     sub = parser.add_subparsers(dest="command", required=True)
 
-    def add(name: str, func: Callable[[argparse.Namespace], None], help_: str,
-            analysis: bool = True) -> argparse.ArgumentParser:
+    def add(
+        name: str, func: Callable[[argparse.Namespace], None], help_: str, analysis: bool = True
+    ) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_, description=help_)
         p.set_defaults(func=func)
         if analysis:
@@ -138,12 +145,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", type=float, default=1.0, help="multiplies the demo event counts")
     p.add_argument("--lumi", type=float, default=10064.0, help="luminosity in pb^-1")
 
-    p = add("fetch", cmd_fetch, "download one file into the cache (resumable, verified)",
-            analysis=False)
+    p = add(
+        "fetch", cmd_fetch, "download one file into the cache (resumable, verified)", analysis=False
+    )
     p.add_argument("--file", required=True)
     p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--url", action="append", help="location to try (repeatable; default: catalogue)")
-    p.add_argument("--timeout", type=float, default=30.0, help="seconds without data before giving up")
+    p.add_argument(
+        "--url", action="append", help="location to try (repeatable; default: catalogue)"
+    )
+    p.add_argument(
+        "--timeout", type=float, default=30.0, help="seconds without data before giving up"
+    )
     p.add_argument("--no-verify", action="store_true", help="skip the size and adler32 check")
 
     p = add("process", cmd_process, "select events of one chunk and fill histograms")
@@ -189,4 +201,3 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)
-

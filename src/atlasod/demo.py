@@ -106,7 +106,12 @@ def demo_event_count(analysis: Analysis, sample: SampleFile, scale: float) -> in
 
 
 def demo_context(
-    analysis: Analysis, catalogue: Catalogue, sample: SampleFile, seed: int, scale: float, lumi_pb: float
+    analysis: Analysis,
+    catalogue: Catalogue,
+    sample: SampleFile,
+    seed: int,
+    scale: float,
+    lumi_pb: float,
 ) -> DemoContext:
     n = demo_event_count(analysis, sample, scale)
     rng = np.random.default_rng(file_seed(seed, sample))
@@ -119,7 +124,11 @@ def demo_context(
     assert sample.dsid is not None
     norm = catalogue.normalisation(sample.dsid)
     return DemoContext(
-        sample, n, rng, analysis.demo, data_events,
+        sample,
+        n,
+        rng,
+        analysis.demo,
+        data_events,
         norm_scale=norm.scale(lumi_pb, analysis.normalisation_table),
         group=group.name,
         group_share=xsec[sample] / sum(xsec.values()),
@@ -153,7 +162,9 @@ def generate_file(
 
 def complete_events(columns: dict[str, Any], n: int, sample: SampleFile) -> dict[str, Any]:
     """Fill every branch the model did not set with a neutral value of the right dtype."""
-    unknown = set(columns) - set(SCALARS) - {f"{o}_{f}" for o, fs in COLLECTIONS.items() for f in fs}
+    unknown = (
+        set(columns) - set(SCALARS) - {f"{o}_{f}" for o, fs in COLLECTIONS.items() for f in fs}
+    )
     if unknown:
         raise ValueError(f"demo model set unknown branches {sorted(unknown)}")
     out: dict[str, Any] = {}
@@ -205,17 +216,16 @@ def write_mini(path: Path, arrays: dict[str, Any]) -> None:
     for name, value in arrays.items():
         types[name] = value.dtype if isinstance(value, np.ndarray) else value.type.content
     n = len(arrays["runNumber"])
-    with atomic_path(path) as tmp:
-        with uproot.recreate(tmp) as f:
-            tree = f.mktree(
-                TREE_NAME,
-                types,
-                counter_name=lambda c: f"{c}_n",
-                field_name=lambda outer, inner: f"{outer}_{inner}",
-            )
-            for start in range(0, n, _WRITE_BATCH):
-                stop = min(n, start + _WRITE_BATCH)
-                tree.extend({k: v[start:stop] for k, v in arrays.items()})
+    with atomic_path(path) as tmp, uproot.recreate(tmp) as f:
+        tree = f.mktree(
+            TREE_NAME,
+            types,
+            counter_name=lambda c: f"{c}_n",
+            field_name=lambda outer, inner: f"{outer}_{inner}",
+        )
+        for start in range(0, n, _WRITE_BATCH):
+            stop = min(n, start + _WRITE_BATCH)
+            tree.extend({k: v[start:stop] for k, v in arrays.items()})
 
 
 # --- kinematic helpers for demo models ---------------------------------------------------

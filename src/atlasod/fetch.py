@@ -105,7 +105,9 @@ def _xrootd_download(url: str, part: Path, timeout: float, progress: _Progress) 
         progress.done = progress.start = offset
         with open(part, "ab" if offset else "wb") as f:
             while offset < info.size:
-                status, data = handle.read(offset, min(BLOCK, info.size - offset), timeout=int(timeout))
+                status, data = handle.read(
+                    offset, min(BLOCK, info.size - offset), timeout=int(timeout)
+                )
                 if not status.ok:
                     raise ConnectionError(status.message.strip())
                 if not data:
@@ -134,7 +136,11 @@ def _downloader(url: str) -> Callable[[str, Path, float, _Progress], None]:
 
 
 def fetch_file(
-    sample: SampleFile, urls: list[str], out: Path, timeout: float = 30.0, verify_checksum: bool = True
+    sample: SampleFile,
+    urls: list[str],
+    out: Path,
+    timeout: float = 30.0,
+    verify_checksum: bool = True,
 ) -> None:
     """Download ``sample`` to ``out`` from the first location that works."""
     if not urls:

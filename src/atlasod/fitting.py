@@ -54,11 +54,21 @@ def fit_poly3_gauss(
     use = counts > 0
     x, y, err = centres[use], counts[use], np.sqrt(counts[use])
     if len(x) < 8:
-        raise AtlasodError(f"only {len(x)} non-empty bins in the fit range: too few for 7 parameters")
+        raise AtlasodError(
+            f"only {len(x)} non-empty bins in the fit range: too few for 7 parameters"
+        )
     c, h = 0.5 * (x.min() + x.max()), 0.5 * (x.max() - x.min())
 
-    def model(xv: np.ndarray, b0: float, b1: float, b2: float, b3: float,
-              amplitude: float, mean: float, sigma: float) -> np.ndarray:
+    def model(
+        xv: np.ndarray,
+        b0: float,
+        b1: float,
+        b2: float,
+        b3: float,
+        amplitude: float,
+        mean: float,
+        sigma: float,
+    ) -> np.ndarray:
         t = (xv - c) / h
         return b0 + t * (b1 + t * (b2 + t * b3)) + _gauss(xv, amplitude, mean, sigma)
 
@@ -83,8 +93,13 @@ def fit_poly3_gauss(
     ndf = len(x) - m.nfit
 
     # background-only fit for the local significance of the signal
-    m0 = Minuit(cost, **{f"b{i}": m.values[i] for i in range(4)}, amplitude=0.0,
-                mean=m.values["mean"], sigma=m.values["sigma"])
+    m0 = Minuit(
+        cost,
+        **{f"b{i}": m.values[i] for i in range(4)},
+        amplitude=0.0,
+        mean=m.values["mean"],
+        sigma=m.values["sigma"],
+    )
     for name in SIGNAL:
         m0.fixed[name] = True
     m0.migrad()
@@ -102,12 +117,19 @@ def fit_poly3_gauss(
     cov_b = np.array(m.covariance)[:4, :4]
     cov_p = jac @ cov_b @ jac.T
     params: dict[str, dict[str, float | bool]] = {
-        f"p{i}": {"value": float(p[i]), "error": float(math.sqrt(max(cov_p[i, i], 0.0))), "fixed": False}
+        f"p{i}": {
+            "value": float(p[i]),
+            "error": float(math.sqrt(max(cov_p[i, i], 0.0))),
+            "fixed": False,
+        }
         for i in range(4)
     }
     for name in SIGNAL:
-        params[name] = {"value": float(m.values[name]), "error": float(m.errors[name]),
-                        "fixed": bool(m.fixed[name])}
+        params[name] = {
+            "value": float(m.values[name]),
+            "error": float(m.errors[name]),
+            "fixed": bool(m.fixed[name]),
+        }
     amp, sig = m.values["amplitude"], m.values["sigma"]
     yield_ = amp * sig * math.sqrt(2 * math.pi) / bin_width
     cov = np.array(m.covariance)
@@ -136,7 +158,9 @@ def data_histogram(analysis: Analysis, histograms: dict[str, Any], name: str) ->
     for f in analysis.data_files:
         key = f"{f.stem}/{name}"
         if key not in histograms:
-            raise AtlasodError(f"histogram {key} missing from the merged file; rerun the merge step")
+            raise AtlasodError(
+                f"histogram {key} missing from the merged file; rerun the merge step"
+            )
         parts.append(histograms[key])
     return sum_histograms(parts)
 
@@ -152,15 +176,25 @@ def fit_analysis(analysis: Analysis, histograms_path: Path, out: Path) -> dict[s
     lo, hi = spec["range"]
     sel = (centres > lo) & (centres < hi)
     result = fit_poly3_gauss(
-        centres[sel], counts[sel], float(edges[1] - edges[0]), spec.get("start", {}), spec.get("fixed", {})
+        centres[sel],
+        counts[sel],
+        float(edges[1] - edges[0]),
+        spec.get("start", {}),
+        spec.get("fixed", {}),
     )
     result["histogram"] = spec["histogram"]
     result["data_events"] = float(counts[sel].sum())
     mean = result["parameters"]["mean"]
     LOG.info(
         "fit %s: m = %.2f ± %.2f GeV, σ = %.2f GeV, signal = %.0f ± %.0f, χ²/ndf = %.1f/%d",
-        spec["histogram"], mean["value"], mean["error"], result["parameters"]["sigma"]["value"],
-        result["signal_yield"]["value"], result["signal_yield"]["error"], result["chi2"], result["ndf"],
+        spec["histogram"],
+        mean["value"],
+        mean["error"],
+        result["parameters"]["sigma"]["value"],
+        result["signal_yield"]["value"],
+        result["signal_yield"]["error"],
+        result["chi2"],
+        result["ndf"],
     )
     write_json(out, result)
     return result

@@ -6,7 +6,8 @@ layout is ``<sample stem>/<histogram name>``.
 Writes are deterministic: uproot stamps every key and directory with the
 current time and a random UUID.  We write with a fixed UUID and a fixed
 timestamp (``SOURCE_DATE_EPOCH`` if set, else the release date of the data,
-2020-02-11; ROOT's TDatime cannot store years before 1995), so that the same inputs and seed give byte-identical files.
+2020-02-11; ROOT's TDatime cannot store years before 1995), so that the same
+inputs and seed give byte-identical files.
 Every write goes to a temporary name and is renamed into place, so a half-written
 file never looks complete.
 """
@@ -29,7 +30,7 @@ from unittest import mock
 import hist
 import numpy as np
 import uproot
-import uproot.writing._cascade as _cascade
+from uproot.writing import _cascade
 
 from atlasod.errors import AtlasodError
 
@@ -43,7 +44,7 @@ def _fixed_time() -> datetime.datetime:
 
 class _FrozenDatetime(datetime.datetime):
     @classmethod
-    def now(cls, tz: datetime.tzinfo | None = None) -> datetime.datetime:  # noqa: ARG003
+    def now(cls, tz: datetime.tzinfo | None = None) -> datetime.datetime:
         return _fixed_time()
 
 
@@ -67,10 +68,13 @@ def atomic_path(path: Path) -> Iterator[Path]:
 def write_histograms(path: Path, histograms: Mapping[str, hist.Hist]) -> None:
     """Write ``{"<sample>/<name>": Hist}`` to ``path`` atomically and reproducibly."""
     frozen = SimpleNamespace(datetime=_FrozenDatetime)
-    with atomic_path(path) as tmp, mock.patch.object(_cascade, "datetime", frozen):
-        with uproot.recreate(tmp, uuid_function=lambda: _FIXED_UUID) as out:
-            for key in sorted(histograms):
-                out[key] = histograms[key]
+    with (
+        atomic_path(path) as tmp,
+        mock.patch.object(_cascade, "datetime", frozen),
+        uproot.recreate(tmp, uuid_function=lambda: _FIXED_UUID) as out,
+    ):
+        for key in sorted(histograms):
+            out[key] = histograms[key]
 
 
 def read_histograms(path: Path) -> dict[str, hist.Hist]:
@@ -89,7 +93,9 @@ def read_histograms(path: Path) -> dict[str, hist.Hist]:
 
 
 def empty_histogram(name: str, bins: int, low: float, high: float, label: str) -> hist.Hist:
-    return hist.Hist(hist.axis.Regular(bins, low, high, name=name, label=label), storage=hist.storage.Weight())
+    return hist.Hist(
+        hist.axis.Regular(bins, low, high, name=name, label=label), storage=hist.storage.Weight()
+    )
 
 
 def sum_histograms(items: list[hist.Hist]) -> hist.Hist:
@@ -97,7 +103,9 @@ def sum_histograms(items: list[hist.Hist]) -> hist.Hist:
     total = items[0].copy()
     for h in items[1:]:
         if h.axes != total.axes:
-            raise AtlasodError(f"cannot add histograms with different binning: {h.axes} vs {total.axes}")
+            raise AtlasodError(
+                f"cannot add histograms with different binning: {h.axes} vs {total.axes}"
+            )
         total += h
     return total
 

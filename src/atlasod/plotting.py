@@ -37,12 +37,16 @@ class Component:
     signal: bool = False
 
 
-def _summed(hists: dict[str, Any], stems: list[str], name: str, fold: bool) -> tuple[np.ndarray, np.ndarray]:
+def _summed(
+    hists: dict[str, Any], stems: list[str], name: str, fold: bool
+) -> tuple[np.ndarray, np.ndarray]:
     parts = []
     for stem in stems:
         key = f"{stem}/{name}"
         if key not in hists:
-            raise AtlasodError(f"histogram {key} missing from the merged file; rerun the merge step")
+            raise AtlasodError(
+                f"histogram {key} missing from the merged file; rerun the merge step"
+            )
         parts.append(hists[key])
     return values_and_variances(sum_histograms(parts), fold)
 
@@ -81,7 +85,11 @@ def _figure() -> tuple[Any, Any, Any]:
 
     plt.style.use(mplhep.style.ATLAS)
     fig, (ax, rax) = plt.subplots(
-        2, 1, figsize=(7, 7.5), gridspec_kw={"height_ratios": [0.71, 0.29], "hspace": 0.05}, sharex=True
+        2,
+        1,
+        figsize=(7, 7.5),
+        gridspec_kw={"height_ratios": [0.71, 0.29], "hspace": 0.05},
+        sharex=True,
     )
     return fig, ax, rax
 
@@ -104,23 +112,49 @@ def _save(fig: Any, outdir: Path, name: str) -> list[Path]:
 
 def _data_points(ax: Any, edges: np.ndarray, data: Component) -> None:
     centres = 0.5 * (edges[1:] + edges[:-1])
-    ax.errorbar(centres, data.values, yerr=np.sqrt(data.variances), fmt="o", color="black",
-                markersize=5, label="Data", zorder=5)
+    ax.errorbar(
+        centres,
+        data.values,
+        yerr=np.sqrt(data.variances),
+        fmt="o",
+        color="black",
+        markersize=5,
+        label="Data",
+        zorder=5,
+    )
 
 
-def plot_stack(spec: HistogramSpec, title: str, data: Component, groups: list[Component],
-               edges: np.ndarray) -> Any:
+def plot_stack(
+    spec: HistogramSpec, title: str, data: Component, groups: list[Component], edges: np.ndarray
+) -> Any:
     import mplhep
 
     fig, ax, rax = _figure()
     background = [g for g in groups]
-    mplhep.histplot([g.values for g in background], edges, stack=True, histtype="fill",
-                    color=[g.color for g in background], label=[g.label for g in background],
-                    ax=ax, edgecolor="black", linewidth=0.5)
+    mplhep.histplot(
+        [g.values for g in background],
+        edges,
+        stack=True,
+        histtype="fill",
+        color=[g.color for g in background],
+        label=[g.label for g in background],
+        ax=ax,
+        edgecolor="black",
+        linewidth=0.5,
+    )
     total = np.sum([g.values for g in background], axis=0)
     total_err = np.sqrt(np.sum([g.variances for g in background], axis=0))
-    ax.stairs(total + total_err, edges, baseline=total - total_err, fill=True, hatch="////",
-              facecolor="none", edgecolor="#000099", linewidth=0, label="Stat. unc.")
+    ax.stairs(
+        total + total_err,
+        edges,
+        baseline=total - total_err,
+        fill=True,
+        hatch="////",
+        facecolor="none",
+        edgecolor="#000099",
+        linewidth=0,
+        label="Stat. unc.",
+    )
     _data_points(ax, edges, data)
     peak = max(float(np.max(total)), float(np.max(data.values + np.sqrt(data.variances))), 1e-9)
     if spec.ylog:
@@ -136,8 +170,16 @@ def plot_stack(spec: HistogramSpec, title: str, data: Component, groups: list[Co
         ratio_err = np.where(total > 0, np.sqrt(data.variances) / total, np.nan)
         band = np.where(total > 0, total_err / total, 0)
     centres = 0.5 * (edges[1:] + edges[:-1])
-    rax.stairs(1 + band, edges, baseline=1 - band, fill=True, hatch="////", facecolor="none",
-               edgecolor="#000099", linewidth=0)
+    rax.stairs(
+        1 + band,
+        edges,
+        baseline=1 - band,
+        fill=True,
+        hatch="////",
+        facecolor="none",
+        edgecolor="#000099",
+        linewidth=0,
+    )
     rax.errorbar(centres, ratio, yerr=ratio_err, fmt="o", color="black", markersize=4)
     rax.axhline(1, color="black", linestyle="--", linewidth=1)
     rax.set_ylim(0, 2)
@@ -147,8 +189,14 @@ def plot_stack(spec: HistogramSpec, title: str, data: Component, groups: list[Co
     return fig
 
 
-def plot_signal_line(spec: HistogramSpec, title: str, data: Component, groups: list[Component],
-                     edges: np.ndarray, fit: dict[str, Any] | None) -> Any:
+def plot_signal_line(
+    spec: HistogramSpec,
+    title: str,
+    data: Component,
+    groups: list[Component],
+    edges: np.ndarray,
+    fit: dict[str, Any] | None,
+) -> Any:
     from atlasod.fitting import model_curve
 
     fig, ax, rax = _figure()
@@ -161,13 +209,20 @@ def plot_signal_line(spec: HistogramSpec, title: str, data: Component, groups: l
         ax.plot(fine, bkg, color="#0000ff", linestyle="--", label="Background")
         mean, sigma = fit["parameters"]["mean"], fit["parameters"]["sigma"]
         n_sig = fit["signal_yield"]
-        ax.text(0.60, 0.62,
-                f"$m$ = {mean['value']:.2f} ± {mean['error']:.2f} GeV\n"
-                f"$\\sigma$ = {sigma['value']:.2f} ± {sigma['error']:.2f} GeV\n"
-                f"$N_{{sig}}$ = {n_sig['value']:.0f} ± {n_sig['error']:.0f}\n"
-                f"$\\chi^2$/ndf = {fit['chi2']:.1f}/{fit['ndf']}",
-                transform=ax.transAxes, fontsize="small", va="top")
-    ax.stairs(signal, edges, color="black", linewidth=2, label=groups[0].label if groups else "Signal")
+        ax.text(
+            0.60,
+            0.62,
+            f"$m$ = {mean['value']:.2f} ± {mean['error']:.2f} GeV\n"
+            f"$\\sigma$ = {sigma['value']:.2f} ± {sigma['error']:.2f} GeV\n"
+            f"$N_{{sig}}$ = {n_sig['value']:.0f} ± {n_sig['error']:.0f}\n"
+            f"$\\chi^2$/ndf = {fit['chi2']:.1f}/{fit['ndf']}",
+            transform=ax.transAxes,
+            fontsize="small",
+            va="top",
+        )
+    ax.stairs(
+        signal, edges, color="black", linewidth=2, label=groups[0].label if groups else "Signal"
+    )
     ax.set_ylim(0, spec.ymax or 1.5 * float(np.max(data.values + np.sqrt(data.variances))))
     ax.set_ylabel("Events / bin")
     ax.legend(loc="upper right", fontsize="small")
@@ -176,8 +231,14 @@ def plot_signal_line(spec: HistogramSpec, title: str, data: Component, groups: l
     if fit is not None:
         _, bkg_centres = model_curve(fit, centres)
         full, bkg = model_curve(fit, fine)
-        rax.errorbar(centres, data.values - bkg_centres, yerr=np.sqrt(data.variances), fmt="o",
-                     color="black", markersize=4)
+        rax.errorbar(
+            centres,
+            data.values - bkg_centres,
+            yerr=np.sqrt(data.variances),
+            fmt="o",
+            color="black",
+            markersize=4,
+        )
         rax.plot(fine, full - bkg, color="#ff0000")
         rax.axhline(0, color="#0000ff", linestyle="--", linewidth=1)
         rax.set_ylabel("Data − Bkg")
@@ -190,8 +251,12 @@ def plot_signal_line(spec: HistogramSpec, title: str, data: Component, groups: l
 
 
 def plot_analysis(
-    analysis: Analysis, histograms_path: Path, outdir: Path, options: dict[str, bool],
-    fit_path: Path | None = None, only: list[str] | None = None,
+    analysis: Analysis,
+    histograms_path: Path,
+    outdir: Path,
+    options: dict[str, bool],
+    fit_path: Path | None = None,
+    only: list[str] | None = None,
 ) -> list[Path]:
     import json
 
@@ -202,7 +267,9 @@ def plot_analysis(
     names = [h.name for h in analysis.histograms]
     for name in only or []:
         if name not in names:
-            raise AtlasodError(f"analysis {analysis.name} has no histogram {name!r}; it has {names}")
+            raise AtlasodError(
+                f"analysis {analysis.name} has no histogram {name!r}; it has {names}"
+            )
     for spec in analysis.histograms:
         if only and spec.name not in only:
             continue

@@ -53,15 +53,23 @@ def open_tree(location: str) -> Any:
         )
     try:
         handle = uproot.open(location)
+        if TREE_NAME not in handle:
+            keys = ", ".join(k.split(";")[0] for k in handle) or "nothing"
+            raise AtlasodError(f"{location} has no tree '{TREE_NAME}' (it contains: {keys})")
+        tree = handle[TREE_NAME]
+        _ = tree.num_entries, tree.keys()
+    except AtlasodError:
+        raise
     except Exception as exc:
         raise AtlasodError(
-            f"{location} is not a readable ROOT file ({type(exc).__name__}: {exc}); "
+            f"{location} is not a readable ROOT file ({_one_line(exc)}); "
             "it may be truncated or corrupt: delete it and fetch it again"
         ) from exc
-    if TREE_NAME not in handle:
-        keys = ", ".join(k.split(";")[0] for k in handle.keys()) or "nothing"
-        raise AtlasodError(f"{location} has no tree '{TREE_NAME}' (it contains: {keys})")
-    return handle[TREE_NAME]
+    return tree
+
+
+def _one_line(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
 
 
 def event_weights(
@@ -128,7 +136,8 @@ def process_chunk(
         )
     start, stop = chunk_range(tree.num_entries, index, n_chunks)
     histograms = {
-        h.name: empty_histogram(h.variable, h.bins, h.low, h.high, h.xlabel) for h in analysis.histograms
+        h.name: empty_histogram(h.variable, h.bins, h.low, h.high, h.xlabel)
+        for h in analysis.histograms
     }
     cutflow: dict[str, dict[str, float]] = {}
     t0, done = time.monotonic(), 0
@@ -152,13 +161,15 @@ def process_chunk(
         raise
     except (OSError, ValueError, uproot.deserialization.DeserializationError) as exc:
         raise AtlasodError(
-            f"{location}: failed reading entries {start}-{stop} ({type(exc).__name__}: {exc}); "
+            f"{location}: failed reading entries {start}-{stop} ({_one_line(exc)}); "
             "the file may be truncated or corrupt: delete it and fetch it again"
         ) from exc
     return ChunkResult(histograms, cutflow, stop - start)
 
 
-def write_chunk(result: ChunkResult, sample: SampleFile, hist_path: Path, cutflow_path: Path) -> None:
+def write_chunk(
+    result: ChunkResult, sample: SampleFile, hist_path: Path, cutflow_path: Path
+) -> None:
     """Write the chunk's histograms (keyed ``<stem>/<name>``) and its cutflow."""
     write_histograms(hist_path, {f"{sample.stem}/{k}": h for k, h in result.histograms.items()})
     payload = {"file": sample.file, "entries": result.entries, "cutflow": result.cutflow}

@@ -12,7 +12,9 @@ from atlasod.errors import AtlasodError
 from atlasod.histio import atomic_path, write_json
 
 
-def compute_yields(analysis: Analysis, cutflows: dict[str, Any], options: dict[str, bool]) -> dict[str, Any]:
+def compute_yields(
+    analysis: Analysis, cutflows: dict[str, Any], options: dict[str, bool]
+) -> dict[str, Any]:
     """Selected events (data) and weighted yields ± stat (MC groups, with group factors)."""
 
     def final(file: str) -> dict[str, float]:
@@ -24,9 +26,16 @@ def compute_yields(analysis: Analysis, cutflows: dict[str, Any], options: dict[s
 
     def cuts(files: list[str], factor: float) -> dict[str, float]:
         names = list(cutflows[files[0]]["cutflow"])
-        return {c: factor * sum(cutflows[f]["cutflow"][c]["weighted"] for f in files) for c in names}
+        return {
+            c: factor * sum(cutflows[f]["cutflow"][c]["weighted"] for f in files) for c in names
+        }
 
-    out: dict[str, Any] = {"analysis": analysis.name, "options": options, "groups": {}, "cutflow": {}}
+    out: dict[str, Any] = {
+        "analysis": analysis.name,
+        "options": options,
+        "groups": {},
+        "cutflow": {},
+    }
     data_files = [f.file for f in analysis.data_files]
     out["data"] = int(sum(final(f)["events"] for f in data_files))
     out["cutflow"]["Data"] = cuts(data_files, 1.0)
@@ -51,19 +60,27 @@ def compute_yields(analysis: Analysis, cutflows: dict[str, Any], options: dict[s
 
 
 def markdown_table(result: dict[str, Any]) -> str:
-    lines = [f"# Yields: {result['analysis']}", "", "| process | yield | stat. | MC events |",
-             "|---|---:|---:|---:|"]
+    lines = [
+        f"# Yields: {result['analysis']}",
+        "",
+        "| process | yield | stat. | MC events |",
+        "|---|---:|---:|---:|",
+    ]
     for name, g in result["groups"].items():
         tag = f" (x{g['factor']:g})" if g["factor"] != 1 else ""
         lines.append(f"| {name}{tag} | {g['yield']:.3f} | {g['stat']:.3f} | {g['mc_events']} |")
-    lines.append(f"| **total MC** | {result['total_mc']['yield']:.3f} | {result['total_mc']['stat']:.3f} | |")
+    lines.append(
+        f"| **total MC** | {result['total_mc']['yield']:.3f} | {result['total_mc']['stat']:.3f} | |"
+    )
     lines.append(f"| **data** | {result['data']} | | |")
     lines += ["", "## Cutflow", ""]
     columns = list(result["cutflow"])
     lines.append("| cut | " + " | ".join(columns) + " |")
     lines.append("|---|" + "---:|" * len(columns))
     for cut in result["cutflow"][columns[0]]:
-        lines.append(f"| {cut} | " + " | ".join(f"{result['cutflow'][c][cut]:.6g}" for c in columns) + " |")
+        lines.append(
+            f"| {cut} | " + " | ".join(f"{result['cutflow'][c][cut]:.6g}" for c in columns) + " |"
+        )
     return "\n".join(lines) + "\n"
 
 

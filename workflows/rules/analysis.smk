@@ -1,16 +1,3 @@
-def process_input(wildcards):
-    if SOURCE == "real" and config["access"] == "stream":
-        return []
-    return input_path(wildcards.analysis, sample_of(wildcards.analysis, wildcards.stem))
-
-
-def process_location(wildcards):
-    sample = sample_of(wildcards.analysis, wildcards.stem)
-    if SOURCE == "real" and config["access"] == "stream":
-        return locations(sample)[0]
-    return input_path(wildcards.analysis, sample)
-
-
 rule process_chunk:
     input:
         process_input,
@@ -20,11 +7,12 @@ rule process_chunk:
     log:
         f"{LOGS}/process_chunk/{{analysis}}/{{stem}}/{{chunk}}.log",
     params:
+        cli=CLI,
         location=process_location,
         n_chunks=lambda w: n_chunks(w.analysis, sample_of(w.analysis, w.stem)),
         lumi=config["lumi_pb"],
     shell:
-        "{CLI} {CLI_ARGS} process --analysis {wildcards.analysis} --file {wildcards.stem}"
+        "{params.cli} process --analysis {wildcards.analysis} --file {wildcards.stem}"
         " --input {params.location} --chunk {wildcards.chunk} --n-chunks {params.n_chunks}"
         " --lumi {params.lumi} --out {output.hist} --cutflow {output.cutflow} 2> {log}"
 
@@ -37,8 +25,10 @@ rule merge_histograms:
         cutflow=f"{RESULTS}/{{analysis}}/cutflow.json",
     log:
         f"{LOGS}/merge_histograms/{{analysis}}.log",
+    params:
+        cli=CLI,
     shell:
-        "{CLI} merge --out {output.hists} --cutflow-out {output.cutflow} {input} 2> {log}"
+        "{params.cli} merge --out {output.hists} --cutflow-out {output.cutflow} {input} 2> {log}"
 
 
 rule fit:
@@ -53,16 +43,11 @@ rule fit:
         ),
     log:
         f"{LOGS}/fit/{{analysis}}.log",
+    params:
+        cli=CLI,
     shell:
-        "{CLI} {CLI_ARGS} fit --analysis {wildcards.analysis} --histograms {input}"
+        "{params.cli} fit --analysis {wildcards.analysis} --histograms {input}"
         " --out {output} 2> {log}"
-
-
-def plot_inputs(wildcards):
-    out = {"hists": f"{RESULTS}/{wildcards.analysis}/histograms.root"}
-    if ANALYSES[wildcards.analysis].fit:
-        out["fit"] = f"{RESULTS}/{wildcards.analysis}/fit.json"
-    return out
 
 
 rule plot:
@@ -79,11 +64,12 @@ rule plot:
     log:
         f"{LOGS}/plot/{{analysis}}/{{hist}}.log",
     params:
+        cli=CLI,
         fit=lambda w, input: f"--fit {input.fit}" if "fit" in input.keys() else "",
         options=OPTIONS,
     shell:
-        "{CLI} {CLI_ARGS} plot --analysis {wildcards.analysis} --histograms {input.hists}"
-        " --only {wildcards.hist} --outdir {RESULTS}/{wildcards.analysis}/plots"
+        "{params.cli} plot --analysis {wildcards.analysis} --histograms {input.hists}"
+        " --only {wildcards.hist} --outdir $(dirname {output.png})"
         " {params.fit} {params.options} 2> {log}"
 
 
@@ -101,7 +87,8 @@ rule yields:
     log:
         f"{LOGS}/yields/{{analysis}}.log",
     params:
+        cli=CLI,
         options=OPTIONS,
     shell:
-        "{CLI} {CLI_ARGS} yields --analysis {wildcards.analysis} --cutflow {input}"
+        "{params.cli} yields --analysis {wildcards.analysis} --cutflow {input}"
         " --out {output.json} --table {output.table} {params.options} 2> {log}"

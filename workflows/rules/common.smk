@@ -20,7 +20,8 @@ CATALOGUE = Catalogue.load()
 ANALYSES_DIR = Path(config.get("analyses_dir", "analyses"))
 try:
     ANALYSES = {
-        name: Analysis(ANALYSES_DIR / name, CATALOGUE) for name in discover(ANALYSES_DIR)
+        name: Analysis(ANALYSES_DIR / name, CATALOGUE)
+        for name in discover(ANALYSES_DIR)
     }
 except AtlasodError as exc:
     raise WorkflowError(str(exc)) from None
@@ -33,13 +34,14 @@ SELECTED = config.get("analyses") or sorted(ANALYSES)
 SOURCE = config["source"]
 DATA = config["data_dir"]
 RESULTS = f"{config['results_dir']}/{SOURCE}"
-LOGS = f"logs/{SOURCE}"
-CLI = config.get("atlasod", "python -m atlasod")
-CLI_ARGS = f"--analyses-dir {ANALYSES_DIR}"
+LOGS = f"{config.get('logs_dir', 'logs')}/{SOURCE}"
+CLI = f"{config.get('atlasod', 'python -m atlasod')} --analyses-dir {ANALYSES_DIR}"
 # Analysis switches (a group's `scale_option`) are boolean top-level config keys.
 OPTIONS = " ".join(
     f"--option {k}={str(config[k]).lower()}"
-    for k in sorted({g.scale_option for a in ANALYSES.values() for g in a.groups} - {None})
+    for k in sorted(
+        {g.scale_option for a in ANALYSES.values() for g in a.groups} - {None}
+    )
     if k in config
 )
 
@@ -101,4 +103,25 @@ def analysis_outputs(analysis):
     out += [f"{RESULTS}/{analysis}/plots/{h.name}.png" for h in a.histograms]
     if a.fit:
         out.append(f"{RESULTS}/{analysis}/fit.json")
+    return out
+
+
+def process_input(wildcards):
+    """The local input file of a chunk; none when real data are streamed."""
+    if SOURCE == "real" and config["access"] == "stream":
+        return []
+    return input_path(wildcards.analysis, sample_of(wildcards.analysis, wildcards.stem))
+
+
+def process_location(wildcards):
+    sample = sample_of(wildcards.analysis, wildcards.stem)
+    if SOURCE == "real" and config["access"] == "stream":
+        return locations(sample)[0]
+    return input_path(wildcards.analysis, sample)
+
+
+def plot_inputs(wildcards):
+    out = {"hists": f"{RESULTS}/{wildcards.analysis}/histograms.root"}
+    if ANALYSES[wildcards.analysis].fit:
+        out["fit"] = f"{RESULTS}/{wildcards.analysis}/fit.json"
     return out

@@ -5,11 +5,12 @@ rule generate_demo:
     log:
         f"{LOGS}/generate_demo/{{analysis}}/{{skim}}/{{kind}}/{{file}}.log",
     params:
+        cli=CLI,
         seed=config["seed"],
         scale=config["demo_scale"],
         lumi=config["lumi_pb"],
     shell:
-        "{CLI} {CLI_ARGS} generate --analysis {wildcards.analysis} --file {wildcards.file}"
+        "{params.cli} generate --analysis {wildcards.analysis} --file {wildcards.file}"
         " --out {output.root} --seed {params.seed} --scale {params.scale}"
         " --lumi {params.lumi} 2> {log}"
 
@@ -19,12 +20,11 @@ rule fetch:
         f"{DATA}/real/{{skim}}/{{kind}}/{{file}}",
     log:
         f"{LOGS}/fetch/{{skim}}/{{kind}}/{{file}}.log",
-    params:
-        urls=lambda w: " ".join(
-            f"--url {u}" for u in locations(CATALOGUE.file(w.file))
-        ),
-        timeout=config.get("fetch_timeout", 30),
     retries: 2
+    params:
+        cli=CLI,
+        urls=lambda w: " ".join(f"--url {u}" for u in locations(CATALOGUE.file(w.file))),
+        timeout=config.get("fetch_timeout", 30),
     shell:
-        "{CLI} fetch --file {wildcards.file} --out {output} {params.urls}"
+        "{params.cli} fetch --file {wildcards.file} --out {output} {params.urls}"
         " --timeout {params.timeout} 2> {log}"

@@ -1,7 +1,7 @@
 rule all:
+    default_target: True
     input:
         [analysis_outputs(name) for name in SELECTED],
-    default_target: True
 
 
 for _name in ANALYSES:

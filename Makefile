@@ -1,0 +1,39 @@
+# One command each: `make demo` installs and runs H→γγ and H→ZZ on generated data (offline);
+# `make test` installs and runs the checks and the test-suite.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+CORES ?= 2
+
+.PHONY: install demo report test lint system-deps clean
+
+$(BIN)/atlasod: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(BIN)/atlasod
+
+demo: install
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/snakemake --cores $(CORES) hyy hzz --config source=demo
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/snakemake --cores $(CORES) hyy hzz --config source=demo --report results/demo/report.html
+	@echo "Plots, fit and yields: results/demo/hyy, results/demo/hzz; report: results/demo/report.html"
+
+# Debian packages some tests need (a local XRootD server); installed only when running as root.
+system-deps:
+	@if ! command -v xrootd >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq xrootd-server >/dev/null; \
+	fi
+
+lint: install
+	$(BIN)/ruff check src analyses tests tools benchmarks
+	$(BIN)/ruff format --check src analyses tests tools benchmarks
+	$(BIN)/snakefmt --check Snakefile workflows/rules
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/snakemake --lint --config source=demo
+
+test: install system-deps lint
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/pytest
+
+clean:
+	rm -rf results logs .snakemake

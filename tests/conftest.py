@@ -1,0 +1,82 @@
+"""Shared fixtures: the repository, the catalogue, and demo workflow runs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from atlasod.analysis import Analysis, load_analysis
+from atlasod.catalogue import Catalogue
+
+REPO = Path(__file__).resolve().parents[1]
+ANALYSES = REPO / "analyses"
+# Small demo samples keep the suite fast; the truth scales with them.
+TEST_SCALE = 0.5
+
+
+def env_with_venv() -> dict[str, str]:
+    """Environment in which `python -m atlasod` and `snakemake` are this interpreter's."""
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+def run_snakemake(
+    workdir: Path, *args: str, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(REPO),
+        "--cores",
+        "2",
+        *args,
+    ]
+    proc = subprocess.run(
+        cmd, cwd=REPO, env=env_with_venv(), capture_output=True, text=True, check=False
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture(scope="session")
+def catalogue() -> Catalogue:
+    return Catalogue.load()
+
+
+@pytest.fixture(scope="session")
+def hyy(catalogue: Catalogue) -> Analysis:
+    return load_analysis(ANALYSES, "hyy", catalogue)
+
+
+@pytest.fixture(scope="session")
+def hzz(catalogue: Catalogue) -> Analysis:
+    return load_analysis(ANALYSES, "hzz", catalogue)
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`snakemake hyy hzz --config source=demo` into a temporary directory; returns its root."""
+    root = tmp_path_factory.mktemp("demo_run")
+    run_snakemake(
+        root,
+        "hyy",
+        "hzz",
+        "--config",
+        "source=demo",
+        f"demo_scale={TEST_SCALE}",
+        f"data_dir={root / 'data'}",
+        f"results_dir={root / 'results'}",
+        f"logs_dir={root / 'logs'}",
+        "chunk_entries=5000",
+    )
+    return root

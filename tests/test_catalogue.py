@@ -1,0 +1,63 @@
+import re
+
+import pytest
+
+from atlasod.catalogue import Catalogue
+from atlasod.errors import AtlasodError
+
+
+def test_catalogue_lists_every_file_of_the_six_analyses(catalogue: Catalogue) -> None:
+    # Appendix A of the reference: 71 + 29 + 22 + 9 + 64 files
+    by_skim: dict[str, int] = {}
+    for f in catalogue.files:
+        by_skim[f.skim] = by_skim.get(f.skim, 0) + 1
+    assert by_skim == {"1lep": 71, "2lep": 29, "4lep": 22, "GamGam": 9, "1largeRjet1lep": 64}
+    assert sum(f.size for f in catalogue.files) == 101_403_502_310
+
+
+def test_every_file_has_size_and_adler32(catalogue: Catalogue) -> None:
+    for f in catalogue.files:
+        assert f.size and f.size > 0
+        assert re.fullmatch(r"[0-9a-f]{8}", f.adler32), f.file
+
+
+def test_known_checksum_and_entries(catalogue: Catalogue) -> None:
+    f = catalogue.file("mc_345060.ggH125_ZZ4lep.4lep.root")
+    assert (f.size, f.adler32, f.entries) == (50518236, "1ea0e560", 164716)
+    assert catalogue.file("data_A.GamGam").adler32 == "29634ba7"
+
+
+def test_normalisation_of_ggh_yy_matches_the_original(catalogue: Catalogue) -> None:
+    norm = catalogue.normalisation(343981)
+    # df104 / C++: lumi * 0.102 / 55922617.6297
+    assert norm.scale(10064.0) == pytest.approx(10064 * 0.102 / 55922617.6297, rel=1e-12)
+
+
+def test_ttbar_sum_of_weights_depends_on_the_table(catalogue: Catalogue) -> None:
+    norm = catalogue.normalisation(410000)
+    assert norm.sumw == 49386600
+    assert norm.sumw_by_table["Files_WBoson"] == 49296600
+
+
+def test_single_top_uses_weight_sign(catalogue: Catalogue) -> None:
+    assert catalogue.normalisation(410013).weight_sign_only
+    assert not catalogue.normalisation(410000).weight_sign_only
+
+
+def test_locations_are_tried_in_order(catalogue: Catalogue) -> None:
+    urls = catalogue.urls(catalogue.file("data_B.4lep.root"))
+    assert urls == [
+        "https://atlas-opendata.web.cern.ch/atlas-opendata/samples/2020/4lep/Data/data_B.4lep.root",
+        "root://eospublic.cern.ch//eos/opendata/atlas/OutreachDatasets/2020-01-22/4lep/Data/data_B.4lep.root",
+        "https://opendata.cern.ch/eos/opendata/atlas/OutreachDatasets/2020-08-19/4lep/Data/data_B.4lep.root",
+    ]
+    # 1lep on the portal lives in its own sub-directories
+    one = catalogue.urls(catalogue.file("mc_361100.Wplusenu.1lep.root"))[2]
+    assert one.endswith("2020-08-19/MC-1-1lep/tmp1/mc_361100.Wplusenu.1lep.root")
+
+
+def test_unknown_sample_error_suggests_the_close_name(catalogue: Catalogue) -> None:
+    with pytest.raises(
+        AtlasodError, match=r"sample 'ggH125_ZZ4lp' has no 4lep file .*did you mean ggH125_ZZ4lep"
+    ):
+        catalogue.sample("ggH125_ZZ4lp", "4lep")

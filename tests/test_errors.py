@@ -1,0 +1,189 @@
+"""Bad input gives an error that names the file or key and what to do."""
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import uproot
+
+from atlasod.analysis import Analysis, load_analysis
+from atlasod.catalogue import Catalogue
+from atlasod.cli import main
+from atlasod.demo import generate_file
+from atlasod.errors import AtlasodError
+from atlasod.processing import process_chunk
+
+from .conftest import ANALYSES, run_snakemake
+
+
+@pytest.fixture(scope="module")
+def good_file(
+    tmp_path_factory: pytest.TempPathFactory, hyy: Analysis, catalogue: Catalogue
+) -> Path:
+    sample = hyy.data_files[0]
+    path = tmp_path_factory.mktemp("good") / sample.file
+    generate_file(hyy, catalogue, sample, path, seed=1, scale=0.05)
+    return path
+
+
+def test_missing_input_file_names_it_and_the_fix(
+    tmp_path: Path, hyy: Analysis, catalogue: Catalogue
+) -> None:
+    missing = tmp_path / "data_A.GamGam.root"
+    with pytest.raises(AtlasodError) as err:
+        process_chunk(hyy, hyy.data_files[0], str(missing), 0, 1, 10064.0, catalogue)
+    assert str(err.value) == (
+        f"input file {missing} does not exist; run the fetch step "
+        "(or use --config source=demo for generated data)"
+    )
+
+
+def test_truncated_root_file_names_the_file(
+    tmp_path: Path, good_file: Path, hyy: Analysis, catalogue: Catalogue
+) -> None:
+    bad = tmp_path / good_file.name
+    bad.write_bytes(good_file.read_bytes()[: good_file.stat().st_size // 2])
+    with pytest.raises(
+        AtlasodError,
+        match=rf"^{re.escape(str(bad))} is not a readable ROOT file \(OSError: "
+        r".*\); it may be truncated or corrupt: delete it and fetch it again$",
+    ):
+        process_chunk(hyy, hyy.data_files[0], str(bad), 0, 1, 10064.0, catalogue)
+
+
+def test_file_that_is_not_root_names_the_file(
+    tmp_path: Path, hyy: Analysis, catalogue: Catalogue
+) -> None:
+    bad = tmp_path / "data_A.GamGam.root"
+    bad.write_text("<html>503 Service Unavailable</html>")
+    with pytest.raises(
+        AtlasodError,
+        match=rf"^{re.escape(str(bad))} is not a readable ROOT file .*delete it and fetch it again",
+    ):
+        process_chunk(hyy, hyy.data_files[0], str(bad), 0, 1, 10064.0, catalogue)
+
+
+def test_file_without_mini_tree(tmp_path: Path, hyy: Analysis, catalogue: Catalogue) -> None:
+    bad = tmp_path / "data_A.GamGam.root"
+    with uproot.recreate(bad) as f:
+        f["other"] = {"x": [1, 2, 3]}
+    with pytest.raises(
+        AtlasodError, match=rf"^{re.escape(str(bad))} has no tree 'mini' \(it contains: other\)$"
+    ):
+        process_chunk(hyy, hyy.data_files[0], str(bad), 0, 1, 10064.0, catalogue)
+
+
+def test_missing_branch_names_branch_and_file(
+    tmp_path: Path, good_file: Path, hyy: Analysis, catalogue: Catalogue
+) -> None:
+    arrays = uproot.open(good_file)["mini"].arrays(["trigP", "photon_pt"])
+    bad = tmp_path / good_file.name
+    with uproot.recreate(bad) as f:
+        f["mini"] = {"trigP": arrays.trigP}
+    with pytest.raises(AtlasodError) as err:
+        process_chunk(hyy, hyy.data_files[0], str(bad), 0, 1, 10064.0, catalogue)
+    assert str(err.value).startswith(
+        f"{bad}: tree 'mini' has no branch photon_pt, photon_eta, photon_phi, photon_isTightID, "
+        "photon_ptcone30, photon_etcone20, photon_convType (needed by analysis hyy)"
+    )
+
+
+def _copy_analysis(tmp_path: Path, name: str) -> Path:
+    root = tmp_path / "analyses"
+    shutil.copytree(ANALYSES / name, root / name)
+    return root
+
+
+def test_bad_analysis_value_names_file_and_key(tmp_path: Path, catalogue: Catalogue) -> None:
+    root = _copy_analysis(tmp_path, "hyy")
+    config = root / "hyy" / "analysis.yaml"
+    config.write_text(
+        config.read_text().replace(
+            "bins: 30\n    range: [105, 160]", "bins: -3\n    range: [105, 160]", 1
+        )
+    )
+    with pytest.raises(AtlasodError) as err:
+        load_analysis(root, "hyy", catalogue)
+    assert (
+        str(err.value)
+        == f"{config}: invalid value at 'histograms.0.bins': -3 is less than the minimum of 1"
+    )
+
+
+def test_unknown_analysis_key_lists_the_allowed_keys(tmp_path: Path, catalogue: Catalogue) -> None:
+    root = _copy_analysis(tmp_path, "hyy")
+    config = root / "hyy" / "analysis.yaml"
+    config.write_text(config.read_text().replace("skim: GamGam", "skim: GamGam\nlumi: 10", 1))
+    with pytest.raises(
+        AtlasodError,
+        match=r"invalid value at '<top level>': Additional properties are not allowed "
+        r"\('lumi' was unexpected\) \(allowed keys: data, demo, description, fit, groups, ",
+    ):
+        load_analysis(root, "hyy", catalogue)
+
+
+def test_unknown_sample_in_analysis(tmp_path: Path, catalogue: Catalogue) -> None:
+    root = _copy_analysis(tmp_path, "hyy")
+    config = root / "hyy" / "analysis.yaml"
+    config.write_text(config.read_text().replace("- ggH125_gamgam", "- ggH125_gammagamma", 1))
+    with pytest.raises(
+        AtlasodError,
+        match="sample 'ggH125_gammagamma' has no GamGam file in the catalogue; "
+        "did you mean ggH125_gamgam",
+    ):
+        load_analysis(root, "hyy", catalogue)
+
+
+def test_cli_reports_errors_without_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["--analyses-dir", str(ANALYSES), "check", "--analysis", "hyz"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "ERROR atlasod: no analysis 'hyz' under" in err
+    assert "available: hyy, hzz" in err
+    assert "Traceback" not in err
+
+
+def test_bad_workflow_config_value_is_rejected_at_start(tmp_path: Path) -> None:
+    proc = run_snakemake(tmp_path, "-n", "hyy", "--config", "source=simulated", check=False)
+    assert proc.returncode != 0
+    out = proc.stdout + proc.stderr
+    assert "Error validating config file" in out
+    assert "'simulated' is not one of ['real', 'demo']" in out
+
+
+def test_unknown_analysis_in_workflow_config(tmp_path: Path) -> None:
+    proc = run_snakemake(tmp_path, "-n", "--config", "analyses=[hyz]", check=False)
+    assert proc.returncode != 0
+    assert (
+        "config analyses: unknown analysis 'hyz'; available: ['hyy', 'hzz']"
+        in proc.stdout + proc.stderr
+    )
+
+
+def test_no_half_written_output_on_failure(
+    tmp_path: Path, hyy: Analysis, catalogue: Catalogue
+) -> None:
+    out = tmp_path / "chunk.root"
+    with pytest.raises(SystemExit):
+        main(
+            [
+                "--analyses-dir",
+                str(ANALYSES),
+                "process",
+                "--analysis",
+                "hyy",
+                "--file",
+                "data_A.GamGam",
+                "--input",
+                str(tmp_path / "missing.root"),
+                "--out",
+                str(out),
+                "--cutflow",
+                str(tmp_path / "c.json"),
+            ]
+        )
+    assert list(tmp_path.iterdir()) == []

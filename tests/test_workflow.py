@@ -1,0 +1,130 @@
+"""End to end: `snakemake hyy hzz --config source=demo`, its results, report and references."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from atlasod.histio import read_histograms
+
+from .conftest import TEST_SCALE, run_snakemake
+
+REFERENCE = Path(__file__).parent / "data" / "reference_histograms.json"
+pytestmark = pytest.mark.workflow
+
+
+def results(root: Path, analysis: str) -> Path:
+    return root / "results" / "demo" / analysis
+
+
+def truth_files(root: Path, analysis: str) -> list[dict]:
+    return [
+        json.loads(p.read_text())
+        for p in sorted((root / "data" / "demo" / analysis).rglob("*.truth.json"))
+    ]
+
+
+def test_outputs_of_both_analyses(demo_run: Path) -> None:
+    for analysis, hists in (
+        ("hyy", ["hist_mYY_bin1", "hist_mYY_cat_bin1"]),
+        ("hzz", ["mass_four_lep", "mass_ext_four_lep", "hist_mLL1"]),
+    ):
+        out = results(demo_run, analysis)
+        for name in hists:
+            assert (out / "plots" / f"{name}.png").stat().st_size > 10_000
+            assert (out / "plots" / f"{name}.pdf").stat().st_size > 5_000
+        assert (out / "yields.md").read_text().startswith(f"# Yields: {analysis}")
+    assert (results(demo_run, "hyy") / "fit.json").is_file()
+
+
+def test_hyy_fit_recovers_the_injected_mass(demo_run: Path) -> None:
+    fit = json.loads((results(demo_run, "hyy") / "fit.json").read_text())
+    truth = truth_files(demo_run, "hyy")
+    injected = sum(t.get("signal_selected", 0) for t in truth)
+    mean, sigma = fit["parameters"]["mean"], fit["parameters"]["sigma"]
+    assert fit["valid"]
+    assert abs(mean["value"] - 125.0) < 2 * mean["error"], mean  # within 2σ
+    assert mean["error"] < 0.6
+    assert abs(sigma["value"] - 2.4) < 2 * sigma["error"], sigma
+    n = fit["signal_yield"]
+    assert abs(n["value"] - injected) < 2 * n["error"], (n, injected)
+    assert 0.5 < fit["chi2_ndf"] < 2.0
+    assert fit["local_significance"] > 5
+
+
+def test_yields_match_the_generator_truth(demo_run: Path) -> None:
+    for analysis in ("hyy", "hzz"):
+        y = json.loads((results(demo_run, analysis) / "yields.json").read_text())
+        truth = truth_files(demo_run, analysis)
+        assert y["data"] == sum(t["selected"] for t in truth if t["file"].startswith("data_"))
+        mc_truth = sum(t["weighted_selected"] for t in truth if t["file"].startswith("mc_"))
+        groups = y["groups"]
+        unscaled = sum(g["yield"] / g["factor"] for g in groups.values())
+        assert unscaled == pytest.approx(mc_truth, rel=1e-9)
+
+
+def test_hzz_zz_is_scaled_by_1p3_by_default(demo_run: Path) -> None:
+    y = json.loads((results(demo_run, "hzz") / "yields.json").read_text())
+    assert y["groups"]["ZZ"]["factor"] == 1.3
+    assert y["groups"]["Other"]["factor"] == 1.0
+
+
+def test_histograms_match_the_reference(demo_run: Path) -> None:
+    """Regression: contents of the merged demo histograms (seed 42, scale TEST_SCALE)."""
+    reference = json.loads(REFERENCE.read_text())
+    assert reference["scale"] == TEST_SCALE
+    for analysis, hists in reference["histograms"].items():
+        merged = read_histograms(results(demo_run, analysis) / "histograms.root")
+        for key, expected in hists.items():
+            h = merged[key]
+            np.testing.assert_allclose(
+                h.values(flow=True), expected["values"], rtol=1e-10, err_msg=key
+            )
+            np.testing.assert_allclose(
+                h.variances(flow=True), expected["variances"], rtol=1e-10, err_msg=key
+            )
+
+
+def test_rerun_is_byte_identical(demo_run: Path, tmp_path: Path) -> None:
+    run_snakemake(
+        tmp_path,
+        "hyy",
+        "--config",
+        "source=demo",
+        f"demo_scale={TEST_SCALE}",
+        f"data_dir={tmp_path / 'data'}",
+        f"results_dir={tmp_path / 'results'}",
+        f"logs_dir={tmp_path / 'logs'}",
+        "chunk_entries=5000",
+    )
+    first = (results(demo_run, "hyy") / "histograms.root").read_bytes()
+    assert (results(tmp_path, "hyy") / "histograms.root").read_bytes() == first
+
+
+def test_report_contains_plots_and_fit(demo_run: Path) -> None:
+    report = demo_run / "report.html"
+    run_snakemake(
+        demo_run,
+        "hyy",
+        "hzz",
+        "--config",
+        "source=demo",
+        f"demo_scale={TEST_SCALE}",
+        f"data_dir={demo_run / 'data'}",
+        f"results_dir={demo_run / 'results'}",
+        f"logs_dir={demo_run / 'logs'}",
+        "chunk_entries=5000",
+        "--report",
+        str(report),
+    )
+    html = report.read_text(errors="replace")
+    assert report.stat().st_size > 100_000
+    for name in ("hist_mYY_bin1.png", "mass_four_lep.png", "fit.json", "yields.md"):
+        assert name in html
+
+
+def test_every_rule_writes_a_log(demo_run: Path) -> None:
+    logs = demo_run / "logs" / "demo"
+    for rule in ("generate_demo", "process_chunk", "merge_histograms", "plot", "fit", "yields"):
+        assert any((logs / rule).rglob("*.log")), rule
