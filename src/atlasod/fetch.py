@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import requests
+import urllib3
 
 from atlasod.catalogue import SampleFile
 from atlasod.errors import AtlasodError
@@ -78,10 +79,16 @@ def _http_download(url: str, part: Path, timeout: float, progress: _Progress) ->
         elif offset:
             LOG.info("resuming %s at byte %d", part.name, offset)
         progress.done = progress.start = offset
+        expected = response.headers.get("Content-Length")
+        received = 0
         with open(part, "ab" if offset else "wb") as f:
-            for block in response.iter_content(BLOCK):
+            # read1 hands over bytes as they arrive, so a cut transfer keeps what came
+            while block := response.raw.read1(BLOCK):
                 f.write(block)
+                received += len(block)
                 progress.update(len(block))
+        if expected is not None and received != int(expected):
+            raise ConnectionError(f"connection closed after {received} of {expected} bytes")
 
 
 def _xrootd_download(url: str, part: Path, timeout: float, progress: _Progress) -> None:
@@ -160,7 +167,7 @@ def fetch_file(
             failures.append(f"{url}: checksum mismatch ({exc})")
             LOG.warning("%s: %s", url, failures[-1])
             continue
-        except (requests.RequestException, OSError, ConnectionError) as exc:
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
             reason = _reason(exc)
             failures.append(f"{url}: {reason}")
             LOG.warning("%s: %s (kept %s for resuming)", url, reason, part.name)
