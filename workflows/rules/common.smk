@@ -16,7 +16,10 @@ from atlasod.analysis import Analysis, discover  # noqa: E402
 from atlasod.catalogue import Catalogue  # noqa: E402
 from atlasod.errors import AtlasodError  # noqa: E402
 
-CATALOGUE = Catalogue.load()
+# An alternative catalogue (same format) replaces the packaged one, e.g. for a mirror
+# whose files differ, or for tests that serve generated files as "real" data.
+CATALOGUE_PATH = config.get("catalogue") or None
+CATALOGUE = Catalogue.load(Path(CATALOGUE_PATH) if CATALOGUE_PATH else None)
 ANALYSES_DIR = Path(config.get("analyses_dir", "analyses"))
 try:
     ANALYSES = {
@@ -35,7 +38,9 @@ SOURCE = config["source"]
 DATA = config["data_dir"]
 RESULTS = f"{config['results_dir']}/{SOURCE}"
 LOGS = f"{config.get('logs_dir', 'logs')}/{SOURCE}"
-CLI = f"{config.get('atlasod', 'python -m atlasod')} --analyses-dir {ANALYSES_DIR}"
+CLI = f"{config.get('atlasod', 'python -m atlasod')} --analyses-dir {ANALYSES_DIR}" + (
+    f" --catalogue {CATALOGUE_PATH}" if CATALOGUE_PATH else ""
+)
 # Analysis switches (a group's `scale_option`) are boolean top-level config keys.
 OPTIONS = " ".join(
     f"--option {k}={str(config[k]).lower()}"
@@ -68,6 +73,8 @@ def input_path(analysis, sample):
 
 def locations(sample):
     templates = config.get("locations") or [loc.url for loc in CATALOGUE.locations]
+    if isinstance(templates, str):  # --config locations=URL1,URL2
+        templates = [t.strip() for t in templates.split(",") if t.strip()]
     return [
         t.format(
             skim=sample.skim,
