@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CORES ?= 2
 
-.PHONY: install demo report test lint system-deps clean
+.PHONY: install demo test lint system-deps clean
 
 $(BIN)/atlasod: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +14,13 @@ $(BIN)/atlasod: pyproject.toml
 	touch $@
 
 install: $(BIN)/atlasod
+
+# Snakemake 7.32, the version REANA's engine runs, in its own environment (as reana-client
+# needs); the tests check that it runs the workflow and gives the same histograms.
+SMK7 := .venv-smk7/bin/snakemake
+$(SMK7):
+	$(PYTHON) -m venv .venv-smk7
+	.venv-smk7/bin/pip install --quiet 'snakemake==7.32.4' 'pulp<2.8'
 
 demo: install
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/snakemake --cores $(CORES) hyy hzz --config source=demo
@@ -32,8 +39,8 @@ lint: install
 	$(BIN)/snakefmt --check Snakefile workflows/rules
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/snakemake --lint --config source=demo
 
-test: install system-deps lint
-	PATH=$(abspath $(BIN)):$$PATH $(BIN)/pytest
+test: install $(SMK7) system-deps lint
+	PATH=$(abspath $(BIN)):$$PATH ATLASOD_SNAKEMAKE7=$(abspath $(SMK7)) $(BIN)/pytest
 
 clean:
 	rm -rf results logs .snakemake
