@@ -22,6 +22,8 @@ KEYS = {
         "mc_363490.llll.4lep/mass_ext_four_lep",
         "mc_345060.ggH125_ZZ4lep.4lep/hist_mLL1",
         "data_B.4lep/hist_fourleptpt",
+        "mc_361106.Zee.4lep/mass_four_lep",
+        "mc_410013.single_top_wtchan.4lep/mass_ext_four_lep",
     ],
 }
 

@@ -114,7 +114,7 @@ def generate_events(ctx: DemoContext) -> DemoEvents:
         columns["met_et"] = rng.exponential(15000.0, n)
     else:
         signal_in_data = ctx.data_events * p["signal_fraction"] * (1 - p["fail_fraction"])
-        target = signal_in_data * ctx.group_share
+        target = ctx.tunable_target(signal_in_data, 1 - p["fail_fraction"])
         columns["mcWeight"] = ctx.mc_weights(int(np.count_nonzero(passed)), target)
         for sf in ("scaleFactor_PHOTON", "scaleFactor_PhotonTRIGGER", "scaleFactor_PILEUP"):
             columns[sf] = (1 + 0.02 * rng.standard_normal(n)).astype(np.float32)

@@ -214,14 +214,12 @@ def generate_events(ctx: DemoContext) -> DemoEvents:
         for k, group in enumerate(GROUPS):
             truth[f"selected_{group}"] = int(np.count_nonzero(passed & (labels == k)))
     else:
-        expected = (
-            ctx.data_events * p["composition"][ctx.group] * (1 - p["fail_fraction"][ctx.group])
-        )
+        pass_fraction = 1 - p["fail_fraction"][ctx.group]
+        expected = ctx.data_events * p["composition"][ctx.group] * pass_fraction
         if ctx.group == "ZZ":
             expected /= p["zz_k_factor"]
-        columns["mcWeight"] = ctx.mc_weights(
-            int(np.count_nonzero(passed)), expected * ctx.group_share
-        )
+        target = ctx.tunable_target(expected, pass_fraction)
+        columns["mcWeight"] = ctx.mc_weights(int(np.count_nonzero(passed)), target)
         for sf in (
             "scaleFactor_ELE",
             "scaleFactor_MUON",

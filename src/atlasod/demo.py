@@ -60,6 +60,16 @@ class DemoContext:
     group_share: float = 1.0
     weight_factors: tuple[str, ...] = ()
     weight_sign_only: bool = False
+    group_fixed_yield: float = 0.0
+
+    def tunable_target(self, group_expected: float, pass_fraction: float) -> float:
+        """This sample's share of a group's expected yield, after the fixed-weight samples'.
+
+        ``group_fixed_yield`` is what the group's sign-weighted samples give per unit pass
+        fraction; the tunable samples share the remainder by cross section.
+        """
+        rest = max(group_expected - pass_fraction * self.group_fixed_yield, 0.0)
+        return rest * self.group_share
 
     def mc_weights(self, n_pass: int, target_yield: float, spread: float = 0.1) -> np.ndarray:
         """``mcWeight`` values whose weighted sum over ``n_pass`` events is ~``target_yield``.
@@ -120,9 +130,17 @@ def demo_context(
         return DemoContext(sample, n, rng, analysis.demo, data_events)
     factors = tuple(analysis.weight_factors)
     group = next(g for g in analysis.groups if sample in g.samples)
-    xsec = {s: catalogue.normalisation(s.dsid).xsec_pb for s in group.samples if s.dsid}
+    norms = {s: catalogue.normalisation(s.dsid) for s in group.samples if s.dsid}
+    # Samples weighted by the sign of mcWeight cannot be tuned: their yield per passing
+    # event is fixed (L σ / Σw); the others share the rest of the group by cross section.
+    fixed = {s: n for s, n in norms.items() if n.weight_sign_only}
+    xsec = {s: n.xsec_pb for s, n in norms.items() if not n.weight_sign_only}
+    fixed_unit = sum(
+        demo_event_count(analysis, s, scale) * n.scale(lumi_pb, analysis.normalisation_table)
+        for s, n in fixed.items()
+    )
     assert sample.dsid is not None
-    norm = catalogue.normalisation(sample.dsid)
+    norm = norms[sample]
     return DemoContext(
         sample,
         n,
@@ -131,9 +149,10 @@ def demo_context(
         data_events,
         norm_scale=norm.scale(lumi_pb, analysis.normalisation_table),
         group=group.name,
-        group_share=xsec[sample] / sum(xsec.values()),
+        group_share=xsec[sample] / sum(xsec.values()) if sample in xsec else 0.0,
         weight_factors=factors,
         weight_sign_only=norm.weight_sign_only,
+        group_fixed_yield=fixed_unit,
     )
 
 
