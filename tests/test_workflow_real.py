@@ -5,6 +5,7 @@ copy carries their sizes and checksums, so the download (and streaming) path of 
 workflow must give byte-identical histograms to the demo run that made the files.
 """
 
+import re
 from importlib import resources
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import yaml
 from atlasod.fetch import adler32_of
 
 from .conftest import TEST_SCALE, run_snakemake
-from .servers import RangeHTTPServer
+from .servers import RangeHTTPServer, free_port
 
 pytestmark = [pytest.mark.workflow, pytest.mark.network]
 
@@ -69,3 +70,23 @@ def test_real_source_gives_the_same_histograms_as_the_files_it_reads(
         if access == "download"
         else []
     )
+
+
+def test_offline_real_run_stops_at_once_and_names_the_alternatives(tmp_path: Path) -> None:
+    port = free_port()  # nothing listens there: like a machine without internet
+    proc = run_snakemake(
+        tmp_path,
+        "hzz",
+        "--config",
+        "source=real",
+        f"locations=http://127.0.0.1:{port}/{{skim}}/{{kind}}/{{file}}",
+        f"data_dir={tmp_path / 'data'}",
+        f"results_dir={tmp_path / 'results'}",
+        f"logs_dir={tmp_path / 'logs'}",
+        check=False,
+    )
+    assert proc.returncode != 0
+    out = proc.stdout + proc.stderr
+    assert re.search(rf"http://127\.0\.0\.1:{port}/4lep/\S+\.root: host could not be reached", out)
+    assert "run on generated data instead: --config source=demo" in out
+    assert not list((tmp_path / "data").rglob("*.root"))  # nothing that looks complete

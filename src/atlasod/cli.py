@@ -20,15 +20,20 @@ LOG = logging.getLogger("atlasod")
 
 
 def _setup_logging(verbose: bool, log_file: Path | None) -> None:
-    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    """Log to stderr; with ``--log FILE`` everything goes to the file and only warnings
+    and errors to stderr, so that a workflow's console shows what went wrong."""
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    console = logging.StreamHandler(sys.stderr)
+    console.setFormatter(fmt)
+    handlers: list[logging.Handler] = [console]
     if log_file is not None:
+        console.setLevel(logging.WARNING)
         log_file.parent.mkdir(parents=True, exist_ok=True)
-        handlers.append(logging.FileHandler(log_file, mode="w", encoding="utf-8"))
+        to_file = logging.FileHandler(log_file, mode="w", encoding="utf-8")
+        to_file.setFormatter(fmt)
+        handlers.append(to_file)
     logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        handlers=handlers,
-        force=True,
+        level=logging.DEBUG if verbose else logging.INFO, handlers=handlers, force=True
     )
 
 
@@ -120,7 +125,11 @@ def _options(args: argparse.Namespace) -> dict[str, bool]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="atlasod", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true")
-    parser.add_argument("--log", type=Path, help="also write the log to this file")
+    parser.add_argument(
+        "--log",
+        type=Path,
+        help="write the log to this file (stderr then shows warnings and errors)",
+    )
     parser.add_argument(
         "--catalogue", type=Path, help="sample catalogue (default: the packaged one)"
     )

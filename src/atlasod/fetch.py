@@ -170,7 +170,11 @@ def fetch_file(
         except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
             reason = _reason(exc)
             failures.append(f"{url}: {reason}")
-            LOG.warning("%s: %s (kept %s for resuming)", url, reason, part.name)
+            if part.exists() and part.stat().st_size > 0:
+                LOG.warning("%s: %s (kept %s for resuming)", url, reason, part.name)
+            else:
+                part.unlink(missing_ok=True)
+                LOG.warning("%s: %s", url, reason)
             continue
         os.replace(part, out)
         LOG.info("%s: complete and verified", out)

@@ -12,9 +12,9 @@ rule process_chunk:
         n_chunks=lambda w: n_chunks(w.analysis, sample_of(w.analysis, w.stem)),
         lumi=config["lumi_pb"],
     shell:
-        "{params.cli} process --analysis {wildcards.analysis} --file {wildcards.stem}"
+        "{params.cli} --log {log} process --analysis {wildcards.analysis} --file {wildcards.stem}"
         " --input {params.location} --chunk {wildcards.chunk} --n-chunks {params.n_chunks}"
-        " --lumi {params.lumi} --out {output.hist} --cutflow {output.cutflow} 2> {log}"
+        " --lumi {params.lumi} --out {output.hist} --cutflow {output.cutflow}"
 
 
 rule merge_histograms:
@@ -28,7 +28,7 @@ rule merge_histograms:
     params:
         cli=CLI,
     shell:
-        "{params.cli} merge --out {output.hists} --cutflow-out {output.cutflow} {input} 2> {log}"
+        "{params.cli} --log {log} merge --out {output.hists} --cutflow-out {output.cutflow} {input}"
 
 
 rule fit:
@@ -46,8 +46,8 @@ rule fit:
     params:
         cli=CLI,
     shell:
-        "{params.cli} fit --analysis {wildcards.analysis} --histograms {input}"
-        " --out {output} 2> {log}"
+        "{params.cli} --log {log} fit --analysis {wildcards.analysis} --histograms {input}"
+        " --out {output}"
 
 
 rule plot:
@@ -68,9 +68,9 @@ rule plot:
         fit=lambda w, input: f"--fit {input.fit}" if "fit" in input.keys() else "",
         options=OPTIONS,
     shell:
-        "{params.cli} plot --analysis {wildcards.analysis} --histograms {input.hists}"
+        "{params.cli} --log {log} plot --analysis {wildcards.analysis} --histograms {input.hists}"
         " --only {wildcards.hist} --outdir $(dirname {output.png})"
-        " {params.fit} {params.options} 2> {log}"
+        " {params.fit} {params.options}"
 
 
 rule yields:
@@ -90,5 +90,5 @@ rule yields:
         cli=CLI,
         options=OPTIONS,
     shell:
-        "{params.cli} yields --analysis {wildcards.analysis} --cutflow {input}"
-        " --out {output.json} --table {output.table} {params.options} 2> {log}"
+        "{params.cli} --log {log} yields --analysis {wildcards.analysis} --cutflow {input}"
+        " --out {output.json} --table {output.table} {params.options}"

@@ -10,9 +10,9 @@ rule generate_demo:
         scale=config["demo_scale"],
         lumi=config["lumi_pb"],
     shell:
-        "{params.cli} generate --analysis {wildcards.analysis} --file {wildcards.file}"
+        "{params.cli} --log {log} generate --analysis {wildcards.analysis} --file {wildcards.file}"
         " --out {output.root} --seed {params.seed} --scale {params.scale}"
-        " --lumi {params.lumi} 2> {log}"
+        " --lumi {params.lumi}"
 
 
 rule fetch:
@@ -20,11 +20,10 @@ rule fetch:
         f"{DATA}/real/{{skim}}/{{kind}}/{{file}}",
     log:
         f"{LOGS}/fetch/{{skim}}/{{kind}}/{{file}}.log",
-    retries: 2
     params:
         cli=CLI,
         urls=lambda w: " ".join(f"--url {u}" for u in locations(CATALOGUE.file(w.file))),
         timeout=config.get("fetch_timeout", 30),
     shell:
-        "{params.cli} fetch --file {wildcards.file} --out {output} {params.urls}"
-        " --timeout {params.timeout} 2> {log}"
+        "{params.cli} --log {log} fetch --file {wildcards.file} --out {output} {params.urls}"
+        " --timeout {params.timeout}"
