@@ -127,7 +127,7 @@ def fit_poly3_gauss(
     for name in SIGNAL:
         params[name] = {
             "value": float(m.values[name]),
-            "error": float(m.errors[name]),
+            "error": 0.0 if m.fixed[name] else float(m.errors[name]),
             "fixed": bool(m.fixed[name]),
         }
     amp, sig = m.values["amplitude"], m.values["sigma"]

@@ -13,8 +13,6 @@ import awkward as ak
 import numpy as np
 import vector
 
-vector.register_awkward()
-
 MEV_PER_GEV = 1000.0
 Z_MASS_GEV = 91.18  # the original C++ framework's constant (reference §2.3)
 ELECTRON, MUON = 11, 13
@@ -37,14 +35,13 @@ class Selected:
 
 def momenta(events: ak.Array, prefix: str) -> ak.Array:
     """Four-momenta (GeV) of the ``prefix`` collection, e.g. ``lep`` or ``photon``."""
-    return ak.zip(
+    return vector.zip(
         {
             "pt": events[f"{prefix}_pt"] / MEV_PER_GEV,
             "eta": events[f"{prefix}_eta"],
             "phi": events[f"{prefix}_phi"],
             "energy": events[f"{prefix}_E"] / MEV_PER_GEV,
-        },
-        with_name="Momentum4D",
+        }
     )
 
 
