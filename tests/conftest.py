@@ -25,13 +25,9 @@ def env_with_venv() -> dict[str, str]:
     return env
 
 
-def run_snakemake(
-    workdir: Path, *args: str, check: bool = True
-) -> subprocess.CompletedProcess[str]:
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
+def snakemake_command(snakemake: str, *args: str) -> list[str]:
+    return [
+        snakemake,
         "--snakefile",
         str(REPO / "Snakefile"),
         "--directory",
@@ -40,12 +36,31 @@ def run_snakemake(
         "2",
         *args,
     ]
+
+
+def run_snakemake(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run Snakemake 9 (this environment's) on the repository's workflow; ``args`` say where
+    outputs go (``--config data_dir=... results_dir=...``)."""
+    cmd = snakemake_command(str(Path(sys.executable).parent / "snakemake"), *args)
     proc = subprocess.run(
         cmd, cwd=REPO, env=env_with_venv(), capture_output=True, text=True, check=False
     )
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return proc
+
+
+def demo_config(root: Path) -> list[str]:
+    """``--config`` of a small demo run writing into ``root``."""
+    return [
+        "--config",
+        "source=demo",
+        f"demo_scale={TEST_SCALE}",
+        f"data_dir={root / 'data'}",
+        f"results_dir={root / 'results'}",
+        f"logs_dir={root / 'logs'}",
+        "chunk_entries=5000",
+    ]
 
 
 @pytest.fixture(scope="session")
@@ -67,16 +82,5 @@ def hzz(catalogue: Catalogue) -> Analysis:
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`snakemake hyy hzz --config source=demo` into a temporary directory; returns its root."""
     root = tmp_path_factory.mktemp("demo_run")
-    run_snakemake(
-        root,
-        "hyy",
-        "hzz",
-        "--config",
-        "source=demo",
-        f"demo_scale={TEST_SCALE}",
-        f"data_dir={root / 'data'}",
-        f"results_dir={root / 'results'}",
-        f"logs_dir={root / 'logs'}",
-        "chunk_entries=5000",
-    )
+    run_snakemake("hyy", "hzz", *demo_config(root))
     return root

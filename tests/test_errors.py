@@ -148,7 +148,7 @@ def test_cli_reports_errors_without_traceback(
 
 
 def test_bad_workflow_config_value_is_rejected_at_start(tmp_path: Path) -> None:
-    proc = run_snakemake(tmp_path, "-n", "hyy", "--config", "source=simulated", check=False)
+    proc = run_snakemake("-n", "hyy", "--config", "source=simulated", check=False)
     assert proc.returncode != 0
     out = proc.stdout + proc.stderr
     assert "Error validating config file" in out
@@ -156,7 +156,7 @@ def test_bad_workflow_config_value_is_rejected_at_start(tmp_path: Path) -> None:
 
 
 def test_unknown_analysis_in_workflow_config(tmp_path: Path) -> None:
-    proc = run_snakemake(tmp_path, "-n", "--config", "analyses=[hyz]", check=False)
+    proc = run_snakemake("-n", "--config", "analyses=[hyz]", check=False)
     assert proc.returncode != 0
     assert (
         "config analyses: unknown analysis 'hyz'; available: ['hyy', 'hzz']"

@@ -10,7 +10,7 @@ import pytest
 
 from atlasod.histio import read_histograms
 
-from .conftest import REPO, TEST_SCALE, env_with_venv, run_snakemake
+from .conftest import REPO, TEST_SCALE, demo_config, env_with_venv, run_snakemake, snakemake_command
 
 REFERENCE = Path(__file__).parent / "data" / "reference_histograms.json"
 pytestmark = pytest.mark.workflow
@@ -89,37 +89,14 @@ def test_histograms_match_the_reference(demo_run: Path) -> None:
 
 
 def test_rerun_is_byte_identical(demo_run: Path, tmp_path: Path) -> None:
-    run_snakemake(
-        tmp_path,
-        "hyy",
-        "--config",
-        "source=demo",
-        f"demo_scale={TEST_SCALE}",
-        f"data_dir={tmp_path / 'data'}",
-        f"results_dir={tmp_path / 'results'}",
-        f"logs_dir={tmp_path / 'logs'}",
-        "chunk_entries=5000",
-    )
+    run_snakemake("hyy", *demo_config(tmp_path))
     first = (results(demo_run, "hyy") / "histograms.root").read_bytes()
     assert (results(tmp_path, "hyy") / "histograms.root").read_bytes() == first
 
 
 def test_report_contains_plots_and_fit(demo_run: Path) -> None:
     report = demo_run / "report.html"
-    run_snakemake(
-        demo_run,
-        "hyy",
-        "hzz",
-        "--config",
-        "source=demo",
-        f"demo_scale={TEST_SCALE}",
-        f"data_dir={demo_run / 'data'}",
-        f"results_dir={demo_run / 'results'}",
-        f"logs_dir={demo_run / 'logs'}",
-        "chunk_entries=5000",
-        "--report",
-        str(report),
-    )
+    run_snakemake("hyy", "hzz", *demo_config(demo_run), "--report", str(report))
     html = report.read_text(errors="replace")
     assert report.stat().st_size > 100_000
     for name in ("hist_mYY_bin1.png", "mass_four_lep.png", "fit.json", "yields.md"):
@@ -141,24 +118,7 @@ def test_snakemake_7_32_gives_byte_identical_histograms(demo_run: Path, tmp_path
         pytest.skip("set ATLASOD_SNAKEMAKE7 to a Snakemake 7.32 executable (`make test` does)")
     version = subprocess.run([smk7, "--version"], capture_output=True, text=True, check=True)
     assert version.stdout.strip() == "7.32.4"
-    cmd = [
-        smk7,
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(REPO),
-        "--cores",
-        "2",
-        "hyy",
-        "hzz",
-        "--config",
-        "source=demo",
-        f"demo_scale={TEST_SCALE}",
-        f"data_dir={tmp_path / 'data'}",
-        f"results_dir={tmp_path / 'results'}",
-        f"logs_dir={tmp_path / 'logs'}",
-        "chunk_entries=5000",
-    ]
+    cmd = snakemake_command(smk7, "hyy", "hzz", *demo_config(tmp_path))
     proc = subprocess.run(
         cmd, cwd=REPO, env=env_with_venv(), capture_output=True, text=True, check=False
     )

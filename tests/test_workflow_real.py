@@ -42,7 +42,6 @@ def test_real_source_gives_the_same_histograms_as_the_files_it_reads(
 ) -> None:
     with RangeHTTPServer(demo_run / "data" / "demo" / "hzz") as server:
         run_snakemake(
-            tmp_path,
             "hzz",
             "--config",
             "source=real",
@@ -75,7 +74,6 @@ def test_real_source_gives_the_same_histograms_as_the_files_it_reads(
 def test_offline_real_run_stops_at_once_and_names_the_alternatives(tmp_path: Path) -> None:
     port = free_port()  # nothing listens there: like a machine without internet
     proc = run_snakemake(
-        tmp_path,
         "hzz",
         "--config",
         "source=real",
