@@ -46,7 +46,13 @@ LOCATIONS = [
     },
 ]
 # Order in which tables provide the default normalisation of a DSID.
-DEFAULT_ORDER = ["Files_base", "Files_HZZ", "Files_Hyy", "Files_WBoson"]
+DEFAULT_ORDER = ["Files_base", "Files_HZZ", "Files_Hyy", "Files_WBoson", "Files_ZPrime"]
+# The reference's §11.2 table (Files_ZPrime) repeats the 2lep table of §7.2 by mistake.
+# Checked against the C++ framework at tag 10fb-legacy
+# (Plotting/inputfiles/Files_ZPrime.txt): Files_ZPrime equals Files_WBoson line by line,
+# with WpqqWmlv and llll commented out, plus the Z' signal below.
+ZPRIME_FROM_WBOSON_EXCEPT = (363359, 363490)
+ZPRIME_SIGNAL = {301325: {"name": "ZPrime1000_tt", "xsec_pb": 1.1261, "sumw": 199800.0}}
 
 FILE_RE = re.compile(
     r"^(?:data_(?P<period>[A-D])|mc_(?P<dsid>\d+)\.(?P<short>[^.]+))\.(?P<skim>[^.]+)\.root$"
@@ -89,6 +95,12 @@ def build(reference: Path) -> dict:
                     rec["tables"].setdefault("infofile", {"xsec_pb": xsec, "sumw": sumw_info})
                 if cells[8]:
                     entries[fname] = int(cells[8])
+    for dsid, rec in norm.items():
+        if "Files_WBoson" in rec["tables"] and dsid not in ZPRIME_FROM_WBOSON_EXCEPT:
+            rec["tables"]["Files_ZPrime"] = dict(rec["tables"]["Files_WBoson"])
+    for dsid, sig in ZPRIME_SIGNAL.items():
+        table = {"xsec_pb": sig["xsec_pb"], "sumw": sig["sumw"]}
+        norm[dsid] = {"name": sig["name"], "tables": {"Files_ZPrime": table}}
     samples = {}
     for dsid, rec in sorted(norm.items()):
         tables = rec["tables"]

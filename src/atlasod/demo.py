@@ -309,3 +309,37 @@ def stack_objects(*objects: Any) -> dict[str, np.ndarray]:
         cols[k] = cols[k] * 1000.0  # GeV -> MeV, as in the real files
     cols["order"] = order
     return cols
+
+
+def jagged_branches(prefix: str, values: dict[str, np.ndarray], counts: np.ndarray) -> dict:
+    """Branches ``<prefix>_<key>`` from (n, k) arrays, keeping the first ``counts[i]`` slots
+    of row i (the others are ignored)."""
+    counts = np.asarray(counts, dtype=np.int64)
+    out = {}
+    for key, v in values.items():
+        arr = np.asarray(v)
+        slots = np.arange(arr.shape[1]) < counts[:, None]
+        out[f"{prefix}_{key}"] = ak.unflatten(arr[slots], counts)
+    return out
+
+
+def good_lepton_quality(rng: np.random.Generator, pt_mev: np.ndarray) -> dict[str, np.ndarray]:
+    """Identification, isolation and impact-parameter columns (shape of ``pt_mev``) that pass
+    every lepton selection of the original analyses: tight, relative isolation < 0.05,
+    |d0|/σ < 1.5 and |z0| < 0.2 mm."""
+    shape = np.shape(pt_mev)
+    sig = rng.uniform(0.01, 0.03, shape)
+    return {
+        "isTightID": np.ones(shape, dtype=bool),
+        "ptcone30": pt_mev * rng.uniform(0.0, 0.05, shape),
+        "etcone20": pt_mev * rng.uniform(-0.02, 0.05, shape),
+        "tracksigd0pvunbiased": sig,
+        "trackd0pvunbiased": sig * rng.uniform(-1.5, 1.5, shape),
+        "z0": rng.uniform(-0.2, 0.2, shape),
+        "pt_syst": 0.01 * pt_mev,
+    }
+
+
+def massless(pt: np.ndarray, eta: np.ndarray, phi: np.ndarray) -> Any:
+    """Massless four-vectors (a vector array) from pT (GeV), η, φ."""
+    return vector.array({"pt": pt, "eta": eta, "phi": phi, "mass": np.zeros_like(pt)})

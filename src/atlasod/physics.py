@@ -74,3 +74,99 @@ def transverse_mass(pt: Any, phi: Any, met: Any, met_phi: Any) -> Any:
 def in_crack(abs_eta: Any, low: float = 1.37, high: float = 1.52) -> Any:
     """True inside the barrel-endcap transition region of the calorimeter."""
     return (abs_eta > low) & (abs_eta < high)
+
+
+# --- objects of the single- and dilepton analyses (W, Z, tt̄, Z′) ---------------------------
+
+B_TAG_MV2C10 = 0.8244273  # MV2c10 cut of the 70 % b-tagging working point (reference §2.3)
+
+
+def in_lepton_crack(abs_eta: Any) -> Any:
+    """Electron crack of the lepton analyses: 1.37 ≤ |η| ≤ 1.52 (kept: < 1.37 or > 1.52)."""
+    return (abs_eta >= 1.37) & (abs_eta <= 1.52)
+
+
+def tight_leptons(
+    events: ak.Array, pt_min_gev: float, iso_max: float, inclusive_ip: bool = False
+) -> ak.Array:
+    """Per-lepton mask of the W, Z, tt̄ and Z′ analyses (reference §6.3, §7.3, §8.3, §11.3).
+
+    Tight ID, pT > ``pt_min_gev``, relative track and calorimeter isolation <
+    ``iso_max``; electrons |η| < 2.47 outside the crack with |d0|/σ < 5, muons
+    |η| < 2.5 with |d0|/σ < 3; |z0 sinθ| < 0.5 mm.  ``inclusive_ip`` keeps leptons
+    exactly at the impact-parameter cut values, as the W analysis does ("reject if >").
+    """
+    pt = events.lep_pt
+    abs_eta = np.abs(events.lep_eta)
+    d0 = d0_ratio(events.lep_trackd0pvunbiased, events.lep_tracksigd0pvunbiased)
+    z0 = z0_sin_theta(events.lep_z0, events.lep_eta)
+
+    def below(value: Any, cut: float) -> Any:
+        return value <= cut if inclusive_ip else value < cut
+
+    base = (
+        events.lep_isTightID
+        & (pt > pt_min_gev * MEV_PER_GEV)
+        & (events.lep_ptcone30 / pt < iso_max)
+        & (events.lep_etcone20 / pt < iso_max)
+        & below(z0, 0.5)
+    )
+    ele = (
+        (events.lep_type == ELECTRON)
+        & (abs_eta < 2.47)
+        & ~in_lepton_crack(abs_eta)
+        & below(d0, 5.0)
+    )
+    mu = (events.lep_type == MUON) & (abs_eta < 2.5) & below(d0, 3.0)
+    return base & (ele | mu)
+
+
+def good_jets(events: ak.Array, pt_min_gev: float = 30.0, eta_max: float = 2.5) -> ak.Array:
+    """Per-jet mask: pT and |η| cuts plus the JVT cleaning of tt̄ and Z′ (reference §2.3):
+    a jet with pT < 60 GeV and |η| < 2.4 must have JVT > 0.59."""
+    pt, abs_eta = events.jet_pt, np.abs(events.jet_eta)
+    pileup = (pt < 60 * MEV_PER_GEV) & (abs_eta < 2.4) & (events.jet_jvt < 0.59)
+    return (pt > pt_min_gev * MEV_PER_GEV) & (abs_eta < eta_max) & ~pileup
+
+
+def first(values: ak.Array, mask: ak.Array) -> ak.Array:
+    """The first (leading, in ntuple order) entry of ``values`` where ``mask`` is true, per
+    event; None where there is none."""
+    return ak.firsts(values[mask], axis=1)
+
+
+def delta_r(eta1: Any, phi1: Any, eta2: Any, phi2: Any) -> Any:
+    """ΔR = sqrt(Δη² + Δφ²) with Δφ folded into [0, π]."""
+    return np.sqrt((eta1 - eta2) ** 2 + delta_phi(phi1, phi2) ** 2)
+
+
+# --- reproducible per-event random numbers ---------------------------------------------------
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _splitmix64(x: np.ndarray) -> np.ndarray:
+    with np.errstate(over="ignore"):
+        z = x + _GOLDEN
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def event_normal(run: Any, event: Any, salt: int) -> np.ndarray:
+    """One standard-normal number per event, a pure function of (run, event, salt).
+
+    The original "syst" histograms smear with a time-seeded ``TRandom3(0)`` and cannot be
+    reproduced; here the random numbers are a counter-based hash (SplitMix64 + Box-Muller)
+    of the event identity, so results do not depend on chunking, order or machine.
+    """
+    run64 = np.asarray(run).astype(np.int64).astype(np.uint64)
+    evt64 = np.asarray(event).astype(np.int64).astype(np.uint64)
+    with np.errstate(over="ignore"):
+        key = (run64 << np.uint64(32)) ^ evt64 ^ (np.uint64(salt) * _GOLDEN)
+    h1 = _splitmix64(key)
+    h2 = _splitmix64(h1)
+    scale = 2.0**-53
+    u1 = ((h1 >> np.uint64(11)).astype(np.float64) + 0.5) * scale
+    u2 = (h2 >> np.uint64(11)).astype(np.float64) * scale
+    return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
