@@ -56,3 +56,70 @@ def test_poisson_data_recover_the_mass_within_uncertainty() -> None:
     mean = result["parameters"]["mean"]
     assert abs(mean["value"] - 125.0) < 2 * mean["error"]
     assert 0.3 < result["chi2_ndf"] < 2.5
+
+
+# --- Z: Breit-Wigner ⊗ Gauss; W and Z′: pyhf template fits ----------------------------------
+
+Z_MASS, Z_WIDTH, RESOLUTION = 91.1876, 2.4952, 2.0
+
+
+def test_breit_wigner_gauss_fit_recovers_mass_width_and_resolution() -> None:
+    from atlasod.fitting import fit_breit_wigner_gauss
+
+    rng = np.random.default_rng(5)
+    n = 200_000
+    peak = Z_MASS + 0.5 * Z_WIDTH * np.tan(np.pi * (rng.random(n) - 0.5))
+    masses = np.concatenate([peak + rng.normal(0, RESOLUTION, n), rng.uniform(68, 114, 5000)])
+    edges = np.linspace(68, 114, 31)
+    counts, _ = np.histogram(masses, edges)
+    result = fit_breit_wigner_gauss(edges, counts.astype(float), {"mean": 90.0}, {})
+    p = result["parameters"]
+    assert result["valid"]
+    for name, truth in (("mean", Z_MASS), ("width", Z_WIDTH), ("sigma", RESOLUTION)):
+        assert abs(p[name]["value"] - truth) < 3 * p[name]["error"], (name, p[name])
+    assert p["mean"]["error"] < 0.02
+    # the χ² of a correct model is of the order of its degrees of freedom
+    assert result["chi2"] < 2.5 * result["ndf"]
+
+
+def _samples(*pairs: tuple[str, np.ndarray]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    return {name: (values, values / 100.0) for name, values in pairs}
+
+
+BKG = np.array([400.0, 300, 200, 120, 80])
+SIG = np.array([5.0, 20, 60, 20, 5])
+
+
+def test_mc_normalisation_fit_returns_the_scale_of_the_floating_group() -> None:
+    from atlasod.statistics import template_fit
+
+    result = template_fit(
+        _samples(("W", BKG), ("other", SIG)), 1.2 * BKG + SIG, "W", "mc_normalisation"
+    )
+    norm = result["normalisation"]
+    assert norm["value"] == pytest.approx(1.2, abs=1e-3)
+    # ≈ √N / N of the W events, a little more for the MC statistics
+    assert 0.9 * np.sqrt(1.2 * BKG.sum()) / BKG.sum() / 1.2 < norm["error"] / 1.2 < 0.1
+
+
+def test_signal_fit_and_cls_limit_on_background_only_data() -> None:
+    from atlasod.statistics import template_fit
+
+    result = template_fit(_samples(("bkg", BKG), ("Zp", SIG)), BKG, "Zp", "signal_upper_limit")
+    mu = result["signal_strength"]
+    assert abs(mu["value"]) < 0.05
+    limit = result["upper_limit"]
+    # Asimov background-only data: the observed limit is the median expected one
+    assert limit["observed"] == pytest.approx(limit["expected"][2], rel=0.02)
+    assert limit["expected"][0] < limit["expected"][2] < limit["expected"][4]
+    assert result["upper_limit_events"] == pytest.approx(limit["observed"] * SIG.sum())
+
+
+def test_injected_signal_is_fitted_and_raises_the_limit() -> None:
+    from atlasod.statistics import template_fit
+
+    result = template_fit(
+        _samples(("bkg", BKG), ("Zp", SIG)), BKG + 2.0 * SIG, "Zp", "signal_upper_limit"
+    )
+    assert result["signal_strength"]["value"] == pytest.approx(2.0, abs=0.01)
+    assert result["upper_limit"]["observed"] > result["upper_limit"]["expected"][4]

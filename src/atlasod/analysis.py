@@ -58,6 +58,7 @@ class HistogramSpec:
     where: str | None = None
     overflow: str = "fold"
     ylog: bool = False
+    ymin: float | None = None
     ymax: float | None = None
 
 
@@ -70,12 +71,30 @@ class Group:
     signal: bool = False
     scale: float = 1.0
     scale_option: str | None = None
+    scale_except_containing: str | None = None
+    draw: str = "stack"
+    normalise_to_stack: bool = False
+    only_histograms_containing: str | None = None
 
-    def factor(self, options: dict[str, Any]) -> float:
-        """The group's ad-hoc factor, if its switch (when it has one) is on."""
-        if self.scale_option is None or options.get(self.scale_option, False):
-            return self.scale
-        return 1.0
+    @property
+    def stacked(self) -> bool:
+        """Part of the MC prediction (stack, total, ratio); a ``line`` group is not."""
+        return self.draw == "stack"
+
+    def factor(self, options: dict[str, Any], histogram: str | None = None) -> float:
+        """The group's ad-hoc factor, if its switch (when it has one) is on and, for a
+        histogram, if the histogram is not one of its exceptions."""
+        if self.scale_option is not None and not options.get(self.scale_option, False):
+            return 1.0
+        exception = self.scale_except_containing
+        if histogram is not None and exception and exception in histogram:
+            return 1.0
+        return self.scale
+
+    def drawn_on(self, histogram: str) -> bool:
+        return self.only_histograms_containing is None or (
+            self.only_histograms_containing in histogram
+        )
 
 
 class Analysis:
@@ -117,7 +136,8 @@ class Analysis:
                 xlabel=h["xlabel"],
                 where=h.get("where"),
                 overflow=h.get("overflow", "fold"),
-                ylog=h.get("ylog", False),
+                ylog=h.get("ylog", raw.get("plot", {}).get("ylog", False)),
+                ymin=h.get("ymin"),
                 ymax=h.get("ymax"),
             )
             for h in raw["histograms"]
@@ -134,6 +154,7 @@ class Analysis:
             raise AtlasodError(
                 f"{config_path}: fit.histogram {self.fit['histogram']!r} is not one of {names}"
             )
+        self._check_fit(config_path)
         self.demo: dict[str, Any] = raw.get("demo", {})
         self.selection_options: dict[str, Any] = raw.get("selection", {})
 
@@ -154,7 +175,37 @@ class Analysis:
             signal=raw.get("signal", False),
             scale=raw.get("scale", 1.0),
             scale_option=raw.get("scale_option"),
+            scale_except_containing=raw.get("scale_except_containing"),
+            draw=raw.get("draw", "stack"),
+            normalise_to_stack=raw.get("normalise_to_stack", False),
+            only_histograms_containing=raw.get("only_histograms_containing"),
         )
+
+    def _check_fit(self, config_path: Path) -> None:
+        fit = self.fit
+        if not fit:
+            return
+        model = fit["model"]
+        if model in ("poly3_gauss", "breit_wigner_gauss") and "range" not in fit:
+            raise AtlasodError(f"{config_path}: fit.range is required by model {model}")
+        if model in ("mc_normalisation", "signal_upper_limit"):
+            names = [g.name for g in self.groups]
+            if fit.get("group") not in names:
+                raise AtlasodError(
+                    f"{config_path}: fit.group {fit.get('group')!r} must name one of the "
+                    f"groups {names} (model {model})"
+                )
+
+    def group(self, name: str) -> Group:
+        for g in self.groups:
+            if g.name == name:
+                return g
+        raise AtlasodError(f"analysis {self.name} has no group {name!r}")
+
+    @property
+    def options(self) -> list[str]:
+        """Names of the analysis' config switches (its groups' ``scale_option``)."""
+        return sorted({g.scale_option for g in self.groups if g.scale_option})
 
     @property
     def mc_files(self) -> tuple[SampleFile, ...]:

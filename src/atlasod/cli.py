@@ -101,8 +101,8 @@ def cmd_plot(args: argparse.Namespace) -> None:
 def cmd_fit(args: argparse.Namespace) -> None:
     from atlasod.fitting import fit_analysis
 
-    analysis, _ = _analysis(args)
-    fit_analysis(analysis, args.histograms, args.out)
+    analysis, catalogue = _analysis(args)
+    fit_analysis(analysis, args.histograms, args.out, _options(args), catalogue)
 
 
 def cmd_yields(args: argparse.Namespace) -> None:
@@ -191,6 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("fit", cmd_fit, "fit the analysis' fit model to data")
     p.add_argument("--histograms", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--option", action="append", help="KEY=true|false analysis switch")
 
     p = add("yields", cmd_yields, "yields per process and cutflow, as JSON and Markdown")
     p.add_argument("--cutflow", type=Path, required=True)

@@ -20,6 +20,7 @@ from iminuit.cost import LeastSquares
 from numpy.polynomial import Polynomial
 
 from atlasod.analysis import Analysis
+from atlasod.catalogue import Catalogue
 from atlasod.errors import AtlasodError
 from atlasod.histio import read_histograms, sum_histograms, values_and_variances, write_json
 
@@ -165,36 +166,188 @@ def data_histogram(analysis: Analysis, histograms: dict[str, Any], name: str) ->
     return sum_histograms(parts)
 
 
-def fit_analysis(analysis: Analysis, histograms_path: Path, out: Path) -> dict[str, Any]:
+def fit_breit_wigner_gauss(
+    edges: np.ndarray, counts: np.ndarray, start: dict[str, float], fixed: dict[str, float]
+) -> dict[str, Any]:
+    """Binned extended likelihood fit of a Breit-Wigner ⊗ Gaussian (Voigt) peak over a
+    linear background: the Z mass, its width and the detector resolution."""
+    from iminuit.cost import ExtendedBinnedNLL
+    from scipy.special import voigt_profile
+
+    lo, hi = float(edges[0]), float(edges[-1])
+    c, h = 0.5 * (lo + hi), 0.5 * (hi - lo)
+    total = float(counts.sum())
+    if total < 50:
+        raise AtlasodError(f"only {total:.0f} events in the fit range {lo}-{hi}: too few to fit")
+
+    fine = np.linspace(lo, hi, 32 * (len(edges) - 1) + 1)  # 32 Simpson intervals per bin
+    at_edges = np.searchsorted(fine, edges)
+
+    def scaled_cdf(
+        xe: np.ndarray,
+        n_signal: float,
+        mean: float,
+        width: float,
+        sigma: float,
+        n_background: float,
+        slope: float,
+    ) -> np.ndarray:
+        """Expected events below each bin edge: the density integrated on a fine grid."""
+        del xe  # always the fit's edges
+        peak = n_signal * voigt_profile(fine - mean, sigma, 0.5 * width)
+        density = peak + n_background / (hi - lo) * (1 + slope * (fine - c) / h)
+        step = fine[1] - fine[0]
+        pairs = density[:-2:2] + 4 * density[1:-1:2] + density[2::2]
+        cumulative = np.concatenate([[0.0], np.cumsum(pairs) * step / 3])
+        return cumulative[at_edges // 2]
+
+    cost = ExtendedBinnedNLL(counts, edges, scaled_cdf)
+    m = Minuit(
+        cost,
+        n_signal=0.9 * total,
+        mean=start.get("mean", 0.5 * (lo + hi)),
+        width=start.get("width", 2.5),
+        sigma=start.get("sigma", 2.0),
+        n_background=0.1 * total,
+        slope=0.0,
+    )
+    m.limits["n_signal"] = (0, None)
+    m.limits["n_background"] = (0, None)
+    m.limits["mean"] = (lo, hi)
+    m.limits["width"] = (0.01, 0.5 * (hi - lo))
+    m.limits["sigma"] = (0.01, 0.5 * (hi - lo))
+    m.limits["slope"] = (-1, 1)
+    for name, value in fixed.items():
+        if name not in m.parameters:
+            raise AtlasodError(f"fit.fixed: unknown parameter {name!r}; choose from {m.parameters}")
+        m.values[name] = value
+        m.fixed[name] = True
+    m.migrad()
+    m.hesse()
+    in_window = float(
+        np.trapezoid(
+            voigt_profile(fine - m.values["mean"], m.values["sigma"], 0.5 * m.values["width"]), fine
+        )
+    )
+    params = {
+        name: {
+            "value": float(m.values[name]),
+            "error": 0.0 if m.fixed[name] else float(m.errors[name]),
+            "fixed": bool(m.fixed[name]),
+        }
+        for name in m.parameters
+    }
+    ndf = int(np.count_nonzero(counts > 0) - m.nfit)
+    return {
+        "model": "breit_wigner_gauss",
+        "valid": bool(m.valid),
+        "chi2": float(m.fval),
+        "ndf": ndf,
+        "chi2_ndf": float(m.fval) / ndf if ndf > 0 else float("nan"),
+        "parameters": params,
+        "signal_yield": {
+            "value": float(m.values["n_signal"]) * in_window,
+            "error": float(m.errors["n_signal"]) * in_window,
+        },
+        "range": [lo, hi],
+        "bin_width": float(edges[1] - edges[0]),
+    }
+
+
+def breit_wigner_gauss_curve(
+    result: dict[str, Any], x: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(signal + background, background) of a Voigt fit at ``x``, in events per bin."""
+    from scipy.special import voigt_profile
+
+    p = {k: v["value"] for k, v in result["parameters"].items()}
+    lo, hi = result["range"]
+    c, h, w = 0.5 * (lo + hi), 0.5 * (hi - lo), result["bin_width"]
+    bkg = p["n_background"] / (hi - lo) * (1 + p["slope"] * (x - c) / h) * w
+    peak = p["n_signal"] * voigt_profile(x - p["mean"], p["sigma"], 0.5 * p["width"]) * w
+    return peak + bkg, bkg
+
+
+def fit_curve(result: dict[str, Any], x: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """(signal + background, background) of a peak fit, events per bin; None for others."""
+    if result.get("model") == "poly3_gauss":
+        return model_curve(result, x)
+    if result.get("model") == "breit_wigner_gauss":
+        return breit_wigner_gauss_curve(result, x)
+    return None
+
+
+def fit_summary(result: dict[str, Any]) -> str:
+    """Lines of text that state a fit result on its plot."""
+    model = result.get("model")
+    if model in ("poly3_gauss", "breit_wigner_gauss"):
+        p = result["parameters"]
+        lines = [f"$m$ = {p['mean']['value']:.2f} ± {p['mean']['error']:.2f} GeV"]
+        if model == "breit_wigner_gauss":
+            lines.append(f"$\\Gamma$ = {p['width']['value']:.2f} ± {p['width']['error']:.2f} GeV")
+        lines.append(f"$\\sigma$ = {p['sigma']['value']:.2f} ± {p['sigma']['error']:.2f} GeV")
+        n_sig = result["signal_yield"]
+        lines.append(f"$N_{{sig}}$ = {n_sig['value']:.0f} ± {n_sig['error']:.0f}")
+        lines.append(f"$\\chi^2$/ndf = {result['chi2']:.1f}/{result['ndf']}")
+        return "\n".join(lines)
+    if model == "mc_normalisation":
+        n = result["normalisation"]
+        return f"{result['group']} norm. = {n['value']:.3f} ± {n['error']:.3f}"
+    if model == "signal_upper_limit":
+        mu, lim = result["signal_strength"], result["upper_limit"]
+        return (
+            f"$\\hat\\mu$ = {mu['value']:.2f} ± {mu['error']:.2f}\n"
+            f"$\\mu$ < {lim['observed']:.2f} ({100 * result['cl']:.0f}% CL$_s$; "
+            f"exp. {lim['expected'][2]:.2f})"
+        )
+    return ""
+
+
+def _range_mask(edges: np.ndarray, fit_range: list[float] | None) -> np.ndarray:
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    if fit_range is None:
+        return np.ones(len(centres), dtype=bool)
+    lo, hi = fit_range
+    return (centres > lo) & (centres < hi)
+
+
+def fit_analysis(
+    analysis: Analysis,
+    histograms_path: Path,
+    out: Path,
+    options: dict[str, bool] | None = None,
+    catalogue: Catalogue | None = None,
+) -> dict[str, Any]:
     if analysis.fit is None:
         raise AtlasodError(f"{analysis.config_path} defines no fit")
     spec = analysis.fit
-    h = data_histogram(analysis, read_histograms(histograms_path), spec["histogram"])
+    model = spec["model"]
+    histograms = read_histograms(histograms_path)
+    h = data_histogram(analysis, histograms, spec["histogram"])
     counts, _ = values_and_variances(h, fold_overflow=False)
     edges = h.axes[0].edges
-    centres = 0.5 * (edges[1:] + edges[:-1])
-    lo, hi = spec["range"]
-    sel = (centres > lo) & (centres < hi)
-    result = fit_poly3_gauss(
-        centres[sel],
-        counts[sel],
-        float(edges[1] - edges[0]),
-        spec.get("start", {}),
-        spec.get("fixed", {}),
-    )
+    sel = _range_mask(edges, spec.get("range"))
+    if model in ("mc_normalisation", "signal_upper_limit"):
+        from atlasod.statistics import fit_template
+
+        result = fit_template(analysis, histograms, spec, options or {}, catalogue)
+    elif model == "breit_wigner_gauss":
+        idx = np.flatnonzero(sel)
+        sub_edges = edges[idx[0] : idx[-1] + 2]
+        result = fit_breit_wigner_gauss(
+            sub_edges, counts[sel], spec.get("start", {}), spec.get("fixed", {})
+        )
+    else:
+        centres = 0.5 * (edges[1:] + edges[:-1])
+        result = fit_poly3_gauss(
+            centres[sel],
+            counts[sel],
+            float(edges[1] - edges[0]),
+            spec.get("start", {}),
+            spec.get("fixed", {}),
+        )
     result["histogram"] = spec["histogram"]
     result["data_events"] = float(counts[sel].sum())
-    mean = result["parameters"]["mean"]
-    LOG.info(
-        "fit %s: m = %.2f ± %.2f GeV, σ = %.2f GeV, signal = %.0f ± %.0f, χ²/ndf = %.1f/%d",
-        spec["histogram"],
-        mean["value"],
-        mean["error"],
-        result["parameters"]["sigma"]["value"],
-        result["signal_yield"]["value"],
-        result["signal_yield"]["error"],
-        result["chi2"],
-        result["ndf"],
-    )
+    LOG.info("fit %s (%s): %s", spec["histogram"], model, fit_summary(result).replace("\n", "; "))
     write_json(out, result)
     return result

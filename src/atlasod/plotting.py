@@ -35,6 +35,8 @@ class Component:
     values: np.ndarray
     variances: np.ndarray
     signal: bool = False
+    stacked: bool = True
+    normalise_to_stack: bool = False
 
 
 def _summed(
@@ -60,10 +62,14 @@ def components(
     data = Component("Data", "#000000", data_v, data_var)
     groups = []
     for g in analysis.groups:
+        if not g.stacked and not g.drawn_on(spec.name):
+            continue
         v, var = _summed(hists, [s.stem for s in g.samples], spec.name, fold)
-        k = g.factor(options)
+        k = g.factor(options, spec.name)
         label = g.label if k == 1 else f"{g.label} (×{k:g})"
-        groups.append(Component(label, g.color, v * k, var * k * k, g.signal))
+        groups.append(
+            Component(label, g.color, v * k, var * k * k, g.signal, g.stacked, g.normalise_to_stack)
+        )
     edges = np.linspace(spec.low, spec.high, spec.bins + 1)
     return data, groups, edges
 
@@ -125,12 +131,19 @@ def _data_points(ax: Any, edges: np.ndarray, data: Component) -> None:
 
 
 def plot_stack(
-    spec: HistogramSpec, title: str, data: Component, groups: list[Component], edges: np.ndarray
+    spec: HistogramSpec,
+    title: str,
+    data: Component,
+    groups: list[Component],
+    edges: np.ndarray,
+    fit: dict[str, Any] | None = None,
 ) -> Any:
     import mplhep
 
+    from atlasod.fitting import fit_curve, fit_summary
+
     fig, ax, rax = _figure()
-    background = [g for g in groups]
+    background = [g for g in groups if g.stacked]
     mplhep.histplot(
         [g.values for g in background],
         edges,
@@ -155,13 +168,30 @@ def plot_stack(
         linewidth=0,
         label="Stat. unc.",
     )
+    for line in (g for g in groups if not g.stacked):
+        values = line.values
+        if line.normalise_to_stack and values.sum() > 0:
+            values = values * total.sum() / values.sum()
+        label = f"{line.label} (norm. to MC)" if line.normalise_to_stack else line.label
+        ax.stairs(values, edges, color=line.color, linestyle="--", linewidth=2, label=label)
     _data_points(ax, edges, data)
+    if fit is not None:
+        fine = np.linspace(edges[0], edges[-1], 1000)
+        inside = (fine >= fit.get("range", [edges[0]])[0]) & (
+            fine <= fit.get("range", [0, edges[-1]])[1]
+        )
+        curves = fit_curve(fit, fine[inside])
+        if curves is not None:
+            ax.plot(fine[inside], curves[0], color="#ff0000", label="Fit")
+            ax.plot(fine[inside], curves[1], color="#0000ff", linestyle="--", label="Fit bkg.")
+        ax.text(0.05, 0.62, fit_summary(fit), transform=ax.transAxes, fontsize="small", va="top")
     peak = max(float(np.max(total)), float(np.max(data.values + np.sqrt(data.variances))), 1e-9)
     if spec.ylog:
         ax.set_yscale("log")
-        ax.set_ylim(max(1e-2, 0.1 * float(np.min(total[total > 0], initial=1.0))), peak * 1e3)
+        low = max(1e-2, 0.1 * float(np.min(total[total > 0], initial=1.0)))
+        ax.set_ylim(spec.ymin or low, spec.ymax or peak * 1e3)
     else:
-        ax.set_ylim(0, spec.ymax or 2 * peak)
+        ax.set_ylim(spec.ymin or 0, spec.ymax or 2 * peak)
     ax.set_ylabel("Events / bin")
     ax.legend(loc="upper right", fontsize="small")
     _labels(ax, title)
@@ -274,10 +304,10 @@ def plot_analysis(
         if only and spec.name not in only:
             continue
         data, groups, edges = components(analysis, hists, spec, options)
+        use_fit = fit if fit and fit.get("histogram") == spec.name else None
         if style == "stack":
-            fig = plot_stack(spec, analysis.title, data, groups, edges)
+            fig = plot_stack(spec, analysis.title, data, groups, edges, use_fit)
         else:
-            use_fit = fit if fit and fit.get("histogram") == spec.name else None
             fig = plot_signal_line(spec, analysis.title, data, groups, edges, use_fit)
         written += _save(fig, outdir, spec.name)
         LOG.info("plotted %s", spec.name)

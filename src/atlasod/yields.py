@@ -51,10 +51,12 @@ def compute_yields(
             "factor": factor,
             "mc_events": int(sum(final(f)["events"] for f in files)),
             "samples": {s.short_name: factor * final(s.file)["weighted"] for s in group.samples},
+            "in_total": group.stacked,
         }
         out["cutflow"][group.name] = cuts(files, factor)
-        total += value
-        total_var += var
+        if group.stacked:  # a line-drawn (BSM) signal is not part of the prediction
+            total += value
+            total_var += var
     out["total_mc"] = {"yield": total, "stat": math.sqrt(total_var)}
     return out
 
@@ -68,6 +70,7 @@ def markdown_table(result: dict[str, Any]) -> str:
     ]
     for name, g in result["groups"].items():
         tag = f" (x{g['factor']:g})" if g["factor"] != 1 else ""
+        tag += "" if g.get("in_total", True) else " (not in total)"
         lines.append(f"| {name}{tag} | {g['yield']:.3f} | {g['stat']:.3f} | {g['mc_events']} |")
     lines.append(
         f"| **total MC** | {result['total_mc']['yield']:.3f} | {result['total_mc']['stat']:.3f} | |"

@@ -45,9 +45,10 @@ rule fit:
         f"{LOGS}/fit/{{analysis}}.log",
     params:
         cli=CLI,
+        options=OPTIONS,
     shell:
         "{params.cli} --log {log} fit --analysis {wildcards.analysis} --histograms {input}"
-        " --out {output}"
+        " --out {output} {params.options}"
 
 
 rule plot:

@@ -1,0 +1,178 @@
+"""Template fits with a pyhf statistical model: one channel, the analysis' MC groups as
+samples, their statistical uncertainty as ``staterror`` (Barlow-Beeston lite).
+
+- ``mc_normalisation``: the normalisation of one group floats (W+jets in the W analysis),
+  the others are fixed: the result is the data-to-MC normalisation of that group.
+- ``signal_upper_limit``: a signal group (the Z′) scaled by the signal strength μ over the
+  stacked backgrounds: the fitted μ̂ and the CLs upper limit on μ (observed and expected),
+  also as numbers of signal events and as a cross section.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+import numpy as np
+
+from atlasod.analysis import Analysis, Group
+from atlasod.catalogue import Catalogue
+from atlasod.errors import AtlasodError
+from atlasod.histio import sum_histograms, values_and_variances
+
+LOG = logging.getLogger(__name__)
+POI = "mu"
+
+
+def _group_histogram(
+    group: Group, histograms: dict[str, Any], name: str, factor: float
+) -> tuple[np.ndarray, np.ndarray]:
+    parts = []
+    for s in group.samples:
+        key = f"{s.stem}/{name}"
+        if key not in histograms:
+            raise AtlasodError(
+                f"histogram {key} missing from the merged file; rerun the merge step"
+            )
+        parts.append(histograms[key])
+    values, variances = values_and_variances(sum_histograms(parts), fold_overflow=True)
+    return values * factor, variances * factor**2
+
+
+def _data(analysis: Analysis, histograms: dict[str, Any], name: str) -> np.ndarray:
+    from atlasod.fitting import data_histogram
+
+    values, _ = values_and_variances(data_histogram(analysis, histograms, name), True)
+    return values
+
+
+def build_spec(
+    samples: dict[str, tuple[np.ndarray, np.ndarray]],
+    floating: str,
+    poi_bounds: tuple[float, float],
+) -> dict[str, Any]:
+    """pyhf workspace-free model spec: one channel, ``floating`` scaled by the POI ``mu``."""
+    out = []
+    for name, (values, variances) in samples.items():
+        modifiers: list[dict[str, Any]] = [
+            {"name": "mc_stat", "type": "staterror", "data": np.sqrt(variances).tolist()}
+        ]
+        if name == floating:
+            modifiers.append({"name": POI, "type": "normfactor", "data": None})
+        out.append({"name": name, "data": values.tolist(), "modifiers": modifiers})
+    return {
+        "channels": [{"name": "main", "samples": out}],
+        "parameters": [{"name": POI, "bounds": [list(poi_bounds)], "inits": [1.0]}],
+    }
+
+
+def _model_inputs(
+    analysis: Analysis, histograms: dict[str, Any], spec: dict[str, Any], options: dict[str, bool]
+) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], np.ndarray, Group]:
+    name = spec["histogram"]
+    floating = analysis.group(spec["group"])
+    groups = [g for g in analysis.groups if g.stacked or g is floating]
+    samples = {
+        g.name: _group_histogram(g, histograms, name, g.factor(options, name)) for g in groups
+    }
+    observed = _data(analysis, histograms, name)
+    total = np.sum([v for v, _ in samples.values()], axis=0)
+    keep = total > 0
+    dropped = int(np.count_nonzero(~keep & (observed > 0)))
+    if dropped:
+        LOG.warning(
+            "%s: %d bins with data but no MC prediction are left out of the fit", name, dropped
+        )
+    samples = {k: (np.clip(v[keep], 0, None), var[keep]) for k, (v, var) in samples.items()}
+    if not np.any(keep):
+        raise AtlasodError(f"histogram {name}: no bin has an MC prediction; nothing to fit")
+    return samples, observed[keep], floating
+
+
+def template_fit(
+    samples: dict[str, tuple[np.ndarray, np.ndarray]],
+    observed: np.ndarray,
+    floating: str,
+    kind: str,
+    cl: float = 0.95,
+) -> dict[str, Any]:
+    """Fit ``observed`` counts with the MC ``samples`` ((values, variances) per bin), the
+    normalisation of ``floating`` free; ``kind`` is ``mc_normalisation`` or
+    ``signal_upper_limit`` (then also the CLs upper limit on it at ``cl``)."""
+    import pyhf
+
+    pyhf.set_backend("numpy", pyhf.optimize.minuit_optimizer(verbose=0))
+    s = float(samples[floating][0].sum())
+    b = float(sum(v.sum() for k, (v, _) in samples.items() if k != floating))
+    if s <= 0:
+        raise AtlasodError(f"group {floating} predicts no events in the fitted histogram")
+    upper = max(10.0, 10.0 * (float(observed.sum()) + 5 * math.sqrt(b + 1)) / s)
+    model = pyhf.Model(build_spec(samples, floating, (0.0, upper)), poi_name=POI)
+    data = [float(x) for x in observed] + model.config.auxdata
+    best, twice_nll = pyhf.infer.mle.fit(
+        data, model, return_uncertainties=True, return_fitted_val=True
+    )
+    mu, mu_err = (float(x) for x in best[model.config.poi_index])
+    result: dict[str, Any] = {
+        "model": kind,
+        "group": floating,
+        "valid": True,
+        "twice_nll": float(twice_nll),
+        "bins": len(observed),
+        "data": float(observed.sum()),
+        "prediction": {k: float(v.sum()) for k, (v, _) in samples.items()},
+    }
+    if kind == "mc_normalisation":
+        result["normalisation"] = {"value": mu, "error": mu_err}
+        result["data_over_mc_before_fit"] = float(observed.sum()) / (s + b)
+        LOG.info("%s normalisation: %.4f ± %.4f", floating, mu, mu_err)
+        return result
+    observed_limit, expected = pyhf.infer.intervals.upper_limits.upper_limit(
+        data, model, scan=None, level=1 - cl
+    )
+    result.update(
+        {
+            "cl": cl,
+            "signal_strength": {"value": mu, "error": mu_err},
+            "signal_events": {"value": mu * s, "error": mu_err * s, "predicted": s},
+            "upper_limit": {
+                "observed": float(observed_limit),
+                "expected": [float(x) for x in expected],
+            },
+            "upper_limit_events": float(observed_limit) * s,
+        }
+    )
+    LOG.info(
+        "signal strength %.3f ± %.3f; μ < %.3f at %.0f%% CL", mu, mu_err, observed_limit, 100 * cl
+    )
+    return result
+
+
+def fit_template(
+    analysis: Analysis,
+    histograms: dict[str, Any],
+    spec: dict[str, Any],
+    options: dict[str, bool],
+    catalogue: Catalogue | None = None,
+) -> dict[str, Any]:
+    """The analysis' template fit (its ``fit`` block) on the merged histograms."""
+    samples, observed, floating = _model_inputs(analysis, histograms, spec, options)
+    result = template_fit(
+        samples, observed, floating.name, spec["model"], float(spec.get("cl", 0.95))
+    )
+    sigma_pb = _signal_cross_section(floating, catalogue or Catalogue.load())
+    if spec["model"] == "signal_upper_limit" and sigma_pb is not None:
+        result["signal_xsec_pb"] = sigma_pb
+        result["upper_limit_xsec_pb"] = result["upper_limit"]["observed"] * sigma_pb
+    return result
+
+
+def _signal_cross_section(group: Group, catalogue: Catalogue) -> float | None:
+    """Cross section (pb) of a one-sample signal group, for the limit in pb."""
+    if len(group.samples) != 1 or group.samples[0].dsid is None:
+        return None
+    try:
+        return catalogue.normalisation(group.samples[0].dsid).xsec_pb
+    except AtlasodError:
+        return None
