@@ -3,7 +3,7 @@
 Every Snakemake rule is a shell call of one of these subcommands, so Snakemake
 7.32 on REANA, Snakemake 9 locally and HTCondor jobs all run the same code::
 
-    python -m atlasod generate|fetch|process|merge|plot|fit|yields|check ...
+    python -m atlasod generate|fetch|process|merge|plot|fit|yields|validate|check ...
 """
 
 from __future__ import annotations
@@ -112,6 +112,14 @@ def cmd_yields(args: argparse.Namespace) -> None:
     write_yields(analysis, args.cutflow, args.out, args.table, _options(args))
 
 
+def cmd_validate(args: argparse.Namespace) -> None:
+    from atlasod.validation import read_inputs, validate_run
+
+    analysis, _ = _analysis(args)
+    inputs = read_inputs(args.yields, args.fit, args.histograms, args.truth or [])
+    validate_run(analysis, args.source, inputs, args.out, args.table)
+
+
 def _options(args: argparse.Namespace) -> dict[str, bool]:
     out: dict[str, bool] = {}
     for item in args.option or []:
@@ -198,6 +206,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--table", type=Path, required=True)
     p.add_argument("--option", action="append", help="KEY=true|false analysis switch")
+
+    p = add("validate", cmd_validate, "compare results with reference values (validation.yaml)")
+    p.add_argument("--source", required=True, choices=["demo", "real"])
+    p.add_argument("--yields", type=Path, required=True)
+    p.add_argument("--fit", type=Path)
+    p.add_argument("--histograms", type=Path)
+    p.add_argument("--truth", type=Path, nargs="*", help="generator truth of the data files")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--table", type=Path, required=True)
     return parser
 
 

@@ -93,3 +93,29 @@ rule yields:
     shell:
         "{params.cli} --log {log} yields --analysis {wildcards.analysis} --cutflow {input}"
         " --out {output.json} --table {output.table} {params.options}"
+
+
+rule validate_analysis:
+    input:
+        unpack(validate_inputs),
+    output:
+        json=f"{RESULTS}/{{analysis}}/validation.json",
+        table=report(
+            f"{RESULTS}/{{analysis}}/validation.md",
+            caption="../report/validation.rst",
+            category="{analysis}",
+            subcategory="validation",
+        ),
+    log:
+        f"{LOGS}/validate/{{analysis}}.log",
+    params:
+        cli=CLI,
+        source=SOURCE,
+        fit=lambda w, input: f"--fit {input.fit}" if "fit" in input.keys() else "",
+        truth=lambda w, input: (
+            "--truth " + " ".join(input.truth) if "truth" in input.keys() else ""
+        ),
+    shell:
+        "{params.cli} --log {log} validate --analysis {wildcards.analysis}"
+        " --source {params.source} --yields {input.yields} --histograms {input.hists}"
+        " {params.fit} {params.truth} --out {output.json} --table {output.table}"

@@ -132,3 +132,25 @@ def plot_inputs(wildcards):
     if ANALYSES[wildcards.analysis].fit:
         out["fit"] = f"{RESULTS}/{wildcards.analysis}/fit.json"
     return out
+
+
+def validate_inputs(wildcards):
+    """What the validate step compares: yields, fit, histograms and (demo) the truth."""
+    a = ANALYSES[wildcards.analysis]
+    out = {
+        "yields": f"{RESULTS}/{a.name}/yields.json",
+        "hists": f"{RESULTS}/{a.name}/histograms.root",
+    }
+    if a.fit:
+        out["fit"] = f"{RESULTS}/{a.name}/fit.json"
+    if SOURCE == "demo":
+        out["truth"] = [f"{input_path(a.name, f)}.truth.json" for f in a.data_files]
+    return out
+
+
+def validation_outputs(names):
+    return [
+        f"{RESULTS}/{name}/validation.json"
+        for name in names
+        if (ANALYSES[name].folder / "validation.yaml").is_file()
+    ]

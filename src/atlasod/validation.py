@@ -1,0 +1,225 @@
+"""Compare a run's results with reference values: ``analyses/<name>/validation.yaml``.
+
+The file has one list of checks per data source.  For ``demo`` the references are the
+truth the generator injected (``truth.sum.<key>`` adds a key over the data files,
+``truth.value.<key>`` reads a parameter); for ``real`` they are the cross-check numbers
+of the original analyses (reference §12), exact or read off the published figures::
+
+    real:
+      - name: data events in 80-170 GeV
+        quantity: hist.mass_four_lep.data.integral
+        expected: 95
+        tolerance: {rel: 0.15}
+        kind: read
+        source: "[DOC] fig_09h.png"
+
+Quantities: ``yields.<path>`` and ``fit.<path>`` (keys into yields.json and fit.json),
+``hist.<name>.data.<integral|max|bin(x)>`` (the summed data histogram).  A check passes
+when |value − expected| ≤ max(abs, rel·|expected|, sigma·error), ``error`` being the
+value at the path ``tolerance.error``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from atlasod.analysis import Analysis, load_schema, validate
+from atlasod.errors import AtlasodError
+from atlasod.histio import atomic_path, read_histograms, values_and_variances, write_json
+
+LOG = logging.getLogger(__name__)
+FILE_NAME = "validation.yaml"
+_BIN = re.compile(r"^bin\((?P<x>[-+0-9.eE]+)\)$")
+
+
+@dataclass
+class Inputs:
+    """What a run produced (and, for demo data, what the generator injected)."""
+
+    yields: dict[str, Any]
+    fit: dict[str, Any] | None = None
+    histograms_path: Path | None = None
+    truth: list[dict[str, Any]] | None = None
+    _histograms_read: dict[str, Any] | None = field(default=None, repr=False)
+
+    def histograms(self) -> dict[str, Any]:
+        if self.histograms_path is None:
+            raise AtlasodError("this check needs --histograms")
+        if self._histograms_read is None:
+            self._histograms_read = read_histograms(self.histograms_path)
+        return self._histograms_read
+
+
+def _walk(data: Any, path: list[str], full: str) -> Any:
+    for key in path:
+        if isinstance(data, dict) and key in data:
+            data = data[key]
+        elif isinstance(data, list) and key.isdigit() and int(key) < len(data):
+            data = data[int(key)]
+        else:
+            raise AtlasodError(f"quantity {full!r}: no key {key!r}")
+    return data
+
+
+def quantity(path: str, inputs: Inputs, analysis: Analysis) -> float:
+    """The value of ``path`` (see the module docstring) in a run's outputs."""
+    head, _, rest = path.partition(".")
+    parts = rest.split(".") if rest else []
+    if head == "yields":
+        return float(_walk(inputs.yields, parts, path))
+    if head == "fit":
+        if inputs.fit is None:
+            raise AtlasodError(f"quantity {path!r}: the analysis has no fit result")
+        return float(_walk(inputs.fit, parts, path))
+    if head == "truth":
+        if not inputs.truth:
+            raise AtlasodError(f"quantity {path!r}: no generator truth (demo data only)")
+        if len(parts) != 2 or parts[0] not in ("sum", "value"):
+            raise AtlasodError(f"quantity {path!r}: use truth.sum.<key> or truth.value.<key>")
+        values = [t[parts[1]] for t in inputs.truth if parts[1] in t]
+        if not values:
+            raise AtlasodError(f"quantity {path!r}: no data file's truth has {parts[1]!r}")
+        if parts[0] == "sum":
+            return float(sum(values))
+        if len(set(values)) != 1:
+            raise AtlasodError(f"quantity {path!r}: the data files disagree: {sorted(set(values))}")
+        return float(values[0])
+    if head == "hist":
+        return _histogram_quantity(path, parts, inputs, analysis)
+    raise AtlasodError(f"quantity {path!r}: must start with yields., fit., truth. or hist.")
+
+
+def _histogram_quantity(path: str, parts: list[str], inputs: Inputs, analysis: Analysis) -> float:
+    from atlasod.fitting import data_histogram
+
+    if len(parts) != 3 or parts[1] != "data":
+        raise AtlasodError(f"quantity {path!r}: use hist.<name>.data.<integral|max|bin(x)>")
+    name, what = parts[0], parts[2]
+    spec = next((h for h in analysis.histograms if h.name == name), None)
+    if spec is None:
+        raise AtlasodError(f"quantity {path!r}: analysis {analysis.name} has no histogram {name}")
+    h = data_histogram(analysis, inputs.histograms(), name)
+    values, _ = values_and_variances(h, fold_overflow=spec.overflow == "fold")
+    if what == "integral":
+        return float(values.sum())
+    if what == "max":
+        return float(values.max())
+    m = _BIN.match(what)
+    if m:
+        x = float(m["x"])
+        edges = h.axes[0].edges
+        i = int(np.searchsorted(edges, x, side="right")) - 1
+        if not 0 <= i < len(values):
+            raise AtlasodError(f"quantity {path!r}: {x} is outside the histogram")
+        return float(values[i])
+    raise AtlasodError(f"quantity {path!r}: unknown histogram quantity {what!r}")
+
+
+def load_checks(analysis: Analysis, source: str) -> list[dict[str, Any]]:
+    path = analysis.folder / FILE_NAME
+    if not path.is_file():
+        raise AtlasodError(f"analysis {analysis.name} has no {FILE_NAME} in {analysis.folder}")
+    raw = yaml.safe_load(path.read_text("utf-8"))
+    validate(raw, load_schema("validation.schema.yaml"), str(path))
+    checks = raw.get(source) or []
+    if not checks:
+        raise AtlasodError(f"{path}: no checks for source {source!r}")
+    return checks
+
+
+def run_checks(
+    analysis: Analysis, checks: list[dict[str, Any]], inputs: Inputs
+) -> list[dict[str, Any]]:
+    rows = []
+    for check in checks:
+        value = quantity(check["quantity"], inputs, analysis)
+        expected = check["expected"]
+        expected = (
+            quantity(expected, inputs, analysis) if isinstance(expected, str) else float(expected)
+        )
+        tol = check.get("tolerance", {})
+        allowed = max(tol.get("abs", 0.0), tol.get("rel", 0.0) * abs(expected))
+        error = None
+        if "sigma" in tol:
+            error = quantity(tol["error"], inputs, analysis)
+            allowed = max(allowed, tol["sigma"] * error)
+        diff = value - expected
+        ok = math.isfinite(value) and abs(diff) <= allowed
+        rows.append(
+            {
+                "name": check["name"],
+                "quantity": check["quantity"],
+                "value": value,
+                "expected": expected,
+                "difference": diff,
+                "allowed": allowed,
+                "error": error,
+                "kind": check.get("kind", "exact"),
+                "source": check.get("source", ""),
+                "passed": bool(ok),
+            }
+        )
+    return rows
+
+
+def table(analysis: Analysis, source: str, rows: list[dict[str, Any]]) -> str:
+    lines = [
+        f"# Validation: {analysis.name} ({source} data)",
+        "",
+        "| check | ours | reference | difference | allowed | kind | result | reference source |",
+        "|---|---:|---:|---:|---:|---|---|---|",
+    ]
+    for r in rows:
+        result = "ok" if r["passed"] else "**FAILED**"
+        lines.append(
+            f"| {r['name']} | {r['value']:.6g} | {r['expected']:.6g} | {r['difference']:+.3g} "
+            f"| ±{r['allowed']:.3g} | {r['kind']} | {result} | {r['source']} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def validate_run(
+    analysis: Analysis,
+    source: str,
+    inputs: Inputs,
+    out: Path,
+    table_path: Path,
+) -> list[dict[str, Any]]:
+    """Run the checks; write JSON and Markdown if all pass, else raise with the table."""
+    rows = run_checks(analysis, load_checks(analysis, source), inputs)
+    text = table(analysis, source, rows)
+    failed = [r["name"] for r in rows if not r["passed"]]
+    if failed:
+        raise AtlasodError(
+            f"validation of {analysis.name} ({source}) failed for: {', '.join(failed)}\n{text}"
+        )
+    LOG.info("validation of %s (%s): %d checks passed\n%s", analysis.name, source, len(rows), text)
+    write_json(out, {"analysis": analysis.name, "source": source, "checks": rows})
+    with atomic_path(table_path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return rows
+
+
+def read_inputs(
+    yields: Path, fit: Path | None, histograms: Path | None, truth: list[Path]
+) -> Inputs:
+    def load(path: Path) -> Any:
+        if not path.is_file():
+            raise AtlasodError(f"{path} does not exist; run the workflow step that makes it")
+        return json.loads(path.read_text("utf-8"))
+
+    return Inputs(
+        yields=load(yields),
+        fit=load(fit) if fit else None,
+        histograms_path=histograms,
+        truth=[load(p) for p in truth] or None,
+    )
