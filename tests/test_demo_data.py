@@ -1,39 +1,52 @@
 """The synthetic dataset: exact schema, determinism, and selected yields equal to its truth."""
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 import uproot
 
-from atlasod.analysis import Analysis
+from atlasod.analysis import Analysis, discover, load_analysis
 from atlasod.catalogue import Catalogue
 from atlasod.demo import generate_file
 from atlasod.mini import COLLECTIONS, SCALARS, branch_names
 from atlasod.processing import process_chunk, write_chunk
 
+from .conftest import ANALYSES
+
 SCALE = 0.25
 
 
 @pytest.fixture(scope="module")
-def hyy_files(
-    tmp_path_factory: pytest.TempPathFactory, hyy: Analysis, catalogue: Catalogue
-) -> Path:
-    root = tmp_path_factory.mktemp("hyy_demo")
-    for sample in hyy.files:
-        generate_file(hyy, catalogue, sample, root / sample.relpath, seed=7, scale=SCALE)
-    return root
+def demo_files(
+    tmp_path_factory: pytest.TempPathFactory, catalogue: Catalogue
+) -> Callable[[str], tuple[Analysis, Path]]:
+    """Generates (once per module) every demo file of an analysis; returns it and its root."""
+    made: dict[str, tuple[Analysis, Path]] = {}
+
+    def get(name: str) -> tuple[Analysis, Path]:
+        if name not in made:
+            analysis = load_analysis(ANALYSES, name, catalogue)
+            root = tmp_path_factory.mktemp(f"{name}_demo")
+            for sample in analysis.files:
+                path = root / sample.relpath
+                generate_file(analysis, catalogue, sample, path, seed=7, scale=SCALE)
+            made[name] = (analysis, root)
+        return made[name]
+
+    return get
 
 
 @pytest.fixture(scope="module")
-def hzz_files(
-    tmp_path_factory: pytest.TempPathFactory, hzz: Analysis, catalogue: Catalogue
-) -> Path:
-    root = tmp_path_factory.mktemp("hzz_demo")
-    for sample in hzz.files:
-        generate_file(hzz, catalogue, sample, root / sample.relpath, seed=7, scale=SCALE)
-    return root
+def hyy_files(demo_files: Callable[[str], tuple[Analysis, Path]]) -> Path:
+    return demo_files("hyy")[1]
+
+
+@pytest.fixture(scope="module")
+def hzz_files(demo_files: Callable[[str], tuple[Analysis, Path]]) -> Path:
+    return demo_files("hzz")[1]
 
 
 def test_demo_file_has_the_81_branches_of_the_real_mini_tree(
@@ -80,10 +93,11 @@ def _truth(path: Path) -> dict:
     return json.loads(path.with_name(path.name + ".truth.json").read_text())
 
 
-@pytest.mark.parametrize("name", ["hyy", "hzz"])
-def test_selected_yields_equal_the_injected_truth(name, request, catalogue: Catalogue) -> None:
-    analysis: Analysis = request.getfixturevalue(name)
-    root: Path = request.getfixturevalue(f"{name}_files")
+@pytest.mark.parametrize("name", discover(ANALYSES))
+def test_selected_yields_equal_the_injected_truth(
+    name: str, demo_files: Callable[[str], tuple[Analysis, Path]], catalogue: Catalogue
+) -> None:
+    analysis, root = demo_files(name)
     for sample in analysis.files:
         path = root / sample.relpath
         result = process_chunk(analysis, sample, str(path), 0, 1, 10064.0, catalogue)
