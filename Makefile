@@ -1,15 +1,21 @@
 # One command each: `make demo` installs and runs H→γγ and H→ZZ on generated data (offline);
 # `make test` installs and runs the checks and the test-suite.
+SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 CORES ?= 2
 
-.PHONY: install demo test lint system-deps clean
+.PHONY: install demo test lint lock lock-check system-deps clean
 
-$(BIN)/atlasod: pyproject.toml
+LOCK := envs/requirements.lock
+UV_COMPILE = $(BIN)/uv pip compile --quiet --python-version 3.11 --generate-hashes envs/requirements.in
+
+# The pinned environment: exact versions and hashes from the lock, then the package itself.
+$(BIN)/atlasod: pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet --require-hashes -r $(LOCK)
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
@@ -33,13 +39,26 @@ system-deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq xrootd-server >/dev/null; \
 	fi
 
+# Regenerate the lock after editing envs/requirements.in (keeps the current pins where it can;
+# `make lock UPGRADE=1` takes the newest releases).
+lock: install
+	$(UV_COMPILE) $(if $(UPGRADE),--upgrade) -o $(LOCK)
+
+# The lock must satisfy envs/requirements.in: recompiling it changes nothing.
+lock-check: install
+	@tmp=$$(mktemp -d) && cp $(LOCK) $$tmp/lock && $(UV_COMPILE) -o $$tmp/lock \
+	&& if diff -q <(grep -v '^#' $(LOCK)) <(grep -v '^#' $$tmp/lock) >/dev/null; then \
+		echo "$(LOCK) is up to date with envs/requirements.in"; rm -rf $$tmp; \
+	else diff <(grep -v '^#' $(LOCK)) <(grep -v '^#' $$tmp/lock) | head -40; rm -rf $$tmp; \
+		echo "$(LOCK) is out of date: run 'make lock'"; exit 1; fi
+
 lint: install
 	$(BIN)/ruff check src analyses tests tools benchmarks
 	$(BIN)/ruff format --check src analyses tests tools benchmarks
 	$(BIN)/snakefmt --check Snakefile workflows/rules
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/snakemake --lint --config source=demo
 
-test: install $(SMK7) system-deps lint
+test: install $(SMK7) system-deps lock-check lint
 	PATH=$(abspath $(BIN)):$$PATH ATLASOD_SNAKEMAKE7=$(abspath $(SMK7)) $(BIN)/pytest
 
 clean:
