@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CORES ?= 2
 
-.PHONY: install demo test lint lock lock-check system-deps clean
+.PHONY: install demo test lint lock lock-check reana-validate system-deps clean
 
 LOCK := envs/requirements.lock
 UV_COMPILE = $(BIN)/uv pip compile --quiet --python-version 3.11 --generate-hashes envs/requirements.in
@@ -21,12 +21,20 @@ $(BIN)/atlasod: pyproject.toml $(LOCK)
 
 install: $(BIN)/atlasod
 
-# Snakemake 7.32, the version REANA's engine runs, in its own environment (as reana-client
-# needs); the tests check that it runs the workflow and gives the same histograms.
-SMK7 := .venv-smk7/bin/snakemake
+# reana-client 0.9.6 in its own environment: it pins Snakemake 7.32.4, the version REANA's
+# engine runs; the tests run the workflow with it and compare the histograms.
+REANA_VENV := .venv-reana
+SMK7 := $(REANA_VENV)/bin/snakemake
 $(SMK7):
-	$(PYTHON) -m venv .venv-smk7
-	.venv-smk7/bin/pip install --quiet 'snakemake==7.32.4' 'pulp<2.8'
+	$(PYTHON) -m venv $(REANA_VENV)
+	$(REANA_VENV)/bin/pip install --quiet 'reana-client==0.9.6'
+
+# Every REANA specification is valid for reana-client (and up to date, see the tests).
+reana-validate: $(SMK7)
+	@for spec in reana/*.yaml; do case $$spec in *.config.yaml) continue;; esac; \
+		$(REANA_VENV)/bin/reana-client validate -f $$spec >/tmp/reana-validate.log 2>&1 \
+		&& echo "$$spec: valid" \
+		|| { cat /tmp/reana-validate.log; echo "$$spec: INVALID"; exit 1; }; done
 
 demo: install
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/snakemake --cores $(CORES) hyy hzz --config source=demo
@@ -58,7 +66,7 @@ lint: install
 	$(BIN)/snakefmt --check Snakefile workflows/rules
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/snakemake --lint --config source=demo
 
-test: install $(SMK7) system-deps lock-check lint
+test: install $(SMK7) system-deps lock-check lint reana-validate
 	PATH=$(abspath $(BIN)):$$PATH ATLASOD_SNAKEMAKE7=$(abspath $(SMK7)) $(BIN)/pytest
 
 clean:

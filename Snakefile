@@ -16,3 +16,11 @@ include: "workflows/rules/common.smk"
 include: "workflows/rules/targets.smk"
 include: "workflows/rules/data.smk"
 include: "workflows/rules/analysis.smk"
+
+
+# The default target is defined here, not in an included file: Snakemake 7.32 (REANA's
+# engine) ignores default targets set inside includes.
+rule all:
+    default_target: True
+    input:
+        [analysis_outputs(name) for name in SELECTED],

@@ -1,8 +1,6 @@
 """End to end: `snakemake hyy hzz --config source=demo`, its results, report and references."""
 
 import json
-import os
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +8,7 @@ import pytest
 
 from atlasod.histio import read_histograms
 
-from .conftest import REPO, TEST_SCALE, demo_config, env_with_venv, run_snakemake, snakemake_command
+from .conftest import TEST_SCALE, demo_config, run_snakemake
 
 REFERENCE = Path(__file__).parent / "data" / "reference_histograms.json"
 pytestmark = pytest.mark.workflow
@@ -107,23 +105,3 @@ def test_every_rule_writes_a_log(demo_run: Path) -> None:
     logs = demo_run / "logs" / "demo"
     for rule in ("generate_demo", "process_chunk", "merge_histograms", "plot", "fit", "yields"):
         assert any((logs / rule).rglob("*.log")), rule
-
-
-def test_snakemake_7_32_gives_byte_identical_histograms(demo_run: Path, tmp_path: Path) -> None:
-    """REANA runs Snakemake 7.32: the same Snakefile must run there and give the same bytes."""
-    smk7 = os.environ.get("ATLASOD_SNAKEMAKE7")
-    if not smk7:
-        if os.environ.get("CI"):
-            pytest.fail("ATLASOD_SNAKEMAKE7 is not set: run the tests through `make test`")
-        pytest.skip("set ATLASOD_SNAKEMAKE7 to a Snakemake 7.32 executable (`make test` does)")
-    version = subprocess.run([smk7, "--version"], capture_output=True, text=True, check=True)
-    assert version.stdout.strip() == "7.32.4"
-    cmd = snakemake_command(smk7, "hyy", "hzz", *demo_config(tmp_path))
-    proc = subprocess.run(
-        cmd, cwd=REPO, env=env_with_venv(), capture_output=True, text=True, check=False
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    for analysis in ("hyy", "hzz"):
-        new = (results(tmp_path, analysis) / "histograms.root").read_bytes()
-        assert new == (results(demo_run, analysis) / "histograms.root").read_bytes(), analysis
-        assert (results(tmp_path, analysis) / "yields.json").is_file()

@@ -34,7 +34,7 @@ def load_schema(name: str) -> dict[str, Any]:
 
 def validate(instance: Any, schema: dict[str, Any], origin: str) -> None:
     """Validate against a JSON schema; the error names the file, the key and what is allowed."""
-    validator = jsonschema.Draft202012Validator(schema)
+    validator = jsonschema.Draft7Validator(schema)  # draft 7: jsonschema 3.2 in REANA 0.9
     errors = sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path))
     if not errors:
         return

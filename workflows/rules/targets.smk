@@ -1,9 +1,3 @@
-rule all:
-    default_target: True
-    input:
-        [analysis_outputs(name) for name in SELECTED],
-
-
 for _name in ANALYSES:
 
     rule:
