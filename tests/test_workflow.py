@@ -105,3 +105,28 @@ def test_every_rule_writes_a_log(demo_run: Path) -> None:
     logs = demo_run / "logs" / "demo"
     for rule in ("generate_demo", "process_chunk", "merge_histograms", "plot", "fit", "yields"):
         assert any((logs / rule).rglob("*.log")), rule
+
+
+def test_manifest_records_inputs_software_config_and_results(demo_run: Path) -> None:
+    import hashlib
+    import zlib
+
+    manifest = json.loads((results(demo_run, "hzz") / "manifest.json").read_text())
+    assert manifest["source"] == "demo"
+    assert manifest["config"]["seed"] == 42
+    assert manifest["config"]["demo_scale"] == TEST_SCALE
+    env = manifest["environment"]
+    assert env["image"] == "local"  # not run in the image
+    lock = Path(__file__).parents[1] / "envs" / "requirements.lock"
+    assert env["lock_sha256"] == hashlib.sha256(lock.read_bytes()).hexdigest()
+    assert env["packages"]["uproot"] == "5.7.7"
+    assert len(manifest["git_commit"].split("-")[0]) == 40 or manifest["git_commit"] == "unknown"
+    files = {r["file"]: r for r in manifest["inputs"]}
+    assert len(files) == 33
+    record = files["data_A.4lep.root"]
+    data = Path(record["location"]).read_bytes()
+    assert record["adler32"] == f"{zlib.adler32(data) & 0xFFFFFFFF:08x}"
+    assert record["size"] == len(data)
+    assert "published_adler32" not in record  # generated files have none
+    for path, digest in manifest["results"].items():
+        assert hashlib.sha256(Path(path).read_bytes()).hexdigest() == digest

@@ -3,7 +3,7 @@
 Every Snakemake rule is a shell call of one of these subcommands, so Snakemake
 7.32 on REANA, Snakemake 9 locally and HTCondor jobs all run the same code::
 
-    python -m atlasod generate|fetch|process|merge|plot|fit|yields|validate|check ...
+    python -m atlasod generate|fetch|process|merge|plot|fit|yields|validate|manifest|check ...
 """
 
 from __future__ import annotations
@@ -120,6 +120,28 @@ def cmd_validate(args: argparse.Namespace) -> None:
     validate_run(analysis, args.source, inputs, args.out, args.table)
 
 
+def cmd_manifest(args: argparse.Namespace) -> None:
+    import json
+
+    from atlasod.provenance import write_manifest
+
+    analysis, catalogue = _analysis(args)
+    try:
+        config = json.loads(args.config)
+    except json.JSONDecodeError as exc:
+        raise AtlasodError(f"--config is not valid JSON: {exc}") from exc
+    write_manifest(
+        analysis,
+        catalogue,
+        args.source,
+        config,
+        args.input or [],
+        args.result or [],
+        args.out,
+        Path.cwd(),
+    )
+
+
 def _options(args: argparse.Namespace) -> dict[str, bool]:
     out: dict[str, bool] = {}
     for item in args.option or []:
@@ -215,6 +237,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--truth", type=Path, nargs="*", help="generator truth of the data files")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--table", type=Path, required=True)
+
+    p = add("manifest", cmd_manifest, "record inputs, software, config and results of a run")
+    p.add_argument("--source", required=True, choices=["demo", "real"])
+    p.add_argument("--config", required=True, help="the workflow config as JSON")
+    p.add_argument("--input", action="append", help="input file path or URL (repeatable)")
+    p.add_argument("--result", type=Path, action="append", help="result file to checksum")
+    p.add_argument("--out", type=Path, required=True)
     return parser
 
 

@@ -119,3 +119,29 @@ rule validate_analysis:
         "{params.cli} --log {log} validate --analysis {wildcards.analysis}"
         " --source {params.source} --yields {input.yields} --histograms {input.hists}"
         " {params.fit} {params.truth} --out {output.json} --table {output.table}"
+
+
+rule manifest:
+    input:
+        unpack(manifest_inputs),
+    output:
+        report(
+            f"{RESULTS}/{{analysis}}/manifest.json",
+            caption="../report/manifest.rst",
+            category="{analysis}",
+            subcategory="provenance",
+        ),
+    log:
+        f"{LOGS}/manifest/{{analysis}}.log",
+    params:
+        cli=CLI,
+        source=SOURCE,
+        config=CONFIG_JSON,
+        inputs=lambda w: " ".join(
+            f"--input {loc}" for loc in analysis_locations(w.analysis)
+        ),
+        results=lambda w, input: " ".join(f"--result {r}" for r in input.results),
+    shell:
+        "{params.cli} --log {log} manifest --analysis {wildcards.analysis}"
+        " --source {params.source} --config {params.config} {params.inputs}"
+        " {params.results} --out {output}"

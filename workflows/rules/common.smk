@@ -1,5 +1,8 @@
+import json
+import shlex
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
@@ -41,6 +44,8 @@ LOGS = f"{config.get('logs_dir', 'logs')}/{SOURCE}"
 CLI = f"{config.get('atlasod', 'python -m atlasod')} --analyses-dir {ANALYSES_DIR}" + (
     f" --catalogue {CATALOGUE_PATH}" if CATALOGUE_PATH else ""
 )
+# The full config, recorded in each run's manifest.
+CONFIG_JSON = shlex.quote(json.dumps(config, sort_keys=True))
 # Analysis switches (a group's `scale_option`) are boolean top-level config keys.
 OPTIONS = " ".join(
     f"--option {k}={str(config[k]).lower()}"
@@ -106,7 +111,11 @@ def chunk_outputs(analysis):
 
 def analysis_outputs(analysis):
     a = ANALYSES[analysis]
-    out = [f"{RESULTS}/{analysis}/yields.json", f"{RESULTS}/{analysis}/yields.md"]
+    out = [
+        f"{RESULTS}/{analysis}/yields.json",
+        f"{RESULTS}/{analysis}/yields.md",
+        f"{RESULTS}/{analysis}/manifest.json",
+    ]
     out += [f"{RESULTS}/{analysis}/plots/{h.name}.png" for h in a.histograms]
     if a.fit:
         out.append(f"{RESULTS}/{analysis}/fit.json")
@@ -154,3 +163,26 @@ def validation_outputs(names):
         for name in names
         if (ANALYSES[name].folder / "validation.yaml").is_file()
     ]
+
+
+def analysis_locations(analysis):
+    """Where each input file of an analysis is read from (local path or URL)."""
+    return [
+        process_location(SimpleNamespace(analysis=analysis, stem=f.stem))
+        for f in ANALYSES[analysis].files
+    ]
+
+
+def manifest_inputs(wildcards):
+    """The data the run read (local files) and the results the manifest checksums."""
+    a = ANALYSES[wildcards.analysis]
+    results = [
+        f"{RESULTS}/{a.name}/histograms.root",
+        f"{RESULTS}/{a.name}/yields.json",
+    ]
+    if a.fit:
+        results.append(f"{RESULTS}/{a.name}/fit.json")
+    data = [
+        process_input(SimpleNamespace(analysis=a.name, stem=f.stem)) for f in a.files
+    ]
+    return {"data": [d for d in data if d], "results": results}
