@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CORES ?= 2
 
-.PHONY: install demo test lint lock lock-check reana-validate system-deps clean
+.PHONY: install demo test lint lock lock-check reana-validate image system-deps clean
 
 LOCK := envs/requirements.lock
 UV_COMPILE = $(BIN)/uv pip compile --quiet --python-version 3.11 --generate-hashes envs/requirements.in
@@ -41,6 +41,14 @@ demo: install
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/snakemake --cores $(CORES) hyy hzz --config source=demo --report results/demo/report.html
 	@echo "Plots, fit and yields: results/demo/hyy, results/demo/hzz; report: results/demo/report.html"
 
+# The image every rule runs in, tagged with the package version (envs/Dockerfile).  Built
+# with podman from a local Debian 12 base (envs/build-image.sh); the tests run a workflow
+# step in it.  Publishing it is a separate workflow: .github/workflows/image.yml.
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+IMAGE := ghcr.io/atlas-opendata-workflows/atlasod:$(VERSION)
+image:
+	envs/build-image.sh $(IMAGE) $(VERSION)
+
 # Debian packages some tests need (a local XRootD server); installed only when running as root.
 system-deps:
 	@if ! command -v xrootd >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
@@ -64,10 +72,12 @@ lint: install
 	$(BIN)/ruff check src analyses tests tools benchmarks
 	$(BIN)/ruff format --check src analyses tests tools benchmarks
 	$(BIN)/snakefmt --check Snakefile workflows/rules
+	$(BIN)/hadolint envs/Dockerfile
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/snakemake --lint --config source=demo
 
-test: install $(SMK7) system-deps lock-check lint reana-validate
-	PATH=$(abspath $(BIN)):$$PATH ATLASOD_SNAKEMAKE7=$(abspath $(SMK7)) $(BIN)/pytest
+test: install $(SMK7) system-deps lock-check lint reana-validate image
+	PATH=$(abspath $(BIN)):$$PATH ATLASOD_SNAKEMAKE7=$(abspath $(SMK7)) ATLASOD_IMAGE_UNDER_TEST=$(IMAGE) \
+		$(BIN)/pytest
 
 clean:
 	rm -rf results logs .snakemake

@@ -76,6 +76,9 @@ def test_same_seed_gives_identical_files(
     sample = hyy.data_files[0]
     for d in ("a", "b"):
         generate_file(hyy, catalogue, sample, tmp_path / d / sample.file, seed=3, scale=0.05)
+    assert (tmp_path / "a" / sample.file).read_bytes() == (
+        tmp_path / "b" / sample.file
+    ).read_bytes()
     a = uproot.open(tmp_path / "a" / sample.file)["mini"].arrays(library="np")
     b = uproot.open(tmp_path / "b" / sample.file)["mini"].arrays(library="np")
     for key in a:

@@ -23,13 +23,12 @@ from typing import Any
 
 import awkward as ak
 import numpy as np
-import uproot
 import vector
 
 from atlasod import plan
 from atlasod.analysis import Analysis
 from atlasod.catalogue import Catalogue, SampleFile
-from atlasod.histio import atomic_path
+from atlasod.histio import atomic_path, reproducible_root_file
 from atlasod.mini import COLLECTIONS, SCALARS, TREE_NAME
 
 LOG = logging.getLogger(__name__)
@@ -235,7 +234,7 @@ def write_mini(path: Path, arrays: dict[str, Any]) -> None:
     for name, value in arrays.items():
         types[name] = value.dtype if isinstance(value, np.ndarray) else value.type.content
     n = len(arrays["runNumber"])
-    with atomic_path(path) as tmp, uproot.recreate(tmp) as f:
+    with reproducible_root_file(path) as f:
         tree = f.mktree(
             TREE_NAME,
             types,

@@ -30,7 +30,7 @@ from unittest import mock
 import hist
 import numpy as np
 import uproot
-from uproot.writing import _cascade
+from uproot.writing import _cascade, _cascadetree
 
 from atlasod.errors import AtlasodError
 
@@ -65,14 +65,23 @@ def atomic_path(path: Path) -> Iterator[Path]:
         shutil.rmtree(tmpdir, ignore_errors=True)
 
 
-def write_histograms(path: Path, histograms: Mapping[str, hist.Hist]) -> None:
-    """Write ``{"<sample>/<name>": Hist}`` to ``path`` atomically and reproducibly."""
+@contextmanager
+def reproducible_root_file(path: Path) -> Iterator[Any]:
+    """An uproot file for writing at ``path`` (atomically) whose bytes depend only on what
+    is written: fixed timestamps and UUID."""
     frozen = SimpleNamespace(datetime=_FrozenDatetime)
     with (
         atomic_path(path) as tmp,
         mock.patch.object(_cascade, "datetime", frozen),
+        mock.patch.object(_cascadetree, "datetime", frozen),
         uproot.recreate(tmp, uuid_function=lambda: _FIXED_UUID) as out,
     ):
+        yield out
+
+
+def write_histograms(path: Path, histograms: Mapping[str, hist.Hist]) -> None:
+    """Write ``{"<sample>/<name>": Hist}`` to ``path`` atomically and reproducibly."""
+    with reproducible_root_file(path) as out:
         for key in sorted(histograms):
             out[key] = histograms[key]
 
