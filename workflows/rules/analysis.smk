@@ -6,6 +6,10 @@ rule process_chunk:
         cutflow=f"{RESULTS}/{{analysis}}/chunks/{{stem}}/{{chunk}}.cutflow.json",
     log:
         f"{LOGS}/process_chunk/{{analysis}}/{{stem}}/{{chunk}}.log",
+    resources:
+        mem_mb=2000,
+        disk_mb=500,
+        runtime=30,
     params:
         cli=CLI,
         location=process_location,
@@ -25,6 +29,9 @@ rule merge_histograms:
         cutflow=f"{RESULTS}/{{analysis}}/cutflow.json",
     log:
         f"{LOGS}/merge_histograms/{{analysis}}.log",
+    resources:
+        mem_mb=1000,
+        runtime=10,
     params:
         cli=CLI,
     shell:
@@ -43,6 +50,9 @@ rule fit:
         ),
     log:
         f"{LOGS}/fit/{{analysis}}.log",
+    resources:
+        mem_mb=1000,
+        runtime=10,
     params:
         cli=CLI,
         options=OPTIONS,
@@ -64,6 +74,9 @@ rule plot:
         pdf=f"{RESULTS}/{{analysis}}/plots/{{hist}}.pdf",
     log:
         f"{LOGS}/plot/{{analysis}}/{{hist}}.log",
+    resources:
+        mem_mb=1000,
+        runtime=5,
     params:
         cli=CLI,
         fit=lambda w, input: f"--fit {input.fit}" if "fit" in input.keys() else "",
@@ -87,6 +100,9 @@ rule yields:
         ),
     log:
         f"{LOGS}/yields/{{analysis}}.log",
+    resources:
+        mem_mb=500,
+        runtime=5,
     params:
         cli=CLI,
         options=OPTIONS,
@@ -108,6 +124,9 @@ rule validate_analysis:
         ),
     log:
         f"{LOGS}/validate/{{analysis}}.log",
+    resources:
+        mem_mb=1000,
+        runtime=5,
     params:
         cli=CLI,
         source=SOURCE,
@@ -133,6 +152,9 @@ rule manifest:
         ),
     log:
         f"{LOGS}/manifest/{{analysis}}.log",
+    resources:
+        mem_mb=500,
+        runtime=30,
     params:
         cli=CLI,
         source=SOURCE,

@@ -4,6 +4,9 @@ rule generate_demo:
         truth=f"{DATA}/demo/{{analysis}}/{{skim}}/{{kind}}/{{file}}.truth.json",
     log:
         f"{LOGS}/generate_demo/{{analysis}}/{{skim}}/{{kind}}/{{file}}.log",
+    resources:
+        mem_mb=lambda w: demo_memory_mb(w.analysis, w.file),
+        runtime=30,
     params:
         cli=CLI,
         seed=config["seed"],
@@ -20,6 +23,10 @@ rule fetch:
         f"{DATA}/real/{{skim}}/{{kind}}/{{file}}",
     log:
         f"{LOGS}/fetch/{{skim}}/{{kind}}/{{file}}.log",
+    resources:
+        mem_mb=500,
+        disk_mb=lambda w: fetch_disk_mb(w.file),
+        runtime=240,
     params:
         cli=CLI,
         urls=lambda w: " ".join(f"--url {u}" for u in locations(CATALOGUE.file(w.file))),
