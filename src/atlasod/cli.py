@@ -3,7 +3,7 @@
 Every Snakemake rule is a shell call of one of these subcommands, so Snakemake
 7.32 on REANA, Snakemake 9 locally and HTCondor jobs all run the same code::
 
-    python -m atlasod generate|fetch|process|merge|plot|fit|yields|validate|manifest|check ...
+    python -m atlasod generate|fetch|process|merge|plot|fit|yields|validate|manifest|dask|check ...
 """
 
 from __future__ import annotations
@@ -142,6 +142,31 @@ def cmd_manifest(args: argparse.Namespace) -> None:
     )
 
 
+def cmd_dask(args: argparse.Namespace) -> None:
+    import yaml
+
+    from atlasod.daskrun import run
+
+    analysis, _ = _analysis(args)
+    config_path = args.configfile
+    if not config_path.is_file():
+        raise AtlasodError(f"workflow config {config_path} does not exist (see --configfile)")
+    config = yaml.safe_load(config_path.read_text("utf-8"))
+    for item in args.config or []:
+        key, sep, value = item.partition("=")
+        if not sep or key not in config:
+            raise AtlasodError(f"--config expects KEY=VALUE with a key of {config_path}: {item!r}")
+        config[key] = yaml.safe_load(value)
+    run(
+        analysis,
+        config,
+        args.analyses_dir,
+        str(args.catalogue) if args.catalogue else None,
+        args.scheduler,
+        args.workers,
+    )
+
+
 def _options(args: argparse.Namespace) -> dict[str, bool]:
     out: dict[str, bool] = {}
     for item in args.option or []:
@@ -244,6 +269,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", action="append", help="input file path or URL (repeatable)")
     p.add_argument("--result", type=Path, action="append", help="result file to checksum")
     p.add_argument("--out", type=Path, required=True)
+
+    p = add("dask", cmd_dask, "run the chunk and merge steps of an analysis on a Dask cluster")
+    p.add_argument("--scheduler", help="scheduler address, e.g. tcp://host:8786 (default: local)")
+    p.add_argument("--workers", type=int, default=2, help="workers of the local cluster")
+    p.add_argument(
+        "--configfile",
+        type=Path,
+        default=Path("workflows/config/config.yaml"),
+        help="workflow config to read (source, data_dir, results_dir, chunk_entries, ...)",
+    )
+    p.add_argument("--config", nargs="*", help="KEY=VALUE overrides, as for snakemake")
     return parser
 
 

@@ -25,16 +25,16 @@ def _order(path: Path) -> tuple[str, int | str]:
     return (path.parent.name, int(path.stem) if path.stem.isdigit() else path.stem)
 
 
-def merge(inputs: list[Path], out: Path, cutflow_out: Path) -> None:
+def combine(
+    chunks: list[tuple[dict[str, hist.Hist], dict[str, Any]]],
+) -> tuple[dict[str, hist.Hist], dict[str, Any]]:
+    """Sum chunk results, given in merge order: (histograms keyed ``<stem>/<name>``, the
+    chunk's cutflow record ``{"file", "entries", "cutflow"}``)."""
     parts: dict[str, list[hist.Hist]] = {}
     cutflows: dict[str, dict[str, Any]] = {}
-    for path in sorted(inputs, key=_order):
-        for key, h in read_histograms(path).items():
+    for histograms, chunk in chunks:
+        for key, h in histograms.items():
             parts.setdefault(key, []).append(h)
-        cpath = cutflow_path(path)
-        if not cpath.is_file():
-            raise AtlasodError(f"chunk {path} has no cutflow {cpath}; rerun its process step")
-        chunk = json.loads(cpath.read_text("utf-8"))
         entry = cutflows.setdefault(chunk["file"], {"entries": 0, "chunks": 0, "cutflow": {}})
         entry["entries"] += chunk["entries"]
         entry["chunks"] += 1
@@ -42,7 +42,23 @@ def merge(inputs: list[Path], out: Path, cutflow_out: Path) -> None:
             acc = entry["cutflow"].setdefault(cut, {"events": 0, "weighted": 0.0, "sumw2": 0.0})
             for k in acc:
                 acc[k] += counts[k]
-    merged = {key: sum_histograms(items) for key, items in parts.items()}
+    return {key: sum_histograms(items) for key, items in parts.items()}, cutflows
+
+
+def write_merged(
+    merged: dict[str, hist.Hist], cutflows: dict[str, Any], out: Path, cutflow_out: Path
+) -> None:
     write_histograms(out, merged)
     write_json(cutflow_out, cutflows)
+
+
+def merge(inputs: list[Path], out: Path, cutflow_out: Path) -> None:
+    chunks = []
+    for path in sorted(inputs, key=_order):
+        cpath = cutflow_path(path)
+        if not cpath.is_file():
+            raise AtlasodError(f"chunk {path} has no cutflow {cpath}; rerun its process step")
+        chunks.append((read_histograms(path), json.loads(cpath.read_text("utf-8"))))
+    merged, cutflows = combine(chunks)
+    write_merged(merged, cutflows, out, cutflow_out)
     LOG.info("merged %d chunks of %d files into %s", len(inputs), len(cutflows), out)

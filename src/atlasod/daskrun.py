@@ -1,0 +1,153 @@
+"""Run an analysis' chunk step on a Dask cluster (``atlasod dask``).
+
+The unit of work is the workflow's: one chunk (entry range) of one file, processed by
+:func:`atlasod.processing.process_chunk`; the chunks are mapped over a
+``dask.distributed`` cluster (a ``LocalCluster``, or any scheduler address: an analysis
+facility, or HTCondor through ``dask-jobqueue``), gathered, and summed in the merge step's
+order, so the merged histograms are byte-identical to those of the Snakemake run with the
+same config.  Workers need the package (the image) and read the analysis folder and the
+input files from the paths given here (a shared filesystem) or stream them (``root://``,
+``https://``).
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from atlasod import plan
+from atlasod.analysis import Analysis, load_analysis
+from atlasod.catalogue import Catalogue
+from atlasod.errors import AtlasodError
+from atlasod.histio import read_histograms
+from atlasod.merging import combine, write_merged
+
+LOG = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Task:
+    """One chunk of one file, everything a worker needs to process it."""
+
+    analyses_dir: str
+    analysis: str
+    catalogue: str | None
+    stem: str
+    location: str
+    index: int
+    n_chunks: int
+    lumi_pb: float
+    generate: dict[str, Any] | None = None  # demo file to make first, if missing
+
+
+def _run_task(task: Task) -> tuple[str, int, dict[str, Any], dict[str, Any]]:
+    """Worker side: process one chunk; return it as the merge step reads it from disk."""
+    from atlasod.demo import generate_file
+    from atlasod.processing import process_chunk, write_chunk
+
+    catalogue = Catalogue.load(Path(task.catalogue) if task.catalogue else None)
+    analysis = load_analysis(Path(task.analyses_dir), task.analysis, catalogue)
+    sample = analysis.file(task.stem)
+    if task.generate is not None and not Path(task.location).is_file():
+        generate_file(analysis, catalogue, sample, Path(task.location), **task.generate)
+    result = process_chunk(
+        analysis, sample, task.location, task.index, task.n_chunks, task.lumi_pb, catalogue
+    )
+    # Through the on-disk format, so that the sums are those of the Snakemake merge step.
+    with tempfile.TemporaryDirectory() as tmp:
+        hist_path, flow_path = Path(tmp) / f"{task.index}.root", Path(tmp) / "c.json"
+        write_chunk(result, sample, hist_path, flow_path)
+        histograms = read_histograms(hist_path)
+    record = {"file": sample.file, "entries": result.entries, "cutflow": result.cutflow}
+    return task.stem, task.index, histograms, record
+
+
+def plan_tasks(
+    analysis: Analysis,
+    config: dict[str, Any],
+    catalogue_path: str | None,
+    analyses_dir: Path,
+) -> list[Task]:
+    """The chunks of every file of ``analysis``, as the workflow plans them."""
+    source, data_dir = config["source"], Path(config["data_dir"])
+    tasks = []
+    for sample in analysis.files:
+        generate = None
+        if source == "demo":
+            location = str((data_dir / "demo" / analysis.name / sample.relpath).resolve())
+            generate = {
+                "seed": config["seed"],
+                "scale": config["demo_scale"],
+                "lumi_pb": config["lumi_pb"],
+            }
+        else:
+            local = data_dir / "real" / sample.relpath
+            if not local.is_file():
+                raise AtlasodError(
+                    f"{local} does not exist: fetch the data first (snakemake --until fetch) "
+                    "or give --data-dir"
+                )
+            location = str(local.resolve())
+        n = plan.n_chunks(
+            analysis.raw, sample, source, config["chunk_entries"], config["demo_scale"]
+        )
+        for index in range(n):
+            tasks.append(
+                Task(
+                    str(analyses_dir.resolve()),
+                    analysis.name,
+                    catalogue_path,
+                    sample.stem,
+                    location,
+                    index,
+                    n,
+                    config["lumi_pb"],
+                    generate if index == 0 else None,
+                )
+            )
+    return tasks
+
+
+def run(
+    analysis: Analysis,
+    config: dict[str, Any],
+    analyses_dir: Path,
+    catalogue_path: str | None,
+    scheduler: str | None,
+    workers: int,
+) -> Path:
+    """Process every chunk on the cluster; write ``histograms.root`` and ``cutflow.json``."""
+    from distributed import Client, LocalCluster
+
+    tasks = plan_tasks(analysis, config, catalogue_path, analyses_dir)
+    # Demo files are made by the first chunk of their file; the others wait for it.
+    first = [t for t in tasks if t.index == 0]
+    rest = [t for t in tasks if t.index > 0]
+    cluster = None
+    if scheduler:
+        client = Client(scheduler)
+    else:
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True)
+        client = Client(cluster)
+    t0 = time.monotonic()
+    try:
+        LOG.info("%d chunks of %d files on %s", len(tasks), len(first), client.dashboard_link)
+        done = client.gather(client.map(_run_task, first, pure=False))
+        done += client.gather(client.map(_run_task, rest, pure=False))
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    done.sort(key=lambda r: (r[0], r[1]))  # the merge step's order
+    merged, cutflows = combine([(h, c) for _, _, h, c in done])
+    out_dir = Path(config["results_dir"]) / config["source"] / analysis.name
+    out = out_dir / "histograms.root"
+    write_merged(merged, cutflows, out, out_dir / "cutflow.json")
+    events = sum(c["entries"] for c in cutflows.values())
+    elapsed = time.monotonic() - t0
+    LOG.info("%d events in %.1f s (%.0f events/s): %s", events, elapsed, events / elapsed, out)
+    return out
