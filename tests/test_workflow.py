@@ -1,4 +1,4 @@
-"""End to end: `snakemake hyy hzz --config source=demo`, its results, report and references."""
+"""End to end: `snakemake all validate --config source=demo`: results, report, references."""
 
 import json
 from pathlib import Path
@@ -6,12 +6,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from atlasod.analysis import discover, load_analysis
+from atlasod.catalogue import Catalogue
 from atlasod.histio import read_histograms
 
-from .conftest import TEST_SCALE, demo_config, run_snakemake
+from .conftest import ANALYSES, TEST_SCALE, demo_config, run_snakemake
 
 REFERENCE = Path(__file__).parent / "data" / "reference_histograms.json"
 pytestmark = pytest.mark.workflow
+ALL = discover(ANALYSES)
 
 
 def results(root: Path, analysis: str) -> Path:
@@ -25,17 +28,26 @@ def truth_files(root: Path, analysis: str) -> list[dict]:
     ]
 
 
-def test_outputs_of_both_analyses(demo_run: Path) -> None:
-    for analysis, hists in (
-        ("hyy", ["hist_mYY_bin1", "hist_mYY_cat_bin1"]),
-        ("hzz", ["mass_four_lep", "mass_ext_four_lep", "hist_mLL1"]),
-    ):
-        out = results(demo_run, analysis)
-        for name in hists:
-            assert (out / "plots" / f"{name}.png").stat().st_size > 10_000
-            assert (out / "plots" / f"{name}.pdf").stat().st_size > 5_000
-        assert (out / "yields.md").read_text().startswith(f"# Yields: {analysis}")
-    assert (results(demo_run, "hyy") / "fit.json").is_file()
+@pytest.mark.parametrize("name", ALL)
+def test_outputs_of_every_analysis(demo_run: Path, name: str, catalogue: Catalogue) -> None:
+    analysis = load_analysis(ANALYSES, name, catalogue)
+    out = results(demo_run, name)
+    for h in analysis.histograms:
+        assert (out / "plots" / f"{h.name}.png").stat().st_size > 10_000, h.name
+        assert (out / "plots" / f"{h.name}.pdf").stat().st_size > 5_000, h.name
+    assert (out / "yields.md").read_text().startswith(f"# Yields: {name}")
+    assert (out / "manifest.json").is_file()
+    assert (out / "fit.json").is_file() == (analysis.fit is not None)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_validation_against_the_injected_truth_passes(demo_run: Path, name: str) -> None:
+    validation = json.loads((results(demo_run, name) / "validation.json").read_text())
+    assert validation["source"] == "demo"
+    assert len(validation["checks"]) >= 3
+    assert all(c["passed"] for c in validation["checks"])
+    table = (results(demo_run, name) / "validation.md").read_text()
+    assert table.startswith(f"# Validation: {name} (demo data)")
 
 
 def test_hyy_fit_recovers_the_injected_mass(demo_run: Path) -> None:
@@ -53,15 +65,14 @@ def test_hyy_fit_recovers_the_injected_mass(demo_run: Path) -> None:
     assert fit["local_significance"] > 5
 
 
-def test_yields_match_the_generator_truth(demo_run: Path) -> None:
-    for analysis in ("hyy", "hzz"):
-        y = json.loads((results(demo_run, analysis) / "yields.json").read_text())
-        truth = truth_files(demo_run, analysis)
-        assert y["data"] == sum(t["selected"] for t in truth if t["file"].startswith("data_"))
-        mc_truth = sum(t["weighted_selected"] for t in truth if t["file"].startswith("mc_"))
-        groups = y["groups"]
-        unscaled = sum(g["yield"] / g["factor"] for g in groups.values())
-        assert unscaled == pytest.approx(mc_truth, rel=1e-9)
+@pytest.mark.parametrize("name", ALL)
+def test_yields_match_the_generator_truth(demo_run: Path, name: str) -> None:
+    y = json.loads((results(demo_run, name) / "yields.json").read_text())
+    truth = truth_files(demo_run, name)
+    assert y["data"] == sum(t["selected"] for t in truth if t["file"].startswith("data_"))
+    mc_truth = sum(t["weighted_selected"] for t in truth if t["file"].startswith("mc_"))
+    unscaled = sum(g["yield"] / g["factor"] for g in y["groups"].values())
+    assert unscaled == pytest.approx(mc_truth, rel=1e-9)
 
 
 def test_hzz_zz_is_scaled_by_1p3_by_default(demo_run: Path) -> None:
@@ -92,18 +103,29 @@ def test_rerun_is_byte_identical(demo_run: Path, tmp_path: Path) -> None:
     assert (results(tmp_path, "hyy") / "histograms.root").read_bytes() == first
 
 
-def test_report_contains_plots_and_fit(demo_run: Path) -> None:
+def test_report_contains_plots_fits_validation_and_manifests(demo_run: Path) -> None:
     report = demo_run / "report.html"
-    run_snakemake("hyy", "hzz", *demo_config(demo_run), "--report", str(report))
+    run_snakemake("all", "validate", *demo_config(demo_run), "--report", str(report))
     html = report.read_text(errors="replace")
     assert report.stat().st_size > 100_000
     for name in ("hist_mYY_bin1.png", "mass_four_lep.png", "fit.json", "yields.md"):
         assert name in html
+    assert "validation.md" in html
+    assert "manifest.json" in html
 
 
 def test_every_rule_writes_a_log(demo_run: Path) -> None:
     logs = demo_run / "logs" / "demo"
-    for rule in ("generate_demo", "process_chunk", "merge_histograms", "plot", "fit", "yields"):
+    for rule in (
+        "generate_demo",
+        "process_chunk",
+        "merge_histograms",
+        "plot",
+        "fit",
+        "yields",
+        "validate",
+        "manifest",
+    ):
         assert any((logs / rule).rglob("*.log")), rule
 
 
