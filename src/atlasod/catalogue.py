@@ -124,7 +124,9 @@ class Catalogue:
             if not path.is_file():
                 raise AtlasodError(f"sample catalogue {path} does not exist")
             text, origin = path.read_text("utf-8"), str(path)
-        return cls(yaml.safe_load(text), origin)
+        # libyaml's loader when present: the catalogue is read by every job
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        return cls(yaml.load(text, Loader=loader), origin)
 
     @property
     def files(self) -> list[SampleFile]:

@@ -1,0 +1,328 @@
+"""A small, safe expression language for declarative analyses.
+
+Expressions use Python's syntax but are never evaluated by Python: they are parsed with
+:mod:`ast`, checked against a whitelist of node types, names and functions, and compiled
+into functions of awkward arrays.  Allowed:
+
+- numbers, ``True``/``False``, the unit constants ``GeV`` (1000), ``MeV`` (1), ``TeV``, ``pi``;
+- names of branches of the ``mini`` tree (``met_et``, ``lep_pt``, ...), of objects and
+  variables defined earlier in the same analysis;
+- arithmetic ``+ - * / ** %``, comparisons (chained too), ``and``/``or``/``not`` (element-wise),
+  ``&``/``|``/``~``, ``x if cond else y``;
+- indexing by a constant integer, ``goodlep_pt[0]``;
+- calls of the functions in :data:`FUNCTIONS` with positional arguments.
+
+Everything else (attribute access, imports, lambdas, comprehensions, names starting with an
+underscore, keyword arguments, ...) is an :class:`ExpressionError` that names the file, the
+line, the column and the offending token.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import awkward as ak
+import numpy as np
+
+from atlasod.errors import AtlasodError
+
+CONSTANTS: dict[str, float] = {"GeV": 1000.0, "MeV": 1.0, "TeV": 1.0e6, "pi": math.pi}
+Env = dict[str, Any]
+Compiled = Callable[[Env], Any]
+
+
+class ExpressionError(AtlasodError):
+    """An expression that cannot be accepted, with where it is."""
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where an expression comes from, for error messages."""
+
+    file: str
+    line: int  # 1-based line of the expression's first character in the file
+    column: int = 1  # 1-based column of that character
+
+
+def _count(mask_or_values: Any) -> Any:
+    return ak.num(mask_or_values, axis=1)
+
+
+def _as_numpy(x: Any) -> Any:
+    if isinstance(x, ak.Array) and x.ndim == 1:
+        return ak.to_numpy(ak.fill_none(x, np.nan))
+    return x
+
+
+def _at(values: Any, index: int) -> Any:
+    """values[:, index] with missing entries as NaN (or False) instead of an error."""
+    padded = ak.pad_none(values, index + 1, axis=1)[:, index]
+    return padded
+
+
+def _mass(pt1: Any, eta1: Any, phi1: Any, e1: Any, pt2: Any, eta2: Any, phi2: Any, e2: Any) -> Any:
+    """Invariant mass of two objects given as (pT, η, φ, E) each; inputs in MeV, output MeV."""
+    px = pt1 * np.cos(phi1) + pt2 * np.cos(phi2)
+    py = pt1 * np.sin(phi1) + pt2 * np.sin(phi2)
+    pz = pt1 * np.sinh(eta1) + pt2 * np.sinh(eta2)
+    e = e1 + e2
+    return np.sqrt(np.maximum(e**2 - px**2 - py**2 - pz**2, 0))
+
+
+def _mt(pt: Any, phi: Any, met: Any, met_phi: Any) -> Any:
+    """Transverse mass sqrt(2 pT MET (1 - cos Δφ)), in the units of the inputs."""
+    return np.sqrt(2 * pt * met * (1 - np.cos(phi - met_phi)))
+
+
+def _delta_phi(phi1: Any, phi2: Any) -> Any:
+    d = np.abs(phi1 - phi2) % (2 * np.pi)
+    return np.where(d > np.pi, 2 * np.pi - d, d)
+
+
+def _delta_r(eta1: Any, phi1: Any, eta2: Any, phi2: Any) -> Any:
+    return np.sqrt((eta1 - eta2) ** 2 + _delta_phi(phi1, phi2) ** 2)
+
+
+def _theta(eta: Any) -> Any:
+    return 2 * np.arctan(np.exp(-eta))
+
+
+# name -> (function, number of arguments (None: any), description for the docs)
+FUNCTIONS: dict[str, tuple[Callable[..., Any], int | None, str]] = {
+    "abs": (np.abs, 1, "absolute value"),
+    "sqrt": (np.sqrt, 1, "square root"),
+    "exp": (np.exp, 1, "exponential"),
+    "log": (np.log, 1, "natural logarithm"),
+    "cos": (np.cos, 1, "cosine"),
+    "sin": (np.sin, 1, "sine"),
+    "cosh": (np.cosh, 1, "hyperbolic cosine"),
+    "sinh": (np.sinh, 1, "hyperbolic sine"),
+    "tan": (np.tan, 1, "tangent"),
+    "minimum": (np.minimum, 2, "element-wise minimum of two values"),
+    "maximum": (np.maximum, 2, "element-wise maximum of two values"),
+    "count": (_count, 1, "number of objects per event, e.g. count(goodlep_pt)"),
+    "sum": (lambda x: ak.sum(x, axis=1), 1, "sum over the objects of each event"),
+    "any": (lambda x: ak.any(x, axis=1), 1, "true if any object of the event is true"),
+    "all": (lambda x: ak.all(x, axis=1), 1, "true if every object of the event is true"),
+    "max": (lambda x: ak.max(x, axis=1), 1, "largest value among the objects of each event"),
+    "min": (lambda x: ak.min(x, axis=1), 1, "smallest value among the objects of each event"),
+    "mass": (
+        _mass,
+        8,
+        "invariant mass of two objects: mass(pt1, eta1, phi1, E1, pt2, eta2, phi2, E2)",
+    ),
+    "mt": (_mt, 4, "transverse mass: mt(pt, phi, met_et, met_phi)"),
+    "delta_phi": (_delta_phi, 2, "|Δφ| folded into [0, π]"),
+    "delta_r": (_delta_r, 4, "ΔR: delta_r(eta1, phi1, eta2, phi2)"),
+    "theta": (_theta, 1, "polar angle from η: 2 atan(exp(-η))"),
+}
+
+_BINOPS: dict[type, Callable[[Any, Any], Any]] = {
+    ast.Add: lambda a, b: a + b,
+    ast.Sub: lambda a, b: a - b,
+    ast.Mult: lambda a, b: a * b,
+    ast.Div: lambda a, b: a / b,
+    ast.Pow: lambda a, b: a**b,
+    ast.Mod: lambda a, b: a % b,
+    ast.BitAnd: lambda a, b: a & b,
+    ast.BitOr: lambda a, b: a | b,
+}
+_CMPOPS: dict[type, Callable[[Any, Any], Any]] = {
+    ast.Lt: lambda a, b: a < b,
+    ast.LtE: lambda a, b: a <= b,
+    ast.Gt: lambda a, b: a > b,
+    ast.GtE: lambda a, b: a >= b,
+    ast.Eq: lambda a, b: a == b,
+    ast.NotEq: lambda a, b: a != b,
+}
+_DESCRIBE = {
+    ast.Attribute: "attribute access ('.')",
+    ast.Lambda: "lambda",
+    ast.ListComp: "comprehension",
+    ast.GeneratorExp: "comprehension",
+    ast.DictComp: "comprehension",
+    ast.SetComp: "comprehension",
+    ast.Starred: "'*' unpacking",
+    ast.NamedExpr: "assignment (':=')",
+    ast.Await: "await",
+    ast.Yield: "yield",
+    ast.JoinedStr: "f-string",
+    ast.Dict: "dict literal",
+    ast.List: "list literal",
+    ast.Set: "set literal",
+    ast.Tuple: "tuple",
+    ast.Slice: "slice",
+}
+
+
+@dataclass
+class Expression:
+    """A checked, compiled expression and the names it reads."""
+
+    text: str
+    origin: Origin
+    function: Compiled
+    names: set[str] = field(default_factory=set)
+
+    def __call__(self, env: Env) -> Any:
+        return self.function(env)
+
+
+def _error(text: str, origin: Origin, node: ast.AST | None, problem: str) -> ExpressionError:
+    col = getattr(node, "col_offset", 0) if node is not None else 0
+    end = getattr(node, "end_col_offset", None) if node is not None else None
+    token = text[col:end] if end is not None else text[col:]
+    where = f"{origin.file}:{origin.line}:{origin.column + col}"
+    return ExpressionError(f"{where}: {problem} (at '{token}' in '{text}')")
+
+
+def compile_expression(text: str, known: set[str], origin: Origin) -> Expression:
+    """Check ``text`` against the whitelist and the ``known`` names; compile it."""
+    if not isinstance(text, str):
+        text = str(text)
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError as exc:
+        col = (exc.offset or 1) - 1
+        where = f"{origin.file}:{origin.line}:{origin.column + col}"
+        raise ExpressionError(f"{where}: syntax error in '{text}': {exc.msg}") from None
+    names: set[str] = set()
+    function = _compile(tree.body, text.strip(), known, origin, names)
+    return Expression(text.strip(), origin, function, names)
+
+
+def _compile(  # noqa: PLR0911 - one return per node type is the clearest form
+    node: ast.AST, text: str, known: set[str], origin: Origin, names: set[str]
+) -> Compiled:
+    def sub(n: ast.AST) -> Compiled:
+        return _compile(n, text, known, origin, names)
+
+    if isinstance(node, ast.Constant):
+        if isinstance(node.value, bool | int | float):
+            value = node.value
+            return lambda env: value
+        raise _error(text, origin, node, f"constant {node.value!r} is not a number")
+    if isinstance(node, ast.Name):
+        name = node.id
+        if name.startswith("_"):
+            raise _error(text, origin, node, f"name '{name}' is not allowed (leading underscore)")
+        if name in CONSTANTS:
+            value = CONSTANTS[name]
+            return lambda env: value
+        if name in ("True", "False"):
+            value = name == "True"
+            return lambda env: value
+        if name not in known:
+            close = difflib.get_close_matches(name, sorted(known | set(CONSTANTS)), n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise _error(text, origin, node, f"unknown name '{name}'{hint}")
+        names.add(name)
+        return lambda env: env[name]
+    if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
+        op, left, right = _BINOPS[type(node.op)], sub(node.left), sub(node.right)
+        return lambda env: op(left(env), right(env))
+    if isinstance(node, ast.UnaryOp):
+        operand = sub(node.operand)
+        if isinstance(node.op, ast.USub):
+            return lambda env: -operand(env)
+        if isinstance(node.op, ast.UAdd):
+            return operand
+        if isinstance(node.op, ast.Not | ast.Invert):
+            return lambda env: ~_as_bool(operand(env))
+    if isinstance(node, ast.BoolOp):
+        parts = [sub(v) for v in node.values]
+        if isinstance(node.op, ast.And):
+            return lambda env: _reduce(parts, env, lambda a, b: a & b)
+        return lambda env: _reduce(parts, env, lambda a, b: a | b)
+    if isinstance(node, ast.Compare):
+        first = sub(node.left)
+        rest = []
+        for op, comparator in zip(node.ops, node.comparators, strict=True):
+            if type(op) not in _CMPOPS:
+                raise _error(text, origin, node, f"comparison '{type(op).__name__}' is not allowed")
+            rest.append((_CMPOPS[type(op)], sub(comparator)))
+
+        def compare(env: Env) -> Any:
+            left = first(env)
+            result = None
+            for op_fn, right_fn in rest:
+                right = right_fn(env)
+                part = op_fn(left, right)
+                result = part if result is None else result & part
+                left = right
+            return result
+
+        return compare
+    if isinstance(node, ast.IfExp):
+        cond, yes, no = sub(node.test), sub(node.body), sub(node.orelse)
+        return lambda env: _where(cond(env), yes(env), no(env))
+    if isinstance(node, ast.Subscript):
+        index = node.slice
+        if not (isinstance(index, ast.Constant) and isinstance(index.value, int)) or isinstance(
+            index.value, bool
+        ):
+            raise _error(text, origin, node, "an index must be a constant integer, e.g. x[0]")
+        if index.value < 0:
+            raise _error(text, origin, node, "an index must not be negative")
+        values, i = sub(node.value), index.value
+        return lambda env: _at(values(env), i)
+    if isinstance(node, ast.Call):
+        if not isinstance(node.func, ast.Name):
+            raise _error(text, origin, node, "only the listed functions can be called")
+        fname = node.func.id
+        if fname.startswith("_"):
+            raise _error(
+                text, origin, node.func, f"name '{fname}' is not allowed (leading underscore)"
+            )
+        if fname not in FUNCTIONS:
+            close = difflib.get_close_matches(fname, sorted(FUNCTIONS), n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise _error(text, origin, node.func, f"unknown function '{fname}'{hint}")
+        if node.keywords:
+            raise _error(text, origin, node, "keyword arguments are not allowed")
+        fn, arity, _ = FUNCTIONS[fname]
+        if arity is not None and len(node.args) != arity:
+            raise _error(
+                text, origin, node, f"{fname}() takes {arity} argument(s), not {len(node.args)}"
+            )
+        args = [sub(a) for a in node.args]
+        return lambda env: fn(*(a(env) for a in args))
+    what = _DESCRIBE.get(type(node), type(node).__name__)
+    raise _error(text, origin, node, f"{what} is not allowed")
+
+
+def _as_bool(x: Any) -> Any:
+    if isinstance(x, bool):
+        return np.bool_(x)
+    return x
+
+
+def _reduce(parts: list[Compiled], env: Env, op: Callable[[Any, Any], Any]) -> Any:
+    result = parts[0](env)
+    for p in parts[1:]:
+        result = op(result, p(env))
+    return result
+
+
+def _where(cond: Any, yes: Any, no: Any) -> Any:
+    if isinstance(cond, ak.Array) or isinstance(yes, ak.Array) or isinstance(no, ak.Array):
+        return ak.where(cond, yes, no)
+    return np.where(cond, yes, no)
+
+
+def reference() -> str:
+    """The expression reference (Markdown), generated from the code for the docs."""
+    lines = [
+        "| function | arguments | meaning |",
+        "|---|---:|---|",
+    ]
+    for name, (_, arity, doc) in FUNCTIONS.items():
+        lines.append(f"| `{name}` | {arity if arity is not None else 'any'} | {doc} |")
+    lines += ["", "| constant | value |", "|---|---:|"]
+    lines += [f"| `{k}` | {v:g} |" for k, v in CONSTANTS.items()]
+    return "\n".join(lines) + "\n"
