@@ -20,6 +20,7 @@ import jsonschema
 import yaml
 
 from atlasod.catalogue import Catalogue, SampleFile
+from atlasod.declarative import DeclarativeSelection
 from atlasod.errors import AtlasodError
 
 CONFIG_NAME = "analysis.yaml"
@@ -157,6 +158,24 @@ class Analysis:
         self._check_fit(config_path)
         self.demo: dict[str, Any] = raw.get("demo", {})
         self.selection_options: dict[str, Any] = raw.get("selection", {})
+        self.declarative: DeclarativeSelection | None = None
+        has_module = (folder / SELECTION_NAME).is_file()
+        if "cuts" in raw:
+            if has_module:
+                raise AtlasodError(
+                    f"{config_path}: defines cuts and {folder / SELECTION_NAME} exists: "
+                    "keep one of the two"
+                )
+            self.declarative = DeclarativeSelection(raw, config_path)
+            self.declarative.check_histograms(
+                [h.variable for h in self.histograms]
+                + [h.where for h in self.histograms if h.where]
+            )
+        elif not has_module:
+            raise AtlasodError(
+                f"{config_path}: the analysis needs either {SELECTION_NAME} or a declarative "
+                "selection (cuts:, with objects: and variables:)"
+            )
 
     def _group(self, raw: dict[str, Any], catalogue: Catalogue) -> Group:
         samples = []
@@ -223,13 +242,15 @@ class Analysis:
         raise AtlasodError(f"analysis {self.name} does not read a file {stem!r}")
 
     @cached_property
-    def selection(self) -> ModuleType:
-        """The physics module ``selection.py``.
+    def selection(self) -> Any:
+        """The physics module ``selection.py``, or the declarative selection.
 
         It defines ``BRANCHES`` (what to read) and ``select_events(events, options)``
         returning a :class:`atlasod.physics.Selected`; ``options`` is the config's
         ``selection`` mapping.
         """
+        if self.declarative is not None:
+            return self.declarative
         module = _load_module(
             self.folder / SELECTION_NAME, f"atlasod_analyses.{self.name}.selection"
         )

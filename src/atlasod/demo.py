@@ -217,7 +217,7 @@ def complete_events(columns: dict[str, Any], n: int, sample: SampleFile) -> dict
                     raise ValueError(f"demo branch {obj}_{f} has a different multiplicity")
             else:
                 arr = ak.unflatten(np.zeros(int(np.sum(counts))), counts)
-            record[f] = ak.values_astype(arr, dtype)
+            record[f] = ak.values_astype(arr, np.dtype(dtype))
         out[obj] = ak.zip(record, depth_limit=2) if record else None
     return out
 

@@ -26,9 +26,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import awkward as ak
-import numpy as np
-
 from atlasod.errors import AtlasodError
 
 CONSTANTS: dict[str, float] = {"GeV": 1000.0, "MeV": 1.0, "TeV": 1.0e6, "pi": math.pi}
@@ -49,78 +46,47 @@ class Origin:
     column: int = 1  # 1-based column of that character
 
 
-def _count(mask_or_values: Any) -> Any:
-    return ak.num(mask_or_values, axis=1)
-
-
-def _as_numpy(x: Any) -> Any:
-    if isinstance(x, ak.Array) and x.ndim == 1:
-        return ak.to_numpy(ak.fill_none(x, np.nan))
-    return x
-
-
-def _at(values: Any, index: int) -> Any:
-    """values[:, index] with missing entries as NaN (or False) instead of an error."""
-    padded = ak.pad_none(values, index + 1, axis=1)[:, index]
-    return padded
-
-
-def _mass(pt1: Any, eta1: Any, phi1: Any, e1: Any, pt2: Any, eta2: Any, phi2: Any, e2: Any) -> Any:
-    """Invariant mass of two objects given as (pT, η, φ, E) each; inputs in MeV, output MeV."""
-    px = pt1 * np.cos(phi1) + pt2 * np.cos(phi2)
-    py = pt1 * np.sin(phi1) + pt2 * np.sin(phi2)
-    pz = pt1 * np.sinh(eta1) + pt2 * np.sinh(eta2)
-    e = e1 + e2
-    return np.sqrt(np.maximum(e**2 - px**2 - py**2 - pz**2, 0))
-
-
-def _mt(pt: Any, phi: Any, met: Any, met_phi: Any) -> Any:
-    """Transverse mass sqrt(2 pT MET (1 - cos Δφ)), in the units of the inputs."""
-    return np.sqrt(2 * pt * met * (1 - np.cos(phi - met_phi)))
-
-
-def _delta_phi(phi1: Any, phi2: Any) -> Any:
-    d = np.abs(phi1 - phi2) % (2 * np.pi)
-    return np.where(d > np.pi, 2 * np.pi - d, d)
-
-
-def _delta_r(eta1: Any, phi1: Any, eta2: Any, phi2: Any) -> Any:
-    return np.sqrt((eta1 - eta2) ** 2 + _delta_phi(phi1, phi2) ** 2)
-
-
-def _theta(eta: Any) -> Any:
-    return 2 * np.arctan(np.exp(-eta))
-
-
 # name -> (function, number of arguments (None: any), description for the docs)
-FUNCTIONS: dict[str, tuple[Callable[..., Any], int | None, str]] = {
-    "abs": (np.abs, 1, "absolute value"),
-    "sqrt": (np.sqrt, 1, "square root"),
-    "exp": (np.exp, 1, "exponential"),
-    "log": (np.log, 1, "natural logarithm"),
-    "cos": (np.cos, 1, "cosine"),
-    "sin": (np.sin, 1, "sine"),
-    "cosh": (np.cosh, 1, "hyperbolic cosine"),
-    "sinh": (np.sinh, 1, "hyperbolic sine"),
-    "tan": (np.tan, 1, "tangent"),
-    "minimum": (np.minimum, 2, "element-wise minimum of two values"),
-    "maximum": (np.maximum, 2, "element-wise maximum of two values"),
-    "count": (_count, 1, "number of objects per event, e.g. count(goodlep_pt)"),
-    "sum": (lambda x: ak.sum(x, axis=1), 1, "sum over the objects of each event"),
-    "any": (lambda x: ak.any(x, axis=1), 1, "true if any object of the event is true"),
-    "all": (lambda x: ak.all(x, axis=1), 1, "true if every object of the event is true"),
-    "max": (lambda x: ak.max(x, axis=1), 1, "largest value among the objects of each event"),
-    "min": (lambda x: ak.min(x, axis=1), 1, "smallest value among the objects of each event"),
+FUNCTIONS: dict[str, tuple[str, int, str]] = {
+    "abs": ("absolute", 1, "absolute value"),
+    "sqrt": ("sqrt", 1, "square root"),
+    "exp": ("exp", 1, "exponential"),
+    "log": ("log", 1, "natural logarithm"),
+    "cos": ("cos", 1, "cosine"),
+    "sin": ("sin", 1, "sine"),
+    "cosh": ("cosh", 1, "hyperbolic cosine"),
+    "sinh": ("sinh", 1, "hyperbolic sine"),
+    "tan": ("tan", 1, "tangent"),
+    "minimum": ("minimum", 2, "element-wise minimum of two values"),
+    "maximum": ("maximum", 2, "element-wise maximum of two values"),
+    "count": ("count", 1, "number of objects per event, e.g. count(goodlep_pt)"),
+    "sum": ("event_sum", 1, "sum over the objects of each event"),
+    "any": ("event_any", 1, "true if any object of the event is true"),
+    "all": ("event_all", 1, "true if every object of the event is true"),
+    "max": ("event_max", 1, "largest value among the objects of each event"),
+    "min": ("event_min", 1, "smallest value among the objects of each event"),
     "mass": (
-        _mass,
+        "mass",
         8,
         "invariant mass of two objects: mass(pt1, eta1, phi1, E1, pt2, eta2, phi2, E2)",
     ),
-    "mt": (_mt, 4, "transverse mass: mt(pt, phi, met_et, met_phi)"),
-    "delta_phi": (_delta_phi, 2, "|Δφ| folded into [0, π]"),
-    "delta_r": (_delta_r, 4, "ΔR: delta_r(eta1, phi1, eta2, phi2)"),
-    "theta": (_theta, 1, "polar angle from η: 2 atan(exp(-η))"),
+    "pair_mass": ("pair_mass", 3, "invariant mass of objects i and j: pair_mass(goodlep, 0, 1)"),
+    "system_mass": ("system_mass", 1, "invariant mass of all the objects: system_mass(goodlep)"),
+    "system_pt": ("system_pt", 1, "pT of the sum of all the objects: system_pt(goodlep)"),
+    "mt": ("mt", 4, "transverse mass: mt(pt, phi, met_et, met_phi)"),
+    "delta_phi": ("delta_phi", 2, "|Δφ| folded into [0, π]"),
+    "delta_r": ("delta_r", 4, "ΔR: delta_r(eta1, phi1, eta2, phi2)"),
+    "theta": ("theta", 1, "polar angle from η: 2 atan(exp(-η))"),
 }
+
+
+def _impl(name: str) -> Callable[..., Any]:
+    """The implementation of a function or helper; numpy and awkward are imported only when
+    an expression is evaluated (the Snakefile checks expressions where they are absent)."""
+    from atlasod import expression_functions
+
+    return getattr(expression_functions, name)
+
 
 _BINOPS: dict[type, Callable[[Any, Any], Any]] = {
     ast.Add: lambda a, b: a + b,
@@ -233,7 +199,7 @@ def _compile(  # noqa: PLR0911 - one return per node type is the clearest form
         if isinstance(node.op, ast.UAdd):
             return operand
         if isinstance(node.op, ast.Not | ast.Invert):
-            return lambda env: ~_as_bool(operand(env))
+            return lambda env: _impl("logical_not")(operand(env))
     if isinstance(node, ast.BoolOp):
         parts = [sub(v) for v in node.values]
         if isinstance(node.op, ast.And):
@@ -260,7 +226,7 @@ def _compile(  # noqa: PLR0911 - one return per node type is the clearest form
         return compare
     if isinstance(node, ast.IfExp):
         cond, yes, no = sub(node.test), sub(node.body), sub(node.orelse)
-        return lambda env: _where(cond(env), yes(env), no(env))
+        return lambda env: _impl("where")(cond(env), yes(env), no(env))
     if isinstance(node, ast.Subscript):
         index = node.slice
         if not (isinstance(index, ast.Constant) and isinstance(index.value, int)) or isinstance(
@@ -270,7 +236,7 @@ def _compile(  # noqa: PLR0911 - one return per node type is the clearest form
         if index.value < 0:
             raise _error(text, origin, node, "an index must not be negative")
         values, i = sub(node.value), index.value
-        return lambda env: _at(values(env), i)
+        return lambda env: _impl("at")(values(env), i)
     if isinstance(node, ast.Call):
         if not isinstance(node.func, ast.Name):
             raise _error(text, origin, node, "only the listed functions can be called")
@@ -285,21 +251,15 @@ def _compile(  # noqa: PLR0911 - one return per node type is the clearest form
             raise _error(text, origin, node.func, f"unknown function '{fname}'{hint}")
         if node.keywords:
             raise _error(text, origin, node, "keyword arguments are not allowed")
-        fn, arity, _ = FUNCTIONS[fname]
-        if arity is not None and len(node.args) != arity:
+        impl_name, arity, _ = FUNCTIONS[fname]
+        if len(node.args) != arity:
             raise _error(
                 text, origin, node, f"{fname}() takes {arity} argument(s), not {len(node.args)}"
             )
         args = [sub(a) for a in node.args]
-        return lambda env: fn(*(a(env) for a in args))
+        return lambda env: _impl(impl_name)(*(a(env) for a in args))
     what = _DESCRIBE.get(type(node), type(node).__name__)
     raise _error(text, origin, node, f"{what} is not allowed")
-
-
-def _as_bool(x: Any) -> Any:
-    if isinstance(x, bool):
-        return np.bool_(x)
-    return x
 
 
 def _reduce(parts: list[Compiled], env: Env, op: Callable[[Any, Any], Any]) -> Any:
@@ -309,12 +269,6 @@ def _reduce(parts: list[Compiled], env: Env, op: Callable[[Any, Any], Any]) -> A
     return result
 
 
-def _where(cond: Any, yes: Any, no: Any) -> Any:
-    if isinstance(cond, ak.Array) or isinstance(yes, ak.Array) or isinstance(no, ak.Array):
-        return ak.where(cond, yes, no)
-    return np.where(cond, yes, no)
-
-
 def reference() -> str:
     """The expression reference (Markdown), generated from the code for the docs."""
     lines = [
@@ -322,7 +276,7 @@ def reference() -> str:
         "|---|---:|---|",
     ]
     for name, (_, arity, doc) in FUNCTIONS.items():
-        lines.append(f"| `{name}` | {arity if arity is not None else 'any'} | {doc} |")
+        lines.append(f"| `{name}` | {arity} | {doc} |")
     lines += ["", "| constant | value |", "|---|---:|"]
     lines += [f"| `{k}` | {v:g} |" for k, v in CONSTANTS.items()]
     return "\n".join(lines) + "\n"

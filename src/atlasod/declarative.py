@@ -1,0 +1,242 @@
+"""Analyses written as configuration alone: objects, variables and cuts as expressions.
+
+An ``analysis.yaml`` without a ``selection.py`` describes its selection with::
+
+    objects:                     # good objects: a collection and a per-object condition
+      goodlep:
+        collection: lep
+        where: "lep_isTightID and lep_pt > 25*GeV and abs(lep_eta) < 2.5"
+    variables:                   # derived quantities, in order (later ones may use earlier)
+      n_lep: "count(goodlep_pt)"
+      mll: "pair_mass(goodlep, 0, 1) / GeV"
+    cuts:                        # event selection, in order: the cutflow
+      - {name: trigger, expr: "trigE or trigM"}
+      - {name: two leptons, expr: "n_lep == 2"}
+      - {name: Z window, expr: "abs(mll - 91.19) < window"}
+    exercises:                   # values left to the student (see below)
+      window: {question: "Half-width of the Z mass window (GeV)?"}
+
+Expressions are checked when the analysis is loaded (:mod:`atlasod.expressions`): an error
+names the file, line, column and token.  An object ``goodlep`` of collection ``lep`` gives the
+names ``goodlep`` (the objects, for ``pair_mass``/``system_mass``) and ``goodlep_<field>`` for
+every field of the collection.  Histograms use variables, object fields or branches.
+
+Exercises: a cut that uses an exercise name is not applied unless its value is known;
+plots then carry a banner.  Teachers keep the values in ``solutions.yaml`` next to the
+analysis (not given to students) and run with ``--config solutions=true``.
+
+numpy and awkward are imported only where events are processed: the Snakefile loads the
+analyses (and checks their expressions) where they are absent (REANA's workflow engine).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from atlasod.errors import AtlasodError
+from atlasod.expressions import Expression, Origin, compile_expression
+from atlasod.mini import COLLECTIONS, branch_names
+
+SOLUTIONS_NAME = "solutions.yaml"
+
+
+def yaml_positions(text: str) -> dict[tuple[Any, ...], tuple[int, int]]:
+    """(line, column), 1-based, of every scalar in a YAML document, keyed by its path."""
+    positions: dict[tuple[Any, ...], tuple[int, int]] = {}
+
+    def walk(node: yaml.Node, path: tuple[Any, ...]) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                walk(value, (*path, key.value))
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                walk(item, (*path, i))
+        else:
+            # a quoted scalar starts one column after its quote
+            quoted = getattr(node, "style", None) in ("'", '"')
+            positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1 + quoted)
+
+    root = yaml.compose(text)
+    if root is not None:
+        walk(root, ())
+    return positions
+
+
+@dataclass(frozen=True)
+class ObjectDef:
+    name: str
+    collection: str
+    where: Expression | None
+
+
+@dataclass(frozen=True)
+class Cut:
+    name: str
+    expr: Expression
+    exercises: tuple[str, ...]
+
+
+class DeclarativeSelection:
+    """The selection of a declarative analysis, with the interface of a ``selection.py``
+    module: ``BRANCHES`` and ``select_events(events, options)``."""
+
+    def __init__(self, raw: dict[str, Any], config_path: Path) -> None:
+        self.config_path = config_path
+        text = config_path.read_text("utf-8")
+        positions = yaml_positions(text)
+
+        def origin(*path: Any) -> Origin:
+            line, col = positions.get(path, (0, 1))
+            return Origin(str(config_path), line, col)
+
+        branches = set(branch_names())
+        known: set[str] = set(branches)
+        self.exercises: dict[str, dict[str, Any]] = dict(raw.get("exercises") or {})
+        known |= set(self.exercises)
+        self.objects: list[ObjectDef] = []
+        for name, spec in (raw.get("objects") or {}).items():
+            self._check_name(name, known, origin("objects", name), "object")
+            collection = spec["collection"]
+            where = spec.get("where")
+            expr = (
+                compile_expression(where, known, origin("objects", name, "where"))
+                if where is not None
+                else None
+            )
+            self.objects.append(ObjectDef(name, collection, expr))
+            known.add(name)
+            known |= {f"{name}_{field}" for field in COLLECTIONS[collection]}
+        self.variables: list[tuple[str, Expression]] = []
+        for name, text_expr in (raw.get("variables") or {}).items():
+            self._check_name(name, known, origin("variables", name), "variable")
+            expr = compile_expression(text_expr, known, origin("variables", name))
+            self.variables.append((name, expr))
+            known.add(name)
+        self.cuts: list[Cut] = []
+        for i, cut in enumerate(raw.get("cuts") or []):
+            expr = compile_expression(cut["expr"], known, origin("cuts", i, "expr"))
+            used = tuple(sorted(expr.names & set(self.exercises)))
+            self.cuts.append(Cut(cut["name"], expr, used))
+        self.known = known
+        read: set[str] = set()
+        for obj in self.objects:
+            read |= {f"{obj.collection}_{f}" for f in COLLECTIONS[obj.collection]}
+            if obj.where is not None:
+                read |= obj.where.names & branches
+        for _, expr in self.variables:
+            read |= expr.names & branches
+        for cut in self.cuts:
+            read |= cut.expr.names & branches
+        self.histogram_names: set[str] = set()
+        self.BRANCHES = sorted(read)
+
+    @staticmethod
+    def _check_name(name: str, known: set[str], where: Origin, kind: str) -> None:
+        location = f"{where.file}:{where.line}"
+        if not name.isidentifier() or name.startswith("_"):
+            raise AtlasodError(f"{location}: {kind} name '{name}' must be a plain identifier")
+        if name in known:
+            raise AtlasodError(f"{location}: {kind} name '{name}' is already taken")
+
+    def check_histograms(self, variables: list[str]) -> None:
+        """Every histogram must use a known name (checked at start-up)."""
+        positions = yaml_positions(self.config_path.read_text("utf-8"))
+        for i, name in enumerate(variables):
+            if name not in self.known or name in self.exercises:
+                line, _ = positions.get(("histograms", i, "variable"), (0, 1))
+                raise AtlasodError(
+                    f"{self.config_path}:{line}: histogram variable '{name}' is not a variable, "
+                    "object field or branch of this analysis"
+                )
+        self.histogram_names = set(variables)
+
+    def exercise_values(self, options: dict[str, Any]) -> dict[str, float]:
+        """Values of the exercises: from ``solutions.yaml`` when ``solutions`` is on."""
+        if not self.exercises or not options.get("solutions", False):
+            return {}
+        path = self.config_path.with_name(SOLUTIONS_NAME)
+        if not path.is_file():
+            raise AtlasodError(
+                f"--config solutions=true but {path} does not exist; it holds the values of "
+                f"the exercises {sorted(self.exercises)}"
+            )
+        values = yaml.safe_load(path.read_text("utf-8")) or {}
+        missing = sorted(set(self.exercises) - set(values))
+        if missing:
+            raise AtlasodError(f"{path}: no value for the exercises {missing}")
+        return {k: float(values[k]) for k in self.exercises}
+
+    def unset_cuts(self, options: dict[str, Any]) -> list[str]:
+        """Names of the cuts that are not applied because an exercise has no value."""
+        values = self.exercise_values(options)
+        return [c.name for c in self.cuts if any(e not in values for e in c.exercises)]
+
+    def select_events(self, events: Any, options: dict[str, Any]) -> Any:
+        """The selection on a batch of events (an awkward array): a
+        :class:`atlasod.physics.Selected`."""
+        import awkward as ak
+        import numpy as np
+
+        from atlasod.physics import Selected
+
+        env: dict[str, Any] = {b: events[b] for b in self.BRANCHES if b in events.fields}
+        env.update(self.exercise_values(options))
+        for obj in self.objects:
+            fields = COLLECTIONS[obj.collection]
+            mask = obj.where(env) if obj.where is not None else None
+            record = {}
+            for f in fields:
+                values = events[f"{obj.collection}_{f}"]
+                env[f"{obj.name}_{f}"] = values[mask] if mask is not None else values
+                record[f] = env[f"{obj.name}_{f}"]
+            env[obj.name] = ak.zip(record)
+        for name, expr in self.variables:
+            env[name] = expr(env)
+        n = len(events)
+        current = np.ones(n, dtype=bool)
+        cutflow = {"all": current.copy()}
+        for cut in self.cuts:
+            if any(e not in env for e in cut.exercises):
+                cutflow[f"{cut.name} (exercise: not applied)"] = current.copy()
+                continue
+            current = current & _event_mask(cut.expr(env), n, cut.name)
+            cutflow[cut.name] = current.copy()
+        variables = {}
+        for name in self.histogram_names:
+            variables[name] = _selected(env[name], current, n)
+        return Selected(mask=current, variables=variables, cutflow=cutflow)
+
+
+def _event_mask(value: Any, n: int, name: str) -> Any:
+    import awkward as ak
+    import numpy as np
+
+    if isinstance(value, bool | np.bool_):
+        return np.full(n, bool(value))
+    if isinstance(value, ak.Array):
+        if value.ndim != 1:
+            raise AtlasodError(
+                f"cut '{name}' gives one value per object, not per event: "
+                "use any(...), all(...) or count(...)"
+            )
+        value = ak.to_numpy(ak.fill_none(value, False))
+    return np.asarray(value, dtype=bool)
+
+
+def _selected(value: Any, mask: Any, n: int) -> Any:
+    import awkward as ak
+    import numpy as np
+
+    if isinstance(value, ak.Array):
+        chosen = value[mask]
+        if chosen.ndim == 1:
+            return ak.to_numpy(ak.fill_none(chosen, np.nan)).astype(np.float64)
+        return chosen
+    value = np.asarray(value)
+    if value.ndim == 0:
+        return np.full(int(mask.sum()), float(value))
+    return value[mask]
