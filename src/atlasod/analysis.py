@@ -259,9 +259,19 @@ class Analysis:
                 raise AtlasodError(f"{self.folder / SELECTION_NAME} must define {attr}")
         return module
 
+    @property
+    def uses_generic_demo(self) -> bool:
+        """No ``demo.py``: the demo data come from a model of the engine (``demo.model``)."""
+        return not (self.folder / DEMO_NAME).is_file() and "model" in self.demo
+
     @cached_property
     def demo_module(self) -> ModuleType:
-        """The demo-physics module ``demo.py`` (``generate_events``)."""
+        """The demo-physics module ``demo.py`` (``generate_events``), or the engine's
+        generic models (:mod:`atlasod.demo_models`) when the folder has none."""
+        if self.uses_generic_demo:
+            from atlasod import demo_models
+
+            return demo_models
         module = _load_module(self.folder / DEMO_NAME, f"atlasod_analyses.{self.name}.demo")
         if not hasattr(module, "generate_events"):
             raise AtlasodError(f"{self.folder / DEMO_NAME} must define generate_events")

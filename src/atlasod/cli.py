@@ -3,7 +3,7 @@
 Every Snakemake rule is a shell call of one of these subcommands, so Snakemake
 7.32 on REANA, Snakemake 9 locally and HTCondor jobs all run the same code::
 
-    python -m atlasod generate|fetch|process|merge|plot|fit|yields|validate|manifest|dask|check ...
+    python -m atlasod <step> ...   (generate, fetch, process, merge, plot, fit, yields, ...)
 """
 
 from __future__ import annotations
@@ -80,7 +80,14 @@ def cmd_process(args: argparse.Namespace) -> None:
     analysis, catalogue = _analysis(args)
     sample = analysis.file(args.file)
     result = process_chunk(
-        analysis, sample, args.input, args.chunk, args.n_chunks, args.lumi, catalogue
+        analysis,
+        sample,
+        args.input,
+        args.chunk,
+        args.n_chunks,
+        args.lumi,
+        catalogue,
+        _options(args),
     )
     write_chunk(result, sample, args.out, args.cutflow)
 
@@ -167,6 +174,18 @@ def cmd_dask(args: argparse.Namespace) -> None:
     )
 
 
+def cmd_new(args: argparse.Namespace) -> None:
+    from atlasod.templates import create
+
+    folder = create(args.name, args.template, args.analyses_dir, args.without_solutions)
+    LOG.info(
+        "created %s from template %s; run it with: snakemake --cores 4 %s --config source=demo",
+        folder,
+        args.template,
+        args.name,
+    )
+
+
 def _options(args: argparse.Namespace) -> dict[str, bool]:
     out: dict[str, bool] = {}
     for item in args.option or []:
@@ -230,6 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lumi", type=float, default=10064.0, help="luminosity in pb^-1")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--cutflow", type=Path, required=True)
+    p.add_argument("--option", action="append", help="KEY=true|false analysis switch")
 
     p = add("merge", cmd_merge, "sum chunk histograms and cutflows", analysis=False)
     p.add_argument("--out", type=Path, required=True)
@@ -280,6 +300,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="workflow config to read (source, data_dir, results_dir, chunk_entries, ...)",
     )
     p.add_argument("--config", nargs="*", help="KEY=VALUE overrides, as for snakemake")
+
+    from atlasod.templates import available
+
+    p = add("new", cmd_new, "create a new analysis folder from a template", analysis=False)
+    p.add_argument("name", help="name of the new analysis (and of its workflow target)")
+    p.add_argument("--from", dest="template", required=True, choices=available())
+    p.add_argument(
+        "--without-solutions",
+        action="store_true",
+        help="leave out solutions.yaml (the copy to give to students)",
+    )
     return parser
 
 

@@ -60,6 +60,8 @@ class DemoContext:
     weight_factors: tuple[str, ...] = ()
     weight_sign_only: bool = False
     group_fixed_yield: float = 0.0
+    group_signal: bool = False
+    groups_in_role: int = 1
 
     def tunable_target(self, group_expected: float, pass_fraction: float) -> float:
         """This sample's share of a group's expected yield, after the fixed-weight samples'.
@@ -152,6 +154,8 @@ def demo_context(
         weight_factors=factors,
         weight_sign_only=norm.weight_sign_only,
         group_fixed_yield=fixed_unit,
+        group_signal=group.signal,
+        groups_in_role=sum(1 for g in analysis.groups if g.signal == group.signal and g.stacked),
     )
 
 
@@ -172,9 +176,25 @@ def generate_file(
     arrays = complete_events(events.columns, n, sample)
     write_mini(out, arrays)
     truth = {"file": sample.file, "events": n, "seed": seed, "scale": scale, **events.truth}
+    if analysis.uses_generic_demo:
+        truth.update(_selected_truth(analysis, catalogue, sample, out, lumi_pb))
     truth_path = out.with_name(out.name + ".truth.json")
     with atomic_path(truth_path) as tmp:
         tmp.write_text(json.dumps(truth, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return truth
+
+
+def _selected_truth(
+    analysis: Analysis, catalogue: Catalogue, sample: SampleFile, path: Path, lumi_pb: float
+) -> dict[str, Any]:
+    """What the analysis' own selection keeps of a generic-model file (a teacher's cuts)."""
+    from atlasod.processing import process_chunk
+
+    result = process_chunk(analysis, sample, str(path), 0, 1, lumi_pb, catalogue)
+    final = list(result.cutflow.values())[-1]
+    truth: dict[str, Any] = {"selected": int(final["events"])}
+    if not sample.is_data:
+        truth["weighted_selected"] = float(final["weighted"])
     return truth
 
 

@@ -300,6 +300,7 @@ def plot_analysis(
             raise AtlasodError(
                 f"analysis {analysis.name} has no histogram {name!r}; it has {names}"
             )
+    unset = analysis.declarative.unset_cuts(options) if analysis.declarative else []
     for spec in analysis.histograms:
         if only and spec.name not in only:
             continue
@@ -309,6 +310,18 @@ def plot_analysis(
             fig = plot_stack(spec, analysis.title, data, groups, edges, use_fit)
         else:
             fig = plot_signal_line(spec, analysis.title, data, groups, edges, use_fit)
+        if unset:
+            fig.axes[0].text(
+                0.5,
+                0.04,
+                "Exercise, cut not applied yet: " + ", ".join(unset),
+                transform=fig.axes[0].transAxes,
+                ha="center",
+                color="#cc0000",
+                fontsize="small",
+                bbox={"facecolor": "white", "edgecolor": "#cc0000"},
+                zorder=10,
+            )
         written += _save(fig, outdir, spec.name)
         LOG.info("plotted %s", spec.name)
     return written

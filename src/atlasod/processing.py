@@ -121,8 +121,13 @@ def process_chunk(
     n_chunks: int,
     lumi_pb: float,
     catalogue: Catalogue,
+    options: dict[str, Any] | None = None,
 ) -> ChunkResult:
-    """Select and histogram chunk ``index`` of ``n_chunks`` of the file at ``location``."""
+    """Select and histogram chunk ``index`` of ``n_chunks`` of the file at ``location``.
+
+    ``options`` (workflow switches such as ``solutions``) are added to the analysis'
+    ``selection`` options."""
+    select_options = {**analysis.selection_options, **(options or {})}
     tree = open_tree(location)
     branches = list(dict.fromkeys(analysis.selection.BRANCHES))
     if not sample.is_data:
@@ -146,7 +151,7 @@ def process_chunk(
         batches = tree.iterate(branches, entry_start=start, entry_stop=stop, step_size=READ_STEP)
         for arrays in batches:
             weights = event_weights(arrays, sample, analysis, catalogue, lumi_pb)
-            selected = analysis.selection.select_events(arrays, analysis.selection_options)
+            selected = analysis.selection.select_events(arrays, select_options)
             fill(histograms, analysis, selected, weights)
             for cut, mask in selected.cutflow.items():
                 entry = cutflow.setdefault(cut, {"events": 0, "weighted": 0.0, "sumw2": 0.0})

@@ -15,10 +15,12 @@ rule process_chunk:
         location=process_location,
         n_chunks=lambda w: n_chunks(w.analysis, sample_of(w.analysis, w.stem)),
         lumi=config["lumi_pb"],
+        options=OPTIONS,
     shell:
         "{params.cli} --log {log} process --analysis {wildcards.analysis} --file {wildcards.stem}"
         " --input {params.location} --chunk {wildcards.chunk} --n-chunks {params.n_chunks}"
         " --lumi {params.lumi} --out {output.hist} --cutflow {output.cutflow}"
+        " {params.options}"
 
 
 rule merge_histograms:

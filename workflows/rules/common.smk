@@ -47,10 +47,12 @@ CLI = f"{config.get('atlasod', 'python -m atlasod')} --analyses-dir {ANALYSES_DI
 # The full config, recorded in each run's manifest.
 CONFIG_JSON = shlex.quote(json.dumps(config, sort_keys=True))
 # Analysis switches (a group's `scale_option`) are boolean top-level config keys.
+# `solutions` fills in the exercises of declarative analyses (teachers only).
 OPTIONS = " ".join(
     f"--option {k}={str(config[k]).lower()}"
     for k in sorted(
         {g.scale_option for a in ANALYSES.values() for g in a.groups} - {None}
+        | {"solutions"}
     )
     if k in config
 )
