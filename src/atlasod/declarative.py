@@ -39,9 +39,13 @@ import yaml
 
 from atlasod.errors import AtlasodError
 from atlasod.expressions import Expression, Origin, compile_expression
-from atlasod.mini import COLLECTIONS, branch_names
+from atlasod.mini import COLLECTIONS, SCALARS, branch_names
 
 SOLUTIONS_NAME = "solutions.yaml"
+_DTYPES = {
+    **SCALARS,
+    **{f"{o}_{f}": t for o, fields in COLLECTIONS.items() for f, t in fields.items()},
+}
 
 
 def yaml_positions(text: str) -> dict[tuple[Any, ...], tuple[int, int]]:
@@ -122,16 +126,29 @@ class DeclarativeSelection:
             used = tuple(sorted(expr.names & set(self.exercises)))
             self.cuts.append(Cut(cut["name"], expr, used))
         self.known = known
-        read: set[str] = set()
-        for obj in self.objects:
-            read |= {f"{obj.collection}_{f}" for f in COLLECTIONS[obj.collection]}
-            if obj.where is not None:
-                read |= obj.where.names & branches
-        for _, expr in self.variables:
-            read |= expr.names & branches
-        for cut in self.cuts:
-            read |= cut.expr.names & branches
+        self._branches = branches
         self.histogram_names: set[str] = set()
+        self.fields: dict[str, list[str]] = {}
+        self.BRANCHES: list[str] = []
+        self._finalise()
+
+    def _finalise(self) -> None:
+        """What to read: the branches named anywhere, and of each object collection only
+        the fields used (pT, η, φ, E too where the object itself is passed to a function)."""
+        used = set(self.histogram_names)
+        expressions = [o.where for o in self.objects if o.where is not None]
+        expressions += [e for _, e in self.variables] + [c.expr for c in self.cuts]
+        for expr in expressions:
+            used |= expr.names
+        read = used & self._branches
+        for obj in self.objects:
+            fields = [f for f in COLLECTIONS[obj.collection] if f"{obj.name}_{f}" in used]
+            if obj.name in used:
+                fields = sorted(set(fields) | {"pt", "eta", "phi", "E"})
+            if not fields:
+                fields = ["pt"]  # the multiplicity
+            self.fields[obj.name] = fields
+            read |= {f"{obj.collection}_{f}" for f in fields}
         self.BRANCHES = sorted(read)
 
     @staticmethod
@@ -153,6 +170,7 @@ class DeclarativeSelection:
                     "object field or branch of this analysis"
                 )
         self.histogram_names = set(variables)
+        self._finalise()
 
     def exercise_values(self, options: dict[str, Any]) -> dict[str, float]:
         """Values of the exercises: from ``solutions.yaml`` when ``solutions`` is on."""
@@ -183,14 +201,17 @@ class DeclarativeSelection:
 
         from atlasod.physics import Selected
 
-        env: dict[str, Any] = {b: events[b] for b in self.BRANCHES if b in events.fields}
+        env: dict[str, Any] = {}
+        for b in self.BRANCHES:
+            values = events[b]
+            # float32 branches are computed with in double precision
+            env[b] = ak.values_astype(values, np.float64) if _DTYPES.get(b) == "float32" else values
         env.update(self.exercise_values(options))
         for obj in self.objects:
-            fields = COLLECTIONS[obj.collection]
             mask = obj.where(env) if obj.where is not None else None
             record = {}
-            for f in fields:
-                values = events[f"{obj.collection}_{f}"]
+            for f in self.fields[obj.name]:
+                values = env[f"{obj.collection}_{f}"]
                 env[f"{obj.name}_{f}"] = values[mask] if mask is not None else values
                 record[f] = env[f"{obj.name}_{f}"]
             env[obj.name] = ak.zip(record)
