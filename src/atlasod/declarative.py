@@ -48,9 +48,10 @@ _DTYPES = {
 }
 
 
-def yaml_positions(text: str) -> dict[tuple[Any, ...], tuple[int, int]]:
-    """(line, column), 1-based, of every scalar in a YAML document, keyed by its path."""
-    positions: dict[tuple[Any, ...], tuple[int, int]] = {}
+def yaml_positions(text: str) -> dict[tuple[Any, ...], tuple[int, int, int]]:
+    """(first line, column, last line), 1-based, of every scalar of a YAML document, keyed by
+    its path.  Block scalars (``>-``, ``|``) start on the line after their indicator."""
+    positions: dict[tuple[Any, ...], tuple[int, int, int]] = {}
 
     def walk(node: yaml.Node, path: tuple[Any, ...]) -> None:
         if isinstance(node, yaml.MappingNode):
@@ -60,9 +61,13 @@ def yaml_positions(text: str) -> dict[tuple[Any, ...], tuple[int, int]]:
             for i, item in enumerate(node.value):
                 walk(item, (*path, i))
         else:
-            # a quoted scalar starts one column after its quote
-            quoted = getattr(node, "style", None) in ("'", '"')
-            positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1 + quoted)
+            style = getattr(node, "style", None)
+            line, column = node.start_mark.line + 1, node.start_mark.column + 1
+            if style in ("'", '"'):  # a quoted scalar starts one column after its quote
+                column += 1
+            elif style in (">", "|"):
+                line, column = line + 1, 1
+            positions[path] = (line, column, node.end_mark.line + 1)
 
     root = yaml.compose(text)
     if root is not None:
@@ -93,9 +98,12 @@ class DeclarativeSelection:
         text = config_path.read_text("utf-8")
         positions = yaml_positions(text)
 
+        lines = text.splitlines()
+
         def origin(*path: Any) -> Origin:
-            line, col = positions.get(path, (0, 1))
-            return Origin(str(config_path), line, col)
+            line, col, last = positions.get(path, (0, 1, 0))
+            source = tuple(lines[line - 1 : last]) if line else ()
+            return Origin(str(config_path), line, col, source)
 
         branches = set(branch_names())
         known: set[str] = set(branches)
@@ -164,7 +172,7 @@ class DeclarativeSelection:
         positions = yaml_positions(self.config_path.read_text("utf-8"))
         for i, name in enumerate(variables):
             if name not in self.known or name in self.exercises:
-                line, _ = positions.get(("histograms", i, "variable"), (0, 1))
+                line, _, _ = positions.get(("histograms", i, "variable"), (0, 1, 0))
                 raise AtlasodError(
                     f"{self.config_path}:{line}: histogram variable '{name}' is not a variable, "
                     "object field or branch of this analysis"

@@ -44,6 +44,15 @@ class Origin:
     file: str
     line: int  # 1-based line of the expression's first character in the file
     column: int = 1  # 1-based column of that character
+    source: tuple[str, ...] = ()  # the file's lines holding the expression (multi-line YAML)
+
+    def locate(self, token: str, offset: int) -> tuple[int, int]:
+        """(line, column) of ``token``, found at ``offset`` in the expression's text."""
+        for i, text in enumerate(self.source):
+            start = text.find(token) if token else -1
+            if start >= 0:
+                return self.line + i, start + 1
+        return self.line, self.column + offset
 
 
 # name -> (function, number of arguments (None: any), description for the docs)
@@ -143,7 +152,8 @@ def _error(text: str, origin: Origin, node: ast.AST | None, problem: str) -> Exp
     col = getattr(node, "col_offset", 0) if node is not None else 0
     end = getattr(node, "end_col_offset", None) if node is not None else None
     token = text[col:end] if end is not None else text[col:]
-    where = f"{origin.file}:{origin.line}:{origin.column + col}"
+    line, column = origin.locate(token, col)
+    where = f"{origin.file}:{line}:{column}"
     return ExpressionError(f"{where}: {problem} (at '{token}' in '{text}')")
 
 

@@ -1,0 +1,135 @@
+"""The expression language of declarative analyses: what it computes and what it refuses."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import awkward as ak
+import numpy as np
+import pytest
+
+from atlasod.analysis import Analysis
+from atlasod.catalogue import Catalogue
+from atlasod.errors import AtlasodError
+from atlasod.expressions import ExpressionError, Origin, compile_expression, reference
+
+from .conftest import REPO
+
+ORIGIN = Origin("analyses/x/analysis.yaml", 12, 11)
+KNOWN = {"lep_pt", "lep_eta", "lep_phi", "lep_E", "met_et", "met_phi", "goodlep", "goodlep_pt"}
+
+
+def value(text: str, env: dict):
+    return compile_expression(text, KNOWN, ORIGIN)(env)
+
+
+def test_per_object_and_per_event_arithmetic() -> None:
+    env = {"lep_pt": ak.Array([[30e3, 20e3], [50e3]]), "lep_eta": ak.Array([[0.1, 3.0], [-2.6]])}
+    assert value("lep_pt > 25*GeV and abs(lep_eta) < 2.5", env).tolist() == [[True, False], [False]]
+    assert value("count(lep_pt) == 1", env).tolist() == [False, True]
+    assert value("lep_pt[1] / GeV", env).tolist() == [20.0, None]
+    assert value("1 < count(lep_pt) <= 2", env).tolist() == [True, False]
+    assert value("sum(lep_pt) / GeV if count(lep_pt) > 1 else 0", env).tolist() == [50.0, 0.0]
+
+
+def test_pair_mass_and_transverse_mass_against_hand_calculation() -> None:
+    # two massless back-to-back leptons of 45 GeV at η = 0: m = 90 GeV
+    goodlep = ak.zip(
+        {
+            "pt": ak.Array([[45.0, 45.0]]),
+            "eta": ak.Array([[0.0, 0.0]]),
+            "phi": ak.Array([[0.0, np.pi]]),
+            "E": ak.Array([[45.0, 45.0]]),
+        }
+    )
+    assert value("pair_mass(goodlep, 0, 1)", {"goodlep": goodlep})[0] == pytest.approx(90.0)
+    env = {"lep_pt": np.array([40.0]), "lep_phi": np.array([0.0]), "met_et": np.array([40.0])}
+    env["met_phi"] = np.array([np.pi])
+    assert value("mt(lep_pt, lep_phi, met_et, met_phi)", env)[0] == pytest.approx(80.0)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("lep_ptt > 3", "unknown name 'lep_ptt'; did you mean 'lep_pt'? (at 'lep_ptt'"),
+        ("lep_pt.__class__", "attribute access ('.') is not allowed"),
+        ("__import__('os')", "name '__import__' is not allowed (leading underscore)"),
+        ("_x + 1", "name '_x' is not allowed (leading underscore)"),
+        ("open('/etc/passwd')", "unknown function 'open'"),
+        ("lambda: 1", "lambda is not allowed"),
+        ("[x for x in lep_pt]", "comprehension is not allowed"),
+        ("abs(x=lep_pt)", "keyword arguments are not allowed"),
+        ("lep_pt[1:2]", "an index must be a constant integer"),
+        ("count(lep_pt, lep_eta)", "count() takes 1 argument(s), not 2"),
+        ("'text'", "constant 'text' is not a number"),
+    ],
+)
+def test_unsafe_or_wrong_expressions_are_refused(text: str, message: str) -> None:
+    with pytest.raises(ExpressionError) as err:
+        compile_expression(text, KNOWN, ORIGIN)
+    assert str(err.value).startswith("analyses/x/analysis.yaml:12:")
+    assert message in str(err.value)
+
+
+def test_syntax_error_names_the_column() -> None:
+    with pytest.raises(ExpressionError, match=r"analyses/x/analysis.yaml:12:\d+: syntax error"):
+        compile_expression("lep_pt >", KNOWN, ORIGIN)
+
+
+def test_reference_lists_every_function() -> None:
+    text = reference()
+    for name in ("pair_mass", "system_mass", "mt", "delta_r", "count"):
+        assert f"| `{name}` |" in text
+
+
+def _analysis_with(tmp_path: Path, catalogue: Catalogue, old: str, new: str) -> Path:
+    folder = tmp_path / "zz_test"
+    shutil.copytree(REPO / "src" / "atlasod" / "templates" / "dilepton_resonance", folder)
+    config = folder / "analysis.yaml"
+    text = config.read_text().replace("name: dilepton_resonance", "name: zz_test")
+    assert old in text
+    config.write_text(text.replace(old, new))
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (
+            '"count(goodlep_pt)"',
+            '"count(goodlep_ptt)"',
+            "unknown name 'goodlep_ptt'; did you mean 'goodlep_pt'?",
+        ),
+        ("lep_isTightID and", "lep_isTightId and", "unknown name 'lep_isTightId'"),
+        ('"n_lep == 2"', '"n_lep.real == 2"', "attribute access ('.') is not allowed"),
+        ('"trigE or trigM"', '"__import__(trigE)"', "name '__import__' is not allowed"),
+    ],
+)
+def test_bad_template_fails_at_start_up_naming_file_and_line(
+    tmp_path: Path, catalogue: Catalogue, old: str, new: str, message: str
+) -> None:
+    folder = _analysis_with(tmp_path, catalogue, old, new)
+    config = folder / "analysis.yaml"
+    line = next(i for i, t in enumerate(config.read_text().splitlines(), 1) if new.strip('"') in t)
+    with pytest.raises(AtlasodError) as err:
+        Analysis(folder, catalogue)
+    assert str(err.value).startswith(f"{config}:{line}:")
+    assert message in str(err.value)
+    # the workflow refuses to start, with the same message
+    proc = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "snakemake"),
+            "-n",
+            "--config",
+            "source=demo",
+            f"analyses_dir={tmp_path}",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode != 0
+    assert f"{config}:{line}:" in proc.stderr + proc.stdout
+    assert message in proc.stderr + proc.stdout
