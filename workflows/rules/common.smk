@@ -47,6 +47,10 @@ CLI = f"{config.get('atlasod', 'python -m atlasod')} --analyses-dir {ANALYSES_DI
 # The full config, recorded in each run's manifest.
 CONFIG_JSON = shlex.quote(json.dumps(config, sort_keys=True))
 # Analysis switches (a group's `scale_option`) are boolean top-level config keys.
+# Switches given on the command line (--config solutions=true) arrive as strings.
+for _key in ("hzz_zz_factor", "zprime_ttbar_factor", "solutions"):
+    if _key in config:
+        config[_key] = str(config[_key]).lower() == "true"
 # `solutions` fills in the exercises of declarative analyses (teachers only).
 OPTIONS = " ".join(
     f"--option {k}={str(config[k]).lower()}"
