@@ -69,8 +69,8 @@ lock-check: install
 		echo "$(LOCK) is out of date: run 'make lock'"; exit 1; fi
 
 lint: install
-	$(BIN)/ruff check src analyses tests tools benchmarks
-	$(BIN)/ruff format --check src analyses tests tools benchmarks
+	$(BIN)/ruff check src analyses tests tools benchmarks notebooks
+	$(BIN)/ruff format --check src analyses tests tools benchmarks notebooks
 	$(BIN)/snakefmt --check Snakefile workflows/rules
 	$(BIN)/hadolint envs/Dockerfile
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/snakemake --lint --config source=demo

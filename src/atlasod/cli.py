@@ -186,6 +186,15 @@ def cmd_new(args: argparse.Namespace) -> None:
     )
 
 
+def cmd_notebook(args: argparse.Namespace) -> None:
+    from atlasod.notebook import write_notebook
+
+    analysis, _ = _analysis(args)
+    out = args.out or Path("notebooks") / f"{analysis.name}.py"
+    write_notebook(analysis, out)
+    LOG.info("wrote %s (jupytext percent format; jupytext --to ipynb %s)", out, out)
+
+
 def _options(args: argparse.Namespace) -> dict[str, bool]:
     out: dict[str, bool] = {}
     for item in args.option or []:
@@ -300,6 +309,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="workflow config to read (source, data_dir, results_dir, chunk_entries, ...)",
     )
     p.add_argument("--config", nargs="*", help="KEY=VALUE overrides, as for snakemake")
+
+    p = add("notebook", cmd_notebook, "write the notebook view of an analysis (jupytext)")
+    p.add_argument("--out", type=Path, help="default: notebooks/<analysis>.py")
 
     from atlasod.templates import available
 

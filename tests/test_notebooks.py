@@ -1,0 +1,50 @@
+"""The notebook view of each analysis: generated from the folder, valid, runs top to bottom."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jupytext
+import nbformat
+import pytest
+
+from atlasod.analysis import discover, load_analysis
+from atlasod.catalogue import Catalogue
+from atlasod.notebook import render
+
+from .conftest import ANALYSES, REPO
+
+NOTEBOOKS = REPO / "notebooks"
+
+
+@pytest.mark.parametrize("name", discover(ANALYSES))
+def test_notebook_is_up_to_date_and_a_valid_jupyter_notebook(
+    name: str, catalogue: Catalogue
+) -> None:
+    path = NOTEBOOKS / f"{name}.py"
+    assert path.is_file(), f"run: atlasod notebook --analysis {name}"
+    assert path.read_text() == render(load_analysis(ANALYSES, name, catalogue)), (
+        f"{path} is stale: run atlasod notebook --analysis {name}"
+    )
+    notebook = jupytext.read(path)
+    nbformat.validate(notebook)
+    assert sum(c.cell_type == "code" for c in notebook.cells) >= 5
+
+
+@pytest.mark.workflow
+@pytest.mark.parametrize("name", ["hyy", "hzz"])
+def test_notebook_runs_top_to_bottom_on_demo_data(name: str, tmp_path: Path) -> None:
+    env = {**os.environ, "ATLASOD_WORK": str(tmp_path), "MPLBACKEND": "Agg"}
+    proc = subprocess.run(
+        [sys.executable, f"{name}.py"],
+        cwd=NOTEBOOKS,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "events processed" in proc.stdout
+    assert (tmp_path / "demo" / name / "histograms.root").is_file()
+    assert any((tmp_path / "demo" / name / "plots").glob("*.png"))
