@@ -133,3 +133,15 @@ def test_bad_template_fails_at_start_up_naming_file_and_line(
     assert proc.returncode != 0
     assert f"{config}:{line}:" in proc.stderr + proc.stdout
     assert message in proc.stderr + proc.stdout
+
+
+def test_docs_expression_reference_is_generated_from_the_code() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("update_docs", REPO / "tools" / "update_docs.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    text = module.DOC.read_text()
+    assert module.render(text) == text, "run python tools/update_docs.py"
+    assert reference() in text

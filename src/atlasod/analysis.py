@@ -185,7 +185,10 @@ class Analysis:
                 if isinstance(item, str)
                 else (item["name"], item.get("skim", self.skim))
             )
-            samples.append(catalogue.sample(name, skim))
+            try:
+                samples.append(catalogue.sample(name, skim))
+            except AtlasodError as exc:
+                raise AtlasodError(f"{self.config_path}: group {raw['name']}: {exc}") from None
         return Group(
             name=raw["name"],
             label=raw.get("label", raw["name"]),
