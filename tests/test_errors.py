@@ -83,9 +83,10 @@ def test_missing_branch_names_branch_and_file(
         f["mini"] = {"trigP": arrays.trigP}
     with pytest.raises(AtlasodError) as err:
         process_chunk(hyy, hyy.data_files[0], str(bad), 0, 1, 10064.0, catalogue)
-    assert str(err.value).startswith(
-        f"{bad}: tree 'mini' has no branch photon_pt, photon_eta, photon_phi, photon_isTightID, "
-        "photon_ptcone30, photon_etcone20, photon_convType (needed by analysis hyy)"
+    assert str(err.value) == (
+        f"{bad}: tree 'mini' has no branch photon_convType, photon_eta, photon_etcone20, "
+        "photon_isTightID, photon_phi, photon_pt, photon_ptcone30 (needed by analysis hyy); "
+        f"check the branch names in {hyy.config_path} against the 2020 'mini' schema"
     )
 
 
@@ -118,7 +119,7 @@ def test_unknown_analysis_key_lists_the_allowed_keys(tmp_path: Path, catalogue: 
     with pytest.raises(
         AtlasodError,
         match=r"invalid value at '<top level>': Additional properties are not allowed "
-        r"\('lumi' was unexpected\) \(allowed keys: data, demo, description, fit, groups, ",
+        r"\('lumi' was unexpected\) \(allowed keys: cuts, data, demo, description, exercises, ",
     ):
         load_analysis(root, "hyy", catalogue)
 

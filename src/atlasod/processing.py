@@ -133,11 +133,12 @@ def process_chunk(
     if not sample.is_data:
         branches += [b for b in analysis.weight_factors if b not in branches]
     missing = [b for b in branches if b not in tree]
+    source = analysis.config_path if analysis.declarative else analysis.folder / "selection.py"
     if missing:
         raise AtlasodError(
             f"{location}: tree '{TREE_NAME}' has no branch {', '.join(missing)} "
             f"(needed by analysis {analysis.name}); check the branch names in "
-            f"{analysis.folder}/selection.py against the 2020 'mini' schema"
+            f"{source} against the 2020 'mini' schema"
         )
     start, stop = chunk_range(tree.num_entries, index, n_chunks)
     histograms = {
