@@ -160,7 +160,7 @@ rule manifest:
     params:
         cli=CLI,
         source=SOURCE,
-        config=CONFIG_JSON,
+        config=lambda w: CONFIG_JSON,
         inputs=lambda w: " ".join(
             f"--input {loc}" for loc in analysis_locations(w.analysis)
         ),
