@@ -61,6 +61,7 @@ class HistogramSpec:
     ylog: bool = False
     ymin: float | None = None
     ymax: float | None = None
+    double_fill_option: str | None = None
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,7 @@ class Analysis:
                 ylog=h.get("ylog", raw.get("plot", {}).get("ylog", False)),
                 ymin=h.get("ymin"),
                 ymax=h.get("ymax"),
+                double_fill_option=h.get("double_fill_option"),
             )
             for h in raw["histograms"]
         )
@@ -226,8 +228,10 @@ class Analysis:
 
     @property
     def options(self) -> list[str]:
-        """Names of the analysis' config switches (its groups' ``scale_option``)."""
-        return sorted({g.scale_option for g in self.groups if g.scale_option})
+        """Names of the analysis' config switches (``scale_option``, ``double_fill_option``)."""
+        names = {g.scale_option for g in self.groups if g.scale_option}
+        names |= {h.double_fill_option for h in self.histograms if h.double_fill_option}
+        return sorted(names)
 
     @property
     def mc_files(self) -> tuple[SampleFile, ...]:

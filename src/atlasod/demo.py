@@ -127,8 +127,9 @@ def demo_context(
     n = demo_event_count(analysis, sample, scale)
     rng = np.random.default_rng(file_seed(seed, sample))
     data_events = sum(demo_event_count(analysis, d, scale) for d in analysis.data_files)
+    params = {**analysis.demo, "_signal_groups": [g.name for g in analysis.groups if g.signal]}
     if sample.is_data:
-        return DemoContext(sample, n, rng, analysis.demo, data_events)
+        return DemoContext(sample, n, rng, params, data_events)
     factors = tuple(analysis.weight_factors)
     group = next(g for g in analysis.groups if sample in g.samples)
     norms = {s: catalogue.normalisation(s.dsid) for s in group.samples if s.dsid}
@@ -146,7 +147,7 @@ def demo_context(
         sample,
         n,
         rng,
-        analysis.demo,
+        params,
         data_events,
         norm_scale=norm.scale(lumi_pb, analysis.normalisation_table),
         group=group.name,

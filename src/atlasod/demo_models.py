@@ -146,16 +146,30 @@ def generate_events(ctx: DemoContext) -> DemoEvents:
     if model is None:
         raise ValueError(f"demo.model must be one of {sorted(MODELS)}, not {p.get('model')!r}")
     rng, n = ctx.rng, ctx.n_events
-    fraction = float(p["signal_fraction"])
+    composition = p.get("composition")
+    if composition:  # data fraction of each group; signal = the signal groups'
+        fraction = sum(v for g, v in composition.items() if g in p.get("_signal_groups", ()))
+    else:
+        fraction = float(p["signal_fraction"])
     signal = rng.random(n) < fraction if ctx.sample.is_data else np.full(n, ctx.group_signal)
     columns = model(ctx, signal, p)
-    truth: dict[str, Any] = {"model": p["model"], "mass": p["mass"]}
+    ratio = float(p.get("data_over_mc", 1.0))  # data / MC of the signal groups
+    truth: dict[str, Any] = {
+        "model": p["model"],
+        "mass": p["mass"],
+        "width": p["width"],
+        "resolution": p["resolution"],
+        "data_over_mc": ratio,
+    }
     if ctx.sample.is_data:
         truth["signal_events"] = int(np.count_nonzero(signal))
     else:
         # The same generator makes data and MC of a role, so matching the generated yields
         # matches the selected ones whatever the cuts.
-        role = fraction if ctx.group_signal else 1 - fraction
-        expected = ctx.data_events * role / ctx.groups_in_role
+        if composition:
+            role = float(composition.get(ctx.group, 0.0))
+        else:
+            role = (fraction if ctx.group_signal else 1 - fraction) / ctx.groups_in_role
+        expected = ctx.data_events * role / (ratio if ctx.group_signal else 1.0)
         columns["mcWeight"] = ctx.mc_weights(n, ctx.tunable_target(expected, 1.0))
     return DemoEvents(columns, truth)

@@ -91,7 +91,11 @@ def event_weights(
 
 
 def fill(
-    histograms: dict[str, hist.Hist], analysis: Analysis, selected: Selected, weights: np.ndarray
+    histograms: dict[str, hist.Hist],
+    analysis: Analysis,
+    selected: Selected,
+    weights: np.ndarray,
+    options: dict[str, Any] | None = None,
 ) -> None:
     w_sel = weights[selected.mask]
     for spec in analysis.histograms:
@@ -110,7 +114,11 @@ def fill(
         if isinstance(values, ak.Array) and values.ndim > 1:
             w = ak.to_numpy(ak.flatten(ak.broadcast_arrays(w, values)[0]))
             values = ak.flatten(values)
-        histograms[spec.name].fill(np.asarray(ak.to_numpy(values), dtype=np.float64), weight=w)
+        values = np.asarray(ak.to_numpy(values), dtype=np.float64)
+        # a quirk of an original analysis: every event filled twice (W: hist_mtw)
+        times = 2 if spec.double_fill_option and (options or {}).get(spec.double_fill_option) else 1
+        for _ in range(times):
+            histograms[spec.name].fill(values, weight=w)
 
 
 def process_chunk(
@@ -153,7 +161,7 @@ def process_chunk(
         for arrays in batches:
             weights = event_weights(arrays, sample, analysis, catalogue, lumi_pb)
             selected = analysis.selection.select_events(arrays, select_options)
-            fill(histograms, analysis, selected, weights)
+            fill(histograms, analysis, selected, weights, select_options)
             for cut, mask in selected.cutflow.items():
                 entry = cutflow.setdefault(cut, {"events": 0, "weighted": 0.0, "sumw2": 0.0})
                 m = np.asarray(mask, dtype=bool)

@@ -48,16 +48,13 @@ CLI = f"{config.get('atlasod', 'python -m atlasod')} --analyses-dir {ANALYSES_DI
 CONFIG_JSON = shlex.quote(json.dumps(config, sort_keys=True))
 # Analysis switches (a group's `scale_option`) are boolean top-level config keys.
 # Switches given on the command line (--config solutions=true) arrive as strings.
-for _key in ("hzz_zz_factor", "zprime_ttbar_factor", "solutions"):
+for _key in ("hzz_zz_factor", "zprime_ttbar_factor", "w_mtw_double_fill", "solutions"):
     if _key in config:
         config[_key] = str(config[_key]).lower() == "true"
 # `solutions` fills in the exercises of declarative analyses (teachers only).
 OPTIONS = " ".join(
     f"--option {k}={str(config[k]).lower()}"
-    for k in sorted(
-        {g.scale_option for a in ANALYSES.values() for g in a.groups} - {None}
-        | {"solutions"}
-    )
+    for k in sorted({k for a in ANALYSES.values() for k in a.options} | {"solutions"})
     if k in config
 )
 
