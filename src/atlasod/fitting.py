@@ -22,7 +22,7 @@ from numpy.polynomial import Polynomial
 from atlasod.analysis import Analysis
 from atlasod.catalogue import Catalogue
 from atlasod.errors import AtlasodError
-from atlasod.histio import read_histograms, sum_histograms, values_and_variances, write_json
+from atlasod.histio import read_histograms, summed, values_and_variances, write_json
 
 LOG = logging.getLogger(__name__)
 SIGNAL = ("amplitude", "mean", "sigma")
@@ -155,15 +155,7 @@ def fit_poly3_gauss(
 
 def data_histogram(analysis: Analysis, histograms: dict[str, Any], name: str) -> Any:
     """Sum of the data periods' histograms ``name``."""
-    parts = []
-    for f in analysis.data_files:
-        key = f"{f.stem}/{name}"
-        if key not in histograms:
-            raise AtlasodError(
-                f"histogram {key} missing from the merged file; rerun the merge step"
-            )
-        parts.append(histograms[key])
-    return sum_histograms(parts)
+    return summed(histograms, [f.stem for f in analysis.data_files], name)
 
 
 def fit_breit_wigner_gauss(

@@ -119,6 +119,19 @@ def sum_histograms(items: list[hist.Hist]) -> hist.Hist:
     return total
 
 
+def summed(histograms: Mapping[str, hist.Hist], stems: list[str], name: str) -> hist.Hist:
+    """Sum of the histograms ``<stem>/<name>`` of several samples, in the given order."""
+    parts = []
+    for stem in stems:
+        key = f"{stem}/{name}"
+        if key not in histograms:
+            raise AtlasodError(
+                f"histogram {key} missing from the merged file; rerun the merge step"
+            )
+        parts.append(histograms[key])
+    return sum_histograms(parts)
+
+
 def values_and_variances(h: hist.Hist, fold_overflow: bool) -> tuple[np.ndarray, np.ndarray]:
     """Bin contents and Σw², with the overflow added to the last bin when ``fold_overflow``."""
     values = h.values(flow=True).astype(float)

@@ -21,7 +21,7 @@ import numpy as np
 
 from atlasod.analysis import Analysis, HistogramSpec
 from atlasod.errors import AtlasodError
-from atlasod.histio import read_histograms, sum_histograms, values_and_variances
+from atlasod.histio import read_histograms, summed, values_and_variances
 
 LOG = logging.getLogger(__name__)
 LUMI_FB = 10.064
@@ -42,15 +42,7 @@ class Component:
 def _summed(
     hists: dict[str, Any], stems: list[str], name: str, fold: bool
 ) -> tuple[np.ndarray, np.ndarray]:
-    parts = []
-    for stem in stems:
-        key = f"{stem}/{name}"
-        if key not in hists:
-            raise AtlasodError(
-                f"histogram {key} missing from the merged file; rerun the merge step"
-            )
-        parts.append(hists[key])
-    return values_and_variances(sum_histograms(parts), fold)
+    return values_and_variances(summed(hists, stems, name), fold)
 
 
 def components(

@@ -19,7 +19,7 @@ import numpy as np
 from atlasod.analysis import Analysis, Group
 from atlasod.catalogue import Catalogue
 from atlasod.errors import AtlasodError
-from atlasod.histio import sum_histograms, values_and_variances
+from atlasod.histio import summed, values_and_variances
 
 LOG = logging.getLogger(__name__)
 POI = "mu"
@@ -28,15 +28,8 @@ POI = "mu"
 def _group_histogram(
     group: Group, histograms: dict[str, Any], name: str, factor: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    parts = []
-    for s in group.samples:
-        key = f"{s.stem}/{name}"
-        if key not in histograms:
-            raise AtlasodError(
-                f"histogram {key} missing from the merged file; rerun the merge step"
-            )
-        parts.append(histograms[key])
-    values, variances = values_and_variances(sum_histograms(parts), fold_overflow=True)
+    h = summed(histograms, [s.stem for s in group.samples], name)
+    values, variances = values_and_variances(h, fold_overflow=True)
     return values * factor, variances * factor**2
 
 
