@@ -104,6 +104,11 @@ def _analysis_with(tmp_path: Path, catalogue: Catalogue, old: str, new: str) -> 
         ("lep_isTightID and", "lep_isTightId and", "unknown name 'lep_isTightId'"),
         ('"n_lep == 2"', '"n_lep.real == 2"', "attribute access ('.') is not allowed"),
         ('"trigE or trigM"', '"__import__(trigE)"', "name '__import__' is not allowed"),
+        (
+            '"goodlep_pt[1] / GeV"',
+            '"goodlep_pt[1] / GeV + window"',
+            "variable 'lep2_pt' uses an exercise (window); exercises can only be used in cuts",
+        ),
     ],
 )
 def test_bad_template_fails_at_start_up_naming_file_and_line(

@@ -126,6 +126,13 @@ class DeclarativeSelection:
         for name, text_expr in (raw.get("variables") or {}).items():
             self._check_name(name, known, origin("variables", name), "variable")
             expr = compile_expression(text_expr, known, origin("variables", name))
+            if expr.names & set(self.exercises):
+                where = origin("variables", name)
+                raise AtlasodError(
+                    f"{where.file}:{where.line}: variable '{name}' uses an exercise "
+                    f"({', '.join(sorted(expr.names & set(self.exercises)))}); exercises can "
+                    "only be used in cuts"
+                )
             self.variables.append((name, expr))
             known.add(name)
         self.cuts: list[Cut] = []
@@ -212,7 +219,7 @@ class DeclarativeSelection:
         env: dict[str, Any] = {}
         for b in self.BRANCHES:
             values = events[b]
-            # float32 branches are computed with in double precision
+            # float32 branches are computed in double precision
             env[b] = ak.values_astype(values, np.float64) if _DTYPES.get(b) == "float32" else values
         env.update(self.exercise_values(options))
         for obj in self.objects:
