@@ -7,7 +7,14 @@
   or photons (``objects``), over a continuum falling as exp(−m/``slope``) in
   [``low``, ``high``];
 - ``lepton_met``: W-like events, a lepton and a neutrino from a resonance of ``mass`` (the
-  Jacobian peak in mT), over a background of a lepton with little missing ET.
+  Jacobian peak in mT), over a background of a lepton with little missing ET;
+- ``lepton_jets``: one lepton, missing ET and jets, each group a process of ``processes``:
+  ``ttbar`` (tt̄ → bℓν bqq̄ with m(tt̄) falling from ``ttbar_mass.low``), ``resonance``
+  (tt̄ from a resonance of ``mass`` and ``width``: a Z′), ``single_top`` and ``w_jets``;
+  hadronic top and W masses ``top_mass`` and ``w_mass``, jets smeared by
+  ``jet_resolution``, b-tagged with efficiency ``b_tag_efficiency``; with
+  ``large_r_jets: true`` every event also has large-R jets (the hadronic top of tt̄, QCD-like
+  jets otherwise).
 
 Groups with ``signal: true`` get the signal, the other groups the background; data hold a
 fraction ``signal_fraction`` of signal events.  MC weights are chosen so that the weighted MC
@@ -29,6 +36,7 @@ from atlasod.demo import (
     DemoEvents,
     good_lepton_quality,
     jagged_branches,
+    massless,
     resonance,
     stack_objects,
     truncated_exponential,
@@ -136,7 +144,270 @@ def _lepton_met(ctx: DemoContext, signal: np.ndarray, p: dict[str, Any]) -> dict
     return out
 
 
-MODELS = {"resonance": _objects, "lepton_met": _lepton_met}
+# --- lepton + jets: tt̄, Z′ → tt̄, single top, W+jets -------------------------------------
+
+LEPTON_JETS: dict[str, Any] = {
+    "top_mass": 172.5,
+    "top_width": 1.4,
+    "w_mass": 80.379,
+    "w_width": 2.085,
+    "ttbar_mass": {"low": 350.0, "slope": 150.0},
+    "system_pt": 40.0,
+    "jet_resolution": 0.1,
+    "met_resolution": 8.0,
+    "b_tag_efficiency": 0.77,
+    "mistag_rate": 0.01,
+    "extra_jets": 1.0,
+    "large_r_jets": False,
+    # probability that each of the three hardest W+jets jets is a b (W+bb̄, W+c mistags)
+    "w_jets_b_fractions": [0.5, 0.35, 0.0],
+}
+PROCESSES = ("ttbar", "resonance", "single_top", "w_jets")
+B_MASS = 4.8
+MAX_JETS = 10
+
+
+def _breit_wigner(
+    rng: np.random.Generator, mass: float, width: float, n: int, spread: float = 0.15
+) -> np.ndarray:
+    """Breit-Wigner masses, cut at ``mass`` ± ``spread`` × ``mass``."""
+    m = mass + 0.5 * width * np.tan(np.pi * (rng.random(n) - 0.5))
+    return np.clip(m, (1 - spread) * mass, (1 + spread) * mass)
+
+
+def _scaled(p4: Any, factor: np.ndarray) -> Any:
+    """The four-vectors with energy and momentum scaled by ``factor`` (a jet energy scale)."""
+    return vector.array(
+        {"pt": p4.pt * factor, "eta": p4.eta, "phi": p4.phi, "mass": p4.mass * factor}
+    )
+
+
+def _top_decay(rng: np.random.Generator, top: Any, p: dict[str, Any]) -> tuple[Any, Any, Any]:
+    """t → bW, W → two massless daughters (ℓν or qq̄): (b, daughter 1, daughter 2)."""
+    n = len(top)
+    b, w = two_body_decay(rng, top, B_MASS, _breit_wigner(rng, p["w_mass"], p["w_width"], n))
+    d1, d2 = two_body_decay(rng, w, 0.0, 0.0)
+    return b, d1, d2
+
+
+def _process(rng: np.random.Generator, kind: str, n: int, p: dict[str, Any]) -> dict[str, Any]:
+    """Partons of ``n`` events of one process: lepton, neutrino, jets (with b flags) and the
+    large-R jet candidate (the hadronic top, or None)."""
+    top_mass = lambda: _breit_wigner(rng, p["top_mass"], p["top_width"], n)  # noqa: E731
+    if kind in ("ttbar", "resonance"):
+        mt1, mt2 = top_mass(), top_mass()
+        if kind == "ttbar":
+            spec = p["ttbar_mass"]
+            m_tt = spec["low"] + rng.exponential(spec["slope"], n)
+        else:
+            m_tt = _breit_wigner(rng, p["mass"], p["width"], n, spread=0.3)
+        m_tt = np.maximum(m_tt, mt1 + mt2 + 5.0)
+        system = resonance(rng, m_tt, pt_scale=p["system_pt"], eta_sigma=0.8)
+        t_lep, t_had = two_body_decay(rng, system, mt1, mt2)
+        b_lep, lep, nu = _top_decay(rng, t_lep, p)
+        b_had, q1, q2 = _top_decay(rng, t_had, p)
+        return {
+            "lep": lep,
+            "nu": nu,
+            "jets": [(b_lep, 5), (b_had, 5), (q1, 0), (q2, 0)],
+            "top": t_had,
+        }
+    if kind == "single_top":
+        top = resonance(rng, top_mass(), pt_scale=p["system_pt"], eta_sigma=1.0)
+        b, lep, nu = _top_decay(rng, top, p)
+        forward = massless(
+            25 + rng.exponential(30.0, n), rng.normal(0, 2.0, n), rng.uniform(-np.pi, np.pi, n)
+        )
+        second = massless(
+            25 + rng.exponential(30.0, n), rng.uniform(-2.5, 2.5, n), rng.uniform(-np.pi, np.pi, n)
+        )
+        flavour = np.where(rng.random(n) < 0.5, 5, 0)  # the spectator b of tW / t-channel
+        return {
+            "lep": lep,
+            "nu": nu,
+            "jets": [(b, 5), (forward, 0), (second, flavour)],
+            "top": None,
+        }
+    if kind == "w_jets":
+        w = resonance(
+            rng,
+            _breit_wigner(rng, p["w_mass"], p["w_width"], n),
+            pt_scale=p["system_pt"],
+            eta_sigma=1.2,
+        )
+        lep, nu = two_body_decay(rng, w, 0.0, 0.0)
+        jets = []
+        for k in range(3):
+            flavour = np.where(rng.random(n) < p["w_jets_b_fractions"][k], 5, 0)
+            jet = massless(
+                30 + rng.exponential(45.0, n),
+                rng.uniform(-2.5, 2.5, n),
+                rng.uniform(-np.pi, np.pi, n),
+            )
+            jets.append((jet, flavour))
+        return {"lep": lep, "nu": nu, "jets": jets, "top": None}
+    raise ValueError(f"demo.processes: unknown process {kind!r}; choose from {list(PROCESSES)}")
+
+
+def _event_processes(ctx: DemoContext, signal: np.ndarray, p: dict[str, Any]) -> np.ndarray:
+    """The process of every event: the sample's group's, or for data drawn by composition."""
+    processes: dict[str, str] = p.get("processes", {})
+    n = ctx.n_events
+    if not ctx.sample.is_data:
+        if ctx.group not in processes:
+            raise ValueError(f"demo.processes names no process for group {ctx.group!r}")
+        return np.full(n, processes[ctx.group], dtype=object)
+    composition: dict[str, float] = p["composition"]
+    missing = [g for g in composition if g not in processes]
+    if missing:
+        raise ValueError(f"demo.processes names no process for group(s) {missing}")
+    kinds = np.empty(n, dtype=object)
+    for role in (True, False):
+        names = [g for g in composition if (g in p.get("_signal_groups", ())) == role]
+        idx = np.flatnonzero(signal == role)
+        if not names or len(idx) == 0:
+            continue
+        share = np.array([composition[g] for g in names], dtype=float)
+        choice = ctx.rng.choice(len(names), size=len(idx), p=share / share.sum())
+        kinds[idx] = np.array([processes[names[c]] for c in choice], dtype=object)
+    return kinds
+
+
+def _lepton_jets(ctx: DemoContext, signal: np.ndarray, p: dict[str, Any]) -> dict[str, Any]:
+    rng, n = ctx.rng, ctx.n_events
+    p = {**LEPTON_JETS, **p}
+    kinds = _event_processes(ctx, signal, p)
+    lep = np.zeros((n, 3))  # pt, eta, phi
+    met = np.zeros((n, 2))  # et, phi
+    jets = np.zeros((n, MAX_JETS, 5))  # pt, eta, phi, E, flavour (GeV)
+    n_jets = np.zeros(n, dtype=np.int64)
+    top = np.full((n, 4), np.nan)  # pt, eta, phi, mass of the hadronic top
+    for kind in sorted({str(k) for k in kinds}):
+        idx = np.flatnonzero(kinds == kind)
+        parts = _process(rng, kind, len(idx), p)
+        lep[idx] = np.stack([parts["lep"].pt, parts["lep"].eta, parts["lep"].phi], axis=1)
+        met_et = np.clip(parts["nu"].pt + rng.normal(0, p["met_resolution"], len(idx)), 0, None)
+        met[idx] = np.stack([met_et, parts["nu"].phi], axis=1)
+        if parts["top"] is not None:
+            t = parts["top"]
+            top[idx] = np.stack([t.pt, t.eta, t.phi, t.mass], axis=1)
+        n_extra = rng.poisson(p["extra_jets"], len(idx))
+        extra = [
+            (
+                massless(
+                    25 + rng.exponential(30.0, len(idx)),
+                    rng.uniform(-2.8, 2.8, len(idx)),
+                    rng.uniform(-np.pi, np.pi, len(idx)),
+                ),
+                np.zeros(len(idx)),
+                n_extra > k,
+            )
+            for k in range(3)
+        ]
+        candidates = [(j, f, np.ones(len(idx), dtype=bool)) for j, f in parts["jets"]] + extra
+        cols = []
+        for jet, flavour, present in candidates:
+            scale = np.clip(1 + p["jet_resolution"] * rng.standard_normal(len(idx)), 0.3, None)
+            smeared = _scaled(jet, scale)
+            pt = np.where(present, np.asarray(smeared.pt), 0.0)
+            flav = np.broadcast_to(np.asarray(flavour, dtype=float), (len(idx),))
+            cols.append(np.stack([pt, smeared.eta, smeared.phi, smeared.E, flav], axis=1))
+        block = np.stack(cols, axis=1)  # (m, k, 5)
+        keep = (block[:, :, 0] > 20) & (np.abs(block[:, :, 1]) < 4.5)
+        block[~keep, 0] = 0.0
+        order = np.argsort(-block[:, :, 0], axis=1, kind="stable")
+        block = np.take_along_axis(block, order[:, :, None], axis=1)[:, :MAX_JETS]
+        jets[idx, : block.shape[1]] = block
+        n_jets[idx] = np.minimum(keep.sum(axis=1), MAX_JETS)
+    out: dict[str, Any] = {}
+    # the lepton: good quality; whether it is in the acceptance is up to the kinematics
+    lep_pt = lep[:, 0:1] * 1000.0
+    lep_cols: dict[str, Any] = {
+        "pt": lep_pt,
+        "eta": lep[:, 1:2],
+        "phi": lep[:, 2:3],
+        "E": lep_pt * np.cosh(lep[:, 1:2]),
+        "charge": np.where(rng.random((n, 1)) < 0.5, 1, -1),
+        "type": rng.choice(p.get("flavours", [11, 13]), size=(n, 1)),
+    }
+    lep_cols.update(good_lepton_quality(rng, lep_pt))
+    out.update(jagged_branches("lep", lep_cols, np.ones(n, dtype=np.int64)))
+    out["trigE"] = lep_cols["type"][:, 0] == 11
+    out["trigM"] = lep_cols["type"][:, 0] == 13
+    out["met_et"] = met[:, 0] * 1000.0
+    out["met_phi"] = met[:, 1]
+    out["met_et_syst"] = 0.05 * out["met_et"]
+    is_b = jets[:, :, 4] == 5
+    tagged = rng.random((n, MAX_JETS)) < np.where(is_b, p["b_tag_efficiency"], p["mistag_rate"])
+    jet_cols = {
+        "pt": jets[:, :, 0] * 1000.0,
+        "eta": jets[:, :, 1],
+        "phi": jets[:, :, 2],
+        "E": jets[:, :, 3] * 1000.0,
+        "MV2c10": np.where(
+            tagged, rng.uniform(0.85, 1.0, (n, MAX_JETS)), rng.uniform(-1.0, 0.8, (n, MAX_JETS))
+        ),
+        "jvt": rng.uniform(0.6, 1.0, (n, MAX_JETS)),
+        "trueflav": jets[:, :, 4].astype(np.int32),
+        "truthMatched": np.ones((n, MAX_JETS), dtype=bool),
+        "pt_syst": 0.05 * jets[:, :, 0] * 1000.0,
+    }
+    out.update(jagged_branches("jet", jet_cols, n_jets))
+    if p["large_r_jets"]:
+        out.update(_large_r_jets(rng, top, p))
+    return out
+
+
+def _large_r_jets(rng: np.random.Generator, top: np.ndarray, p: dict[str, Any]) -> dict:
+    """The hadronic top as a large-R jet (mass and pT smeared, low τ32) where there is one,
+    and a QCD-like jet (falling mass, high τ32) in every event, pT-ordered."""
+    n = len(top)
+    has_top = ~np.isnan(top[:, 0])
+    res = p["jet_resolution"]
+    t_pt = np.nan_to_num(top[:, 0]) * np.clip(1 + res * rng.standard_normal(n), 0.3, None)
+    t_m = np.nan_to_num(top[:, 3]) * np.clip(1 + res * rng.standard_normal(n), 0.3, None)
+    qcd_pt = 250 + rng.exponential(100.0, n)
+    qcd_m = 30 + rng.exponential(35.0, n)
+    qcd_eta, qcd_phi = rng.normal(0, 1.2, n), rng.uniform(-np.pi, np.pi, n)
+    # (n, 2, 5): pt, eta, phi, m, tau32; slot 0 the top (if any), slot 1 the QCD jet
+    block = np.stack(
+        [
+            np.stack(
+                [
+                    t_pt,
+                    np.nan_to_num(top[:, 1]),
+                    np.nan_to_num(top[:, 2]),
+                    t_m,
+                    rng.uniform(0.35, 0.75, n),
+                ],
+                axis=1,
+            ),
+            np.stack([qcd_pt, qcd_eta, qcd_phi, qcd_m, rng.uniform(0.5, 1.0, n)], axis=1),
+        ],
+        axis=1,
+    )
+    present = np.stack([has_top, np.ones(n, dtype=bool)], axis=1)
+    block[~present, 0] = -1.0
+    order = np.argsort(-block[:, :, 0], axis=1, kind="stable")
+    block = np.take_along_axis(block, order[:, :, None], axis=1)
+    counts = present.sum(axis=1)
+    pt, eta, m = block[:, :, 0], block[:, :, 1], block[:, :, 3]
+    energy = np.sqrt((pt * np.cosh(eta)) ** 2 + m**2)
+    cols = {
+        "pt": pt * 1000.0,
+        "eta": eta,
+        "phi": block[:, :, 2],
+        "m": m * 1000.0,
+        "E": energy * 1000.0,
+        "tau32": block[:, :, 4],
+        "D2": rng.uniform(0.5, 3.0, (n, 2)),
+        "truthMatched": np.zeros((n, 2), dtype=np.int32),
+        "pt_syst": 0.05 * pt * 1000.0,
+    }
+    return jagged_branches("largeRjet", cols, counts)
+
+
+MODELS = {"resonance": _objects, "lepton_met": _lepton_met, "lepton_jets": _lepton_jets}
 
 
 def generate_events(ctx: DemoContext) -> DemoEvents:

@@ -170,3 +170,39 @@ def event_normal(run: Any, event: Any, salt: int) -> np.ndarray:
     u1 = ((h1 >> np.uint64(11)).astype(np.float64) + 0.5) * scale
     u2 = (h2 >> np.uint64(11)).astype(np.float64) * scale
     return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
+
+
+# --- the one-lepton analyses (tt̄, Z′) -------------------------------------------------------
+
+LEPTON_FIELDS = ("pt", "eta", "phi", "E", "charge", "type", "pt_syst")
+
+
+def the_lepton(events: ak.Array, good: ak.Array) -> ak.Array:
+    """The first good lepton of every event as a record (``pt``, ``eta``, ... in MeV as
+    stored); None where the event has none."""
+    leptons = ak.zip({f: events[f"lep_{f}"] for f in LEPTON_FIELDS})
+    return ak.firsts(leptons[good], axis=1)
+
+
+def lepton_variables(lepton: ak.Array) -> dict[str, np.ndarray]:
+    """Histogram variables of the lepton (GeV): ``lep_pt``, ``lep_eta``, ``lep_E``,
+    ``lep_phi``, ``lep_charge``, ``lep_type``."""
+    return {
+        "lep_pt": ak.to_numpy(lepton["pt"]) / MEV_PER_GEV,
+        "lep_eta": ak.to_numpy(lepton["eta"]),
+        "lep_E": ak.to_numpy(lepton["E"]) / MEV_PER_GEV,
+        "lep_phi": ak.to_numpy(lepton["phi"]),
+        "lep_charge": ak.to_numpy(lepton["charge"]),
+        "lep_type": ak.to_numpy(lepton["type"]),
+    }
+
+
+def cumulative(cuts: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Cutflow masks from per-cut masks applied in order (each cut on top of the previous)."""
+    out: dict[str, np.ndarray] = {}
+    passed: np.ndarray | None = None
+    for name, mask in cuts.items():
+        m = np.asarray(ak.to_numpy(ak.fill_none(mask, False)), dtype=bool)
+        passed = m if passed is None else passed & m
+        out[name] = passed
+    return out

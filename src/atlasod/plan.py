@@ -27,7 +27,8 @@ def demo_events(analysis: dict[str, Any], sample: SampleFile, scale: float) -> i
     if sample.period is not None:
         share = LUMI_PB[sample.period] / sum(LUMI_PB.values())
         return max(1, round(counts["data"] * share * scale))
-    return max(1, round(counts["mc"] * scale))
+    per_sample = counts.get("samples", {})  # e.g. more tt̄ MC where tt̄ dominates
+    return max(1, round(per_sample.get(sample.short_name, counts["mc"]) * scale))
 
 
 def n_chunks(
