@@ -187,6 +187,15 @@ class Analysis:
                 if isinstance(item, str)
                 else (item["name"], item.get("skim", self.skim))
             )
+            if "*" in name or "?" in name:
+                matched = catalogue.matching(name, skim)
+                if not matched:
+                    raise AtlasodError(
+                        f"{self.config_path}: group {raw['name']}: no {skim} sample matches "
+                        f"{name!r}"
+                    )
+                samples.extend(matched)
+                continue
             try:
                 samples.append(catalogue.sample(name, skim))
             except AtlasodError as exc:

@@ -9,6 +9,7 @@ both.
 from __future__ import annotations
 
 import difflib
+import fnmatch
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -160,6 +161,15 @@ class Catalogue:
                 f"sample {short_name!r} has no {skim} file in the catalogue"
                 + _suggest(short_name, known)
             ) from None
+
+    def matching(self, pattern: str, skim: str) -> list[SampleFile]:
+        """MC files of ``skim`` whose short name matches the shell-style ``pattern``
+        (``Wmunu_PTV*``), in the catalogue's order."""
+        return [
+            f
+            for (name, k), f in self._by_short.items()
+            if k == skim and f.dsid is not None and fnmatch.fnmatchcase(name, pattern)
+        ]
 
     def normalisation(self, dsid: int) -> Normalisation:
         try:

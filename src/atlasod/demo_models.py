@@ -17,8 +17,9 @@
   jets otherwise).
 
 Groups with ``signal: true`` get the signal, the other groups the background; data hold a
-fraction ``signal_fraction`` of signal events.  MC weights are chosen so that the weighted MC
-matches the data.  The truth (events that pass the analysis' own selection) is computed by
+fraction ``signal_fraction`` of signal events (or ``composition``: a fraction per group).  MC
+weights are chosen so that the weighted MC matches the data, times ``data_over_mc`` for the
+signal groups and ``data_over_mc_groups[group]`` for any group named there.  The truth (events that pass the analysis' own selection) is computed by
 the engine after the file is written (a teacher may change the cuts): for these analyses the
 selected counts are the selection's own, and what the demo checks is the physics (the fitted
 mass, the signal yield).
@@ -441,6 +442,11 @@ def generate_events(ctx: DemoContext) -> DemoEvents:
             role = float(composition.get(ctx.group, 0.0))
         else:
             role = (fraction if ctx.group_signal else 1 - fraction) / ctx.groups_in_role
-        expected = ctx.data_events * role / (ratio if ctx.group_signal else 1.0)
+        # data / MC of one group (data_over_mc_groups, e.g. the tt̄ x 0.91 of the Z′
+        # analysis), else data_over_mc for the signal groups
+        group_ratio = p.get("data_over_mc_groups", {}).get(
+            ctx.group, ratio if ctx.group_signal else 1.0
+        )
+        expected = ctx.data_events * role / group_ratio
         columns["mcWeight"] = ctx.mc_weights(n, ctx.tunable_target(expected, 1.0))
     return DemoEvents(columns, truth)

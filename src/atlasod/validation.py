@@ -14,7 +14,8 @@ of the original analyses (reference §12), exact or read off the published figur
         source: "[DOC] fig_09h.png"
 
 Quantities: ``yields.<path>`` and ``fit.<path>`` (keys into yields.json and fit.json),
-``hist.<name>.data.<integral|max|bin(x)>`` (the summed data histogram).  A check passes
+``hist.<name>.data.<integral|max|peak|bin(x)>`` (the summed data histogram; ``peak`` is the
+centre of its highest bin).  A check passes
 when |value − expected| ≤ max(abs, rel·|expected|, sigma·error), ``error`` being the
 value at the path ``tolerance.error``.
 """
@@ -102,7 +103,9 @@ def _histogram_quantity(path: str, parts: list[str], inputs: Inputs, analysis: A
     from atlasod.fitting import data_histogram
 
     if len(parts) != 3 or parts[1] != "data":
-        raise AtlasodError(f"quantity {path!r}: use hist.<name>.data.<integral|max|bin(x)>")
+        raise AtlasodError(
+            f"quantity {path!r}: use hist.<name>.data.<integral|max|peak|bin(x)>"
+        )
     name, what = parts[0], parts[2]
     spec = next((h for h in analysis.histograms if h.name == name), None)
     if spec is None:
@@ -113,6 +116,8 @@ def _histogram_quantity(path: str, parts: list[str], inputs: Inputs, analysis: A
         return float(values.sum())
     if what == "max":
         return float(values.max())
+    if what == "peak":
+        return float(h.axes[0].centers[int(np.argmax(values))])
     m = _BIN.match(what)
     if m:
         x = float(m["x"])
