@@ -19,10 +19,11 @@
 Groups with ``signal: true`` get the signal, the other groups the background; data hold a
 fraction ``signal_fraction`` of signal events (or ``composition``: a fraction per group).  MC
 weights are chosen so that the weighted MC matches the data, times ``data_over_mc`` for the
-signal groups and ``data_over_mc_groups[group]`` for any group named there.  The truth (events that pass the analysis' own selection) is computed by
-the engine after the file is written (a teacher may change the cuts): for these analyses the
-selected counts are the selection's own, and what the demo checks is the physics (the fitted
-mass, the signal yield).
+signal groups and ``data_over_mc_groups[group]`` for any group named there.  The truth
+(events that pass the analysis' own selection) is computed by the engine after the file is
+written (a teacher may change the cuts): for these analyses the selected counts are the
+selection's own, and what the demo checks is the physics (the fitted mass, the signal
+yield).
 """
 
 from __future__ import annotations
