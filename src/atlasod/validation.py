@@ -103,9 +103,7 @@ def _histogram_quantity(path: str, parts: list[str], inputs: Inputs, analysis: A
     from atlasod.fitting import data_histogram
 
     if len(parts) != 3 or parts[1] != "data":
-        raise AtlasodError(
-            f"quantity {path!r}: use hist.<name>.data.<integral|max|peak|bin(x)>"
-        )
+        raise AtlasodError(f"quantity {path!r}: use hist.<name>.data.<integral|max|peak|bin(x)>")
     name, what = parts[0], parts[2]
     spec = next((h for h in analysis.histograms if h.name == name), None)
     if spec is None:
