@@ -49,11 +49,15 @@ IMAGE := ghcr.io/atlas-opendata-workflows/atlasod:$(VERSION)
 image:
 	envs/build-image.sh $(IMAGE) $(VERSION)
 
-# Debian packages some tests need (a local XRootD server); installed only when running as root.
+# Debian packages some tests need (a local XRootD server) and the chroot of the test
+# HTCondor pool (tests/htcondor/pool.sh); installed only when running as root.
+CONDOR_ROOT ?= /var/tmp/atlasod-htcondor
 system-deps:
 	@if ! command -v xrootd >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq xrootd-server >/dev/null; \
 	fi
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		bash tests/htcondor/pool.sh build $(CONDOR_ROOT); fi
 
 # Regenerate the lock after editing envs/requirements.in (keeps the current pins where it can;
 # `make lock UPGRADE=1` takes the newest releases).
@@ -77,6 +81,7 @@ lint: install
 
 test: install $(SMK7) system-deps lock-check lint reana-validate image
 	PATH=$(abspath $(BIN)):$$PATH ATLASOD_SNAKEMAKE7=$(abspath $(SMK7)) ATLASOD_IMAGE_UNDER_TEST=$(IMAGE) \
+		ATLASOD_CONDOR_ROOT=$(CONDOR_ROOT) \
 		$(BIN)/pytest
 
 clean:

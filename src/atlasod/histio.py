@@ -66,22 +66,27 @@ def atomic_path(path: Path) -> Iterator[Path]:
 
 
 @contextmanager
-def reproducible_root_file(path: Path) -> Iterator[Any]:
+def reproducible_root_file(path: Path, compressed: bool = True) -> Iterator[Any]:
     """An uproot file for writing at ``path`` (atomically) whose bytes depend only on what
-    is written: fixed timestamps and UUID."""
+    is written: fixed timestamps and UUID.  Compressed with zlib unless ``compressed`` is
+    false: zlib's output depends on the system's libz (Debian 12 and 13 differ)."""
     frozen = SimpleNamespace(datetime=_FrozenDatetime)
+    options: dict[str, Any] = {} if compressed else {"compression": None}
     with (
         atomic_path(path) as tmp,
         mock.patch.object(_cascade, "datetime", frozen),
         mock.patch.object(_cascadetree, "datetime", frozen),
-        uproot.recreate(tmp, uuid_function=lambda: _FIXED_UUID) as out,
+        uproot.recreate(tmp, uuid_function=lambda: _FIXED_UUID, **options) as out,
     ):
         yield out
 
 
 def write_histograms(path: Path, histograms: Mapping[str, hist.Hist]) -> None:
-    """Write ``{"<sample>/<name>": Hist}`` to ``path`` atomically and reproducibly."""
-    with reproducible_root_file(path) as out:
+    """Write ``{"<sample>/<name>": Hist}`` to ``path`` atomically and reproducibly.
+
+    Uncompressed, so that the bytes are the same on every machine whatever its zlib (a
+    batch worker's, the image's, a laptop's); histogram files are small."""
+    with reproducible_root_file(path, compressed=False) as out:
         for key in sorted(histograms):
             out[key] = histograms[key]
 
