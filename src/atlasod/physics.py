@@ -175,6 +175,17 @@ def event_normal(run: Any, event: Any, salt: int) -> np.ndarray:
 # --- the one-lepton analyses (tt̄, Z′) -------------------------------------------------------
 
 LEPTON_FIELDS = ("pt", "eta", "phi", "E", "charge", "type", "pt_syst")
+# Branches read by tight_leptons + the_lepton, and by good_jets with b-tagging.
+TIGHT_LEPTON_BRANCHES = [
+    *(f"lep_{f}" for f in LEPTON_FIELDS),
+    "lep_isTightID",
+    "lep_ptcone30",
+    "lep_etcone20",
+    "lep_trackd0pvunbiased",
+    "lep_tracksigd0pvunbiased",
+    "lep_z0",
+]
+GOOD_JET_BRANCHES = ["jet_pt", "jet_eta", "jet_phi", "jet_E", "jet_jvt", "jet_MV2c10"]
 
 
 def the_lepton(events: ak.Array, good: ak.Array) -> ak.Array:
