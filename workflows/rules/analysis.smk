@@ -25,7 +25,12 @@ rule process_chunk:
 
 rule merge_histograms:
     input:
-        lambda w: chunk_outputs(w.analysis),
+        hists=lambda w: chunk_outputs(w.analysis),
+        # read beside each chunk's histograms; declared so that they are transferred too
+        # where there is no shared file system
+        cutflows=lambda w: [
+            h[: -len(".root")] + ".cutflow.json" for h in chunk_outputs(w.analysis)
+        ],
     output:
         hists=f"{RESULTS}/{{analysis}}/histograms.root",
         cutflow=f"{RESULTS}/{{analysis}}/cutflow.json",
@@ -37,7 +42,8 @@ rule merge_histograms:
     params:
         cli=CLI,
     shell:
-        "{params.cli} --log {log} merge --out {output.hists} --cutflow-out {output.cutflow} {input}"
+        "{params.cli} --log {log} merge --out {output.hists} --cutflow-out {output.cutflow}"
+        " {input.hists}"
 
 
 rule fit:
