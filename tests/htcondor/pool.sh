@@ -73,12 +73,15 @@ mount_bind() {  # mount_bind SOURCE TARGET
 start() {
     local tokens=${1:?TOKENS directory missing}
     shift
+    stop  # whatever an interrupted earlier run left
     mount_bind /proc "$root/proc"
     mount_bind /dev "$root/dev"
     for path in "$@"; do
         mount_bind "$path" "$root$path"
     done
     chmod 1777 "$root/tmp"
+    # a fresh pool every time: no queue, history or scratch directories of earlier runs
+    rm -rf "${root:?}/var/spool/condor/"* "${root:?}/var/lib/condor/execute/"*
     grep -q " $(hostname)\$" "$root/etc/hosts" || echo "127.0.0.1 $(hostname)" >>"$root/etc/hosts"
     chroot "$root" condor_master
     for _ in $(seq 120); do
