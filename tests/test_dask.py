@@ -41,6 +41,47 @@ def test_dask_local_cluster_gives_the_snakemake_histograms(demo_run: Path, tmp_p
         assert ours == (demo_run / "results" / "demo" / "hzz" / name).read_bytes(), name
 
 
+def test_coffea_processor_on_dask_gives_the_snakemake_numbers(
+    demo_run: Path, tmp_path: Path
+) -> None:
+    """--engine coffea: coffea's Runner + DaskExecutor over the analysis as a processor; its
+    own chunking, so equal to rounding (and equal cutflows), not to the byte."""
+    import json
+
+    import numpy as np
+
+    from atlasod.histio import read_histograms
+
+    proc = subprocess.run(
+        [
+            *(sys.executable, "-m", "atlasod", "dask", "--analysis", "hzz"),
+            *("--engine", "coffea", "--workers", "2", "--config", "source=demo"),
+            *(f"demo_scale={TEST_SCALE}", "chunk_entries=5000", f"data_dir={tmp_path / 'data'}"),
+            f"results_dir={tmp_path / 'results'}",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "coffea processor over 33 files" in proc.stderr
+    ours_dir = tmp_path / "results" / "demo" / "hzz"
+    local_dir = demo_run / "results" / "demo" / "hzz"
+    ours, local = (read_histograms(d / "histograms.root") for d in (ours_dir, local_dir))
+    assert ours.keys() == local.keys()
+    for key, h in local.items():
+        np.testing.assert_allclose(ours[key].values(flow=True), h.values(flow=True), rtol=1e-9)
+        np.testing.assert_allclose(
+            ours[key].variances(flow=True), h.variances(flow=True), rtol=1e-9
+        )
+    flows = [json.loads((d / "cutflow.json").read_text()) for d in (ours_dir, local_dir)]
+    for file, record in flows[1].items():
+        assert flows[0][file]["entries"] == record["entries"]
+        for cut, counts in record["cutflow"].items():
+            assert flows[0][file]["cutflow"][cut]["events"] == counts["events"], (file, cut)
+
+
 def test_dask_run_rejects_an_unknown_config_key() -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "atlasod", "dask", "--analysis", "hzz", "--config", "sorce=demo"],

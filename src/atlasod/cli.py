@@ -171,6 +171,7 @@ def cmd_dask(args: argparse.Namespace) -> None:
         str(args.catalogue) if args.catalogue else None,
         args.scheduler,
         args.workers,
+        args.engine,
     )
 
 
@@ -302,6 +303,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("dask", cmd_dask, "run the chunk and merge steps of an analysis on a Dask cluster")
     p.add_argument("--scheduler", help="scheduler address, e.g. tcp://host:8786 (default: local)")
     p.add_argument("--workers", type=int, default=2, help="workers of the local cluster")
+    p.add_argument(
+        "--engine",
+        choices=["chunks", "coffea"],
+        default="chunks",
+        help="chunks: the workflow's chunk jobs (byte-identical histograms); coffea: a coffea "
+        "processor with coffea's DaskExecutor",
+    )
     p.add_argument(
         "--configfile",
         type=Path,

@@ -66,6 +66,18 @@ def _run_task(task: Task) -> tuple[str, int, dict[str, Any], dict[str, Any]]:
     return task.stem, task.index, histograms, record
 
 
+def _make_input(task: Task) -> str:
+    """Worker side: generate a missing demo file; return the file's stem."""
+    from atlasod.demo import generate_file
+
+    if task.generate is not None and not Path(task.location).is_file():
+        catalogue = Catalogue.load(Path(task.catalogue) if task.catalogue else None)
+        analysis = load_analysis(Path(task.analyses_dir), task.analysis, catalogue)
+        sample = analysis.file(task.stem)
+        generate_file(analysis, catalogue, sample, Path(task.location), **task.generate)
+    return task.stem
+
+
 def plan_tasks(
     analysis: Analysis,
     config: dict[str, Any],
@@ -119,8 +131,13 @@ def run(
     catalogue_path: str | None,
     scheduler: str | None,
     workers: int,
+    engine: str = "chunks",
 ) -> Path:
-    """Process every chunk on the cluster; write ``histograms.root`` and ``cutflow.json``."""
+    """Process every chunk on the cluster; write ``histograms.root`` and ``cutflow.json``.
+
+    ``engine``: ``chunks`` maps the workflow's own chunk jobs (byte-identical to the
+    Snakemake run); ``coffea`` runs the analysis as a coffea processor with coffea's
+    ``DaskExecutor`` (same numbers, summed in coffea's chunking)."""
     from distributed import Client, LocalCluster
 
     tasks = plan_tasks(analysis, config, catalogue_path, analyses_dir)
@@ -135,15 +152,19 @@ def run(
         client = Client(cluster)
     t0 = time.monotonic()
     try:
-        LOG.info("%d chunks of %d files on %s", len(tasks), len(first), client.dashboard_link)
-        done = client.gather(client.map(_run_task, first, pure=False))
-        done += client.gather(client.map(_run_task, rest, pure=False))
+        if engine == "coffea":
+            chunks = _run_coffea(analysis, config, analyses_dir, catalogue_path, first, client)
+        else:
+            LOG.info("%d chunks of %d files on %s", len(tasks), len(first), client.dashboard_link)
+            done = client.gather(client.map(_run_task, first, pure=False))
+            done += client.gather(client.map(_run_task, rest, pure=False))
+            done.sort(key=lambda r: (r[0], r[1]))  # the merge step's order
+            chunks = [(h, c) for _, _, h, c in done]
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
-    done.sort(key=lambda r: (r[0], r[1]))  # the merge step's order
-    merged, cutflows = combine([(h, c) for _, _, h, c in done])
+    merged, cutflows = combine(chunks)
     out_dir = Path(config["results_dir"]) / config["source"] / analysis.name
     out = out_dir / "histograms.root"
     write_merged(merged, cutflows, out, out_dir / "cutflow.json")
@@ -151,3 +172,23 @@ def run(
     elapsed = time.monotonic() - t0
     LOG.info("%d events in %.1f s (%.0f events/s): %s", events, elapsed, events / elapsed, out)
     return out
+
+
+def _run_coffea(
+    analysis: Analysis,
+    config: dict[str, Any],
+    analyses_dir: Path,
+    catalogue_path: str | None,
+    files: list[Task],
+    client: Any,
+) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    from atlasod.coffea_processor import AnalysisProcessor, run_coffea
+
+    client.gather(client.map(_make_input, files, pure=False))  # demo files, if missing
+    LOG.info("coffea processor over %d files on %s", len(files), client.dashboard_link)
+    options = {k: config[k] for k in analysis.options if k in config}
+    proc = AnalysisProcessor(
+        str(analyses_dir.resolve()), analysis.name, catalogue_path, config["lumi_pb"], options
+    )
+    locations = {t.stem: t.location for t in files}
+    return run_coffea(analysis, locations, proc, client, int(config["chunk_entries"]))

@@ -121,6 +121,37 @@ def fill(
             histograms[spec.name].fill(values, weight=w)
 
 
+def new_histograms(analysis: Analysis) -> dict[str, hist.Hist]:
+    """The analysis' histograms, empty."""
+    return {
+        h.name: empty_histogram(h.variable, h.bins, h.low, h.high, h.xlabel)
+        for h in analysis.histograms
+    }
+
+
+def accumulate(
+    histograms: dict[str, hist.Hist],
+    cutflow: dict[str, dict[str, float]],
+    analysis: Analysis,
+    sample: SampleFile,
+    arrays: ak.Array,
+    catalogue: Catalogue,
+    lumi_pb: float,
+    options: dict[str, Any],
+) -> None:
+    """Select one batch of events and add it to ``histograms`` and ``cutflow`` (the step
+    shared by the chunk jobs and the coffea processor)."""
+    weights = event_weights(arrays, sample, analysis, catalogue, lumi_pb)
+    selected = analysis.selection.select_events(arrays, options)
+    fill(histograms, analysis, selected, weights, options)
+    for cut, mask in selected.cutflow.items():
+        entry = cutflow.setdefault(cut, {"events": 0, "weighted": 0.0, "sumw2": 0.0})
+        m = np.asarray(mask, dtype=bool)
+        entry["events"] += int(np.count_nonzero(m))
+        entry["weighted"] += float(np.sum(weights[m]))
+        entry["sumw2"] += float(np.sum(weights[m] ** 2))
+
+
 def process_chunk(
     analysis: Analysis,
     sample: SampleFile,
@@ -149,25 +180,16 @@ def process_chunk(
             f"{source} against the 2020 'mini' schema"
         )
     start, stop = chunk_range(tree.num_entries, index, n_chunks)
-    histograms = {
-        h.name: empty_histogram(h.variable, h.bins, h.low, h.high, h.xlabel)
-        for h in analysis.histograms
-    }
+    histograms = new_histograms(analysis)
     cutflow: dict[str, dict[str, float]] = {}
     t0, done = time.monotonic(), 0
     LOG.info("%s: chunk %d/%d, entries %d-%d", sample.file, index + 1, n_chunks, start, stop)
     try:
         batches = tree.iterate(branches, entry_start=start, entry_stop=stop, step_size=READ_STEP)
         for arrays in batches:
-            weights = event_weights(arrays, sample, analysis, catalogue, lumi_pb)
-            selected = analysis.selection.select_events(arrays, select_options)
-            fill(histograms, analysis, selected, weights, select_options)
-            for cut, mask in selected.cutflow.items():
-                entry = cutflow.setdefault(cut, {"events": 0, "weighted": 0.0, "sumw2": 0.0})
-                m = np.asarray(mask, dtype=bool)
-                entry["events"] += int(np.count_nonzero(m))
-                entry["weighted"] += float(np.sum(weights[m]))
-                entry["sumw2"] += float(np.sum(weights[m] ** 2))
+            accumulate(
+                histograms, cutflow, analysis, sample, arrays, catalogue, lumi_pb, select_options
+            )
             done += len(arrays)
             rate = done / max(time.monotonic() - t0, 1e-9)
             LOG.info("%s: %d/%d entries (%.0f events/s)", sample.file, done, stop - start, rate)
