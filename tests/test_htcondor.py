@@ -1,6 +1,12 @@
 """The workflow on a real HTCondor pool: a personal pool started for the test
 (tests/htcondor/pool.sh, Debian 13 chroot, needs root), the unchanged workflow submitted with
-`--profile workflows/profiles/htcondor`; histograms byte-identical to the local run."""
+the two HTCondor profiles; histograms, yields and cutflows byte-identical to a local run.
+
+The local run that the HTCondor runs are compared with is made in the pool's environment
+too: the jobs there use Debian 13's C library, whose maths functions may differ from
+Debian 12's in the last bit, which can move an event across a bin edge; what is tested here
+is that the executor does not change results, as in production, where the workers run the
+same image."""
 
 from __future__ import annotations
 
@@ -13,12 +19,16 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import REPO, demo_config
+from .conftest import REPO
 
 pytestmark = pytest.mark.workflow
 POOL_SCRIPT = REPO / "tests" / "htcondor" / "pool.sh"
 POOL_ROOT = Path(os.environ.get("ATLASOD_CONDOR_ROOT", "/var/tmp/atlasod-htcondor"))
 JOB_UID = 2000  # the pool's unprivileged job user (pool.sh)
+ANALYSIS = "hzz"
+# relative data/results/logs folders (the defaults): inside each checkout
+DEMO = "--config source=demo demo_scale=0.5 chunk_entries=5000"
+COMPARED = ("histograms.root", "cutflow.json", "yields.json")
 
 
 def _pool(*args: str | Path) -> None:
@@ -80,68 +90,78 @@ def chown_tree(root: Path) -> None:
 
 
 def condor_history(*attributes: str) -> list[list[str]]:
-    out = subprocess.run(
+    proc = subprocess.run(
         ["chroot", str(POOL_ROOT), "condor_history", "-af", *attributes],
         capture_output=True,
         text=True,
-        check=True,
-    ).stdout
+        check=False,
+    )
+    if proc.returncode != 0:  # a fresh pool has no history file yet
+        assert "history" in proc.stderr.lower(), proc.stderr
+        return []
+    out = proc.stdout
     return [line.split() for line in out.splitlines() if line.strip()]
 
 
-def assert_same_results(results: Path, local: Path, names: tuple[str, ...]) -> None:
+def assert_same_results(results: Path, local: Path) -> None:
     assert (results / "histograms.root").stat().st_uid == JOB_UID  # written by the jobs
-    for name in names:
+    for name in COMPARED:
         assert (results / name).read_bytes() == (local / name).read_bytes(), name
+    assert (results / "plots" / "mass_four_lep.png").stat().st_size > 10_000
 
 
-def test_shared_file_system_gives_the_local_histograms(pool_work: Path, demo_run: Path) -> None:
-    """hzz with workflows/profiles/htcondor: every step an HTCondor job (chunks and plots
-    batched), outputs on the shared file system."""
+@pytest.fixture(scope="module")
+def local_run(pool_work: Path) -> Path:
+    """``snakemake --cores 2 hzz`` (demo) in the pool's environment; its results folder."""
+    work = checkout(pool_work, "local")
+    proc = in_pool(pool_work, f"cd {work} && snakemake --cores 2 {ANALYSIS} {DEMO}")
+    assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-5000:]
+    return work / "results" / "demo" / ANALYSIS
+
+
+def test_shared_file_system(pool_work: Path, local_run: Path) -> None:
+    """workflows/profiles/htcondor: every step an HTCondor job (chunks and plots batched,
+    one core per job), outputs on the shared file system."""
     work = checkout(pool_work, "shared")
-    out = pool_work / "shared-run"
-    out.mkdir()
-    chown_tree(out)
-    config = " ".join(demo_config(out))
+    before = {j[0] for j in condor_history("ClusterId")}
     proc = in_pool(
         pool_work,
         f"cd {work} && snakemake --profile workflows/profiles/htcondor --jobs 4"
-        f" --latency-wait 10 hzz {config}",
+        f" --latency-wait 10 {ANALYSIS} {DEMO}",
     )
     assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-5000:]
     submitted = proc.stderr.count("submitted to HTCondor Cluster ID")
 
-    # every step ran as an HTCondor job of the job user, and succeeded
-    jobs = condor_history("JobBatchName", "Owner", "ExitCode")
-    assert len(jobs) >= submitted > 5
-    assert all(j[1] == "atlasod" and j[2] == "0" for j in jobs), jobs[:5]
-    batches = {j[0].rsplit("-", 1)[0] for j in jobs}
-    assert {"generate_demo", "merge_histograms", "yields"} <= batches, batches
-    # the chunks ran batched: fewer HTCondor jobs than chunk steps
-    chunk_steps = len(list((out / "results" / "demo" / "hzz" / "chunks").rglob("*.root")))
-    assert submitted < chunk_steps + len(
-        list((out / "results" / "demo" / "hzz" / "plots").glob("*.png"))
-    )
-
-    local = demo_run / "results" / "demo" / "hzz"
-    assert_same_results(out / "results" / "demo" / "hzz", local, ("histograms.root", "yields.json"))
+    # every step ran as an HTCondor job of the job user, with one core, and succeeded
+    history = condor_history("ClusterId", "JobBatchName", "Owner", "ExitCode", "RequestCpus")
+    jobs = [j[1:] for j in history if j[0] not in before]
+    assert len(jobs) == submitted > 5
+    assert all(j[1:] == ["atlasod", "0", "1"] for j in jobs), jobs[:5]
+    batches = {j[0].split("-")[0] for j in jobs}
+    assert {"generate_demo", "chunks_process_chunk", "plots_plot", "merge_histograms"} <= batches
+    # batched: fewer HTCondor jobs than steps
+    results = work / "results" / "demo" / ANALYSIS
+    steps = len(list(results.glob("chunks/*/*.root"))) + len(list(results.glob("plots/*.png")))
+    assert submitted < steps
+    assert_same_results(results, local_run)
 
 
-def test_no_shared_file_system_gives_the_local_histograms(pool_work: Path, demo_run: Path) -> None:
-    """hyy with workflows/profiles/htcondor-no-shared-fs: inputs and outputs travel with
-    HTCondor's file transfer, jobs run in their scratch directories."""
+def test_no_shared_file_system(pool_work: Path, local_run: Path) -> None:
+    """workflows/profiles/htcondor-no-shared-fs: inputs and outputs travel with HTCondor's
+    file transfer, jobs run in their scratch directories."""
     work = checkout(pool_work, "no-shared")
+    before = {j[0] for j in condor_history("ClusterId")}
     proc = in_pool(
         pool_work,
         f"cd {work} && snakemake --profile workflows/profiles/htcondor-no-shared-fs --jobs 4"
-        " hyy --config source=demo demo_scale=0.5 chunk_entries=5000",
+        f" {ANALYSIS} {DEMO}",
     )
     assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-5000:]
-    transferred = [
-        j for j in condor_history("JobBatchName", "TransferInput") if j[0].startswith("merge")
+    jobs = [
+        j
+        for j in condor_history("ClusterId", "JobBatchName", "TransferInput")
+        if j[0] not in before
     ]
-    assert transferred and ".cutflow.json" in transferred[-1][1]
-    local = demo_run / "results" / "demo" / "hyy"
-    results = work / "results" / "demo" / "hyy"
-    assert_same_results(results, local, ("histograms.root", "fit.json", "yields.json"))
-    assert (results / "plots" / "hist_mYY_bin1.png").stat().st_size > 10_000
+    merge = [j for j in jobs if j[1].startswith("merge_histograms")]
+    assert len(merge) == 1 and ".cutflow.json" in merge[0][2] and "analyses" in merge[0][2]
+    assert_same_results(work / "results" / "demo" / ANALYSIS, local_run)
