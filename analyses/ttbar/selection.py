@@ -17,6 +17,7 @@ from atlasod.physics import (
     B_TAG_MV2C10,
     GOOD_JET_BRANCHES,
     MEV_PER_GEV,
+    ONE_LEPTON_EVENT_BRANCHES,
     TIGHT_LEPTON_BRANCHES,
     Selected,
     cumulative,
@@ -29,12 +30,7 @@ from atlasod.physics import (
 )
 
 BRANCHES = [
-    "runNumber",
-    "eventNumber",
-    "trigE",
-    "trigM",
-    "met_et",
-    "met_phi",
+    *ONE_LEPTON_EVENT_BRANCHES,
     "met_et_syst",
     *TIGHT_LEPTON_BRANCHES,
     *GOOD_JET_BRANCHES,

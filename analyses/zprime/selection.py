@@ -22,6 +22,7 @@ from atlasod.physics import (
     B_TAG_MV2C10,
     GOOD_JET_BRANCHES,
     MEV_PER_GEV,
+    ONE_LEPTON_EVENT_BRANCHES,
     TIGHT_LEPTON_BRANCHES,
     Selected,
     cumulative,
@@ -36,12 +37,7 @@ from atlasod.physics import (
 )
 
 BRANCHES = [
-    "runNumber",
-    "eventNumber",
-    "trigE",
-    "trigM",
-    "met_et",
-    "met_phi",
+    *ONE_LEPTON_EVENT_BRANCHES,
     *TIGHT_LEPTON_BRANCHES,
     *GOOD_JET_BRANCHES,
     "largeRjet_n",

@@ -175,7 +175,9 @@ def event_normal(run: Any, event: Any, salt: int) -> np.ndarray:
 # --- the one-lepton analyses (tt̄, Z′) -------------------------------------------------------
 
 LEPTON_FIELDS = ("pt", "eta", "phi", "E", "charge", "type", "pt_syst")
-# Branches read by tight_leptons + the_lepton, and by good_jets with b-tagging.
+# Branches read by the one-lepton selections: event identity (per-event random numbers),
+# triggers, missing ET; tight_leptons + the_lepton; good_jets with b-tagging.
+ONE_LEPTON_EVENT_BRANCHES = ["runNumber", "eventNumber", "trigE", "trigM", "met_et", "met_phi"]
 TIGHT_LEPTON_BRANCHES = [
     *(f"lep_{f}" for f in LEPTON_FIELDS),
     "lep_isTightID",
