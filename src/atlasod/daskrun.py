@@ -42,6 +42,7 @@ class Task:
     n_chunks: int
     lumi_pb: float
     generate: dict[str, Any] | None = None  # demo file to make first, if missing
+    options: tuple[tuple[str, Any], ...] = ()  # the workflow's switches (w_mtw_double_fill)
 
 
 def _run_task(task: Task) -> tuple[str, int, dict[str, Any], dict[str, Any]]:
@@ -55,7 +56,14 @@ def _run_task(task: Task) -> tuple[str, int, dict[str, Any], dict[str, Any]]:
     if task.generate is not None and not Path(task.location).is_file():
         generate_file(analysis, catalogue, sample, Path(task.location), **task.generate)
     result = process_chunk(
-        analysis, sample, task.location, task.index, task.n_chunks, task.lumi_pb, catalogue
+        analysis,
+        sample,
+        task.location,
+        task.index,
+        task.n_chunks,
+        task.lumi_pb,
+        catalogue,
+        dict(task.options),
     )
     # Through the on-disk format, so that the sums are those of the Snakemake merge step.
     with tempfile.TemporaryDirectory() as tmp:
@@ -76,6 +84,12 @@ def _make_input(task: Task) -> str:
         sample = analysis.file(task.stem)
         generate_file(analysis, catalogue, sample, Path(task.location), **task.generate)
     return task.stem
+
+
+def switches(analysis: Analysis, config: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+    """The workflow config's switches that the analysis has (as the workflow passes them)."""
+    names = [*analysis.options, "solutions"]
+    return tuple((k, config[k]) for k in names if k in config)
 
 
 def plan_tasks(
@@ -119,6 +133,7 @@ def plan_tasks(
                     n,
                     config["lumi_pb"],
                     generate if index == 0 else None,
+                    switches(analysis, config),
                 )
             )
     return tasks
@@ -186,7 +201,7 @@ def _run_coffea(
 
     client.gather(client.map(_make_input, files, pure=False))  # demo files, if missing
     LOG.info("coffea processor over %d files on %s", len(files), client.dashboard_link)
-    options = {k: config[k] for k in analysis.options if k in config}
+    options = dict(switches(analysis, config))
     proc = AnalysisProcessor(
         str(analyses_dir.resolve()), analysis.name, catalogue_path, config["lumi_pb"], options
     )
