@@ -195,7 +195,10 @@ def _top_decay(rng: np.random.Generator, top: Any, p: dict[str, Any]) -> tuple[A
 def _process(rng: np.random.Generator, kind: str, n: int, p: dict[str, Any]) -> dict[str, Any]:
     """Partons of ``n`` events of one process: lepton, neutrino, jets (with b flags) and the
     large-R jet candidate (the hadronic top, or None)."""
-    top_mass = lambda: _breit_wigner(rng, p["top_mass"], p["top_width"], n)  # noqa: E731
+
+    def top_mass() -> np.ndarray:
+        return _breit_wigner(rng, p["top_mass"], p["top_width"], n)
+
     if kind in ("ttbar", "resonance"):
         mt1, mt2 = top_mass(), top_mass()
         if kind == "ttbar":
