@@ -17,6 +17,7 @@ from typing import Any
 
 import awkward as ak
 import numpy as np
+import vector
 
 from atlasod.physics import (
     B_TAG_MV2C10,
@@ -54,13 +55,16 @@ NEAR_LEPTON = 2.0  # ΔR(ℓ, jet) below which a small-R jet is the lepton's
 GEV = MEV_PER_GEV
 
 
-def _mass(pt: Any, eta: Any, phi: Any, energy: Any) -> np.ndarray:
-    """Invariant mass of summed four-vectors given as lists of (pt, eta, phi, E) columns."""
-    px = sum(p * np.cos(f) for p, f in zip(pt, phi, strict=True))
-    py = sum(p * np.sin(f) for p, f in zip(pt, phi, strict=True))
-    pz = sum(p * np.sinh(e) for p, e in zip(pt, eta, strict=True))
-    e = sum(energy)
-    return np.sqrt(np.clip(e**2 - px**2 - py**2 - pz**2, 0, None))
+def _p4(obj: ak.Array) -> Any:
+    """Four-vectors (GeV) of one object per event (NaN where there is none)."""
+    return vector.array(
+        {
+            "pt": _numpy(obj["pt"]) / GEV,
+            "eta": _numpy(obj["eta"]),
+            "phi": _numpy(obj["phi"]),
+            "energy": _numpy(obj["E"]) / GEV,
+        }
+    )
 
 
 def _numpy(values: ak.Array, fill: float = np.nan) -> np.ndarray:
@@ -126,15 +130,7 @@ def select_events(events: ak.Array, options: dict[str, Any]) -> Selected:
     top = ak.firsts(lr[top_tag])
 
     lep_v = lepton_variables(lep)
-    mlr = (
-        _mass(
-            [_numpy(top.pt), _numpy(jl.pt), _numpy(lep["pt"])],
-            [_numpy(top.eta), _numpy(jl.eta), _numpy(lep["eta"])],
-            [_numpy(top.phi), _numpy(jl.phi), _numpy(lep["phi"])],
-            [_numpy(top.E), _numpy(jl.E), _numpy(lep["E"])],
-        )
-        / GEV
-    )
+    mlr = np.asarray((_p4(top) + _p4(jl) + _p4(lep)).mass)
     run, number = ak.to_numpy(ev.runNumber), ak.to_numpy(ev.eventNumber)
     top_pt = _numpy(top.pt) / GEV
     top_syst = top_pt + _numpy(top.pt_syst) / GEV * event_normal(run, number, SALT_LARGE_R)
