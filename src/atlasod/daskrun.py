@@ -21,7 +21,7 @@ from typing import Any
 
 from atlasod import plan
 from atlasod.analysis import Analysis, load_analysis
-from atlasod.catalogue import Catalogue
+from atlasod.catalogue import Catalogue, SampleFile
 from atlasod.errors import AtlasodError
 from atlasod.histio import read_histograms
 from atlasod.merging import combine, write_merged
@@ -45,16 +45,23 @@ class Task:
     options: tuple[tuple[str, Any], ...] = ()  # the workflow's switches (w_mtw_double_fill)
 
 
-def _run_task(task: Task) -> tuple[str, int, dict[str, Any], dict[str, Any]]:
-    """Worker side: process one chunk; return it as the merge step reads it from disk."""
+def _prepare(task: Task) -> tuple[Analysis, Catalogue, SampleFile]:
+    """Worker side: load the task's analysis; generate its demo file if it is missing."""
     from atlasod.demo import generate_file
-    from atlasod.processing import process_chunk, write_chunk
 
     catalogue = Catalogue.load(Path(task.catalogue) if task.catalogue else None)
     analysis = load_analysis(Path(task.analyses_dir), task.analysis, catalogue)
     sample = analysis.file(task.stem)
     if task.generate is not None and not Path(task.location).is_file():
         generate_file(analysis, catalogue, sample, Path(task.location), **task.generate)
+    return analysis, catalogue, sample
+
+
+def _run_task(task: Task) -> tuple[str, int, dict[str, Any], dict[str, Any]]:
+    """Worker side: process one chunk; return it as the merge step reads it from disk."""
+    from atlasod.processing import process_chunk, write_chunk
+
+    analysis, catalogue, sample = _prepare(task)
     result = process_chunk(
         analysis,
         sample,
@@ -76,13 +83,7 @@ def _run_task(task: Task) -> tuple[str, int, dict[str, Any], dict[str, Any]]:
 
 def _make_input(task: Task) -> str:
     """Worker side: generate a missing demo file; return the file's stem."""
-    from atlasod.demo import generate_file
-
-    if task.generate is not None and not Path(task.location).is_file():
-        catalogue = Catalogue.load(Path(task.catalogue) if task.catalogue else None)
-        analysis = load_analysis(Path(task.analyses_dir), task.analysis, catalogue)
-        sample = analysis.file(task.stem)
-        generate_file(analysis, catalogue, sample, Path(task.location), **task.generate)
+    _prepare(task)
     return task.stem
 
 
@@ -100,6 +101,7 @@ def plan_tasks(
 ) -> list[Task]:
     """The chunks of every file of ``analysis``, as the workflow plans them."""
     source, data_dir = config["source"], Path(config["data_dir"])
+    options = switches(analysis, config)
     tasks = []
     for sample in analysis.files:
         generate = None
@@ -133,7 +135,7 @@ def plan_tasks(
                     n,
                     config["lumi_pb"],
                     generate if index == 0 else None,
-                    switches(analysis, config),
+                    options,
                 )
             )
     return tasks

@@ -172,8 +172,8 @@ def process_chunk(
     if not sample.is_data:
         branches += [b for b in analysis.weight_factors if b not in branches]
     missing = [b for b in branches if b not in tree]
-    source = analysis.config_path if analysis.declarative else analysis.folder / "selection.py"
     if missing:
+        source = analysis.config_path if analysis.declarative else analysis.folder / "selection.py"
         raise AtlasodError(
             f"{location}: tree '{TREE_NAME}' has no branch {', '.join(missing)} "
             f"(needed by analysis {analysis.name}); check the branch names in "
