@@ -119,22 +119,31 @@ def local_run(pool_work: Path) -> Path:
     return work / "results" / "demo" / ANALYSIS
 
 
-def test_shared_file_system(pool_work: Path, local_run: Path) -> None:
-    """workflows/profiles/htcondor: every step an HTCondor job (chunks and plots batched,
-    one core per job), outputs on the shared file system."""
-    work = checkout(pool_work, "shared")
+def submit(
+    pool_work: Path, profile: str, attributes: tuple[str, ...], options: str = ""
+) -> tuple[Path, subprocess.CompletedProcess[str], list[list[str]]]:
+    """Run hzz from a fresh checkout with ``--profile workflows/profiles/<profile>``; return
+    the checkout, the Snakemake process and ``attributes`` of the HTCondor jobs it ran."""
+    work = checkout(pool_work, profile)
     before = {j[0] for j in condor_history("ClusterId")}
     proc = in_pool(
         pool_work,
-        f"cd {work} && snakemake --profile workflows/profiles/htcondor --jobs 4"
-        f" --latency-wait 10 {ANALYSIS} {DEMO}",
+        f"cd {work} && snakemake --profile workflows/profiles/{profile} --jobs 4"
+        f" {options} {ANALYSIS} {DEMO}",
     )
     assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-5000:]
+    jobs = [j[1:] for j in condor_history("ClusterId", *attributes) if j[0] not in before]
+    return work, proc, jobs
+
+
+def test_shared_file_system(pool_work: Path, local_run: Path) -> None:
+    """workflows/profiles/htcondor: every step an HTCondor job (chunks and plots batched,
+    one core per job), outputs on the shared file system."""
+    attributes = ("JobBatchName", "Owner", "ExitCode", "RequestCpus")
+    work, proc, jobs = submit(pool_work, "htcondor", attributes, "--latency-wait 10")
     submitted = proc.stderr.count("submitted to HTCondor Cluster ID")
 
     # every step ran as an HTCondor job of the job user, with one core, and succeeded
-    history = condor_history("ClusterId", "JobBatchName", "Owner", "ExitCode", "RequestCpus")
-    jobs = [j[1:] for j in history if j[0] not in before]
     assert len(jobs) == submitted > 5
     assert all(j[1:] == ["atlasod", "0", "1"] for j in jobs), jobs[:5]
     batches = {j[0].split("-")[0] for j in jobs}
@@ -149,19 +158,8 @@ def test_shared_file_system(pool_work: Path, local_run: Path) -> None:
 def test_no_shared_file_system(pool_work: Path, local_run: Path) -> None:
     """workflows/profiles/htcondor-no-shared-fs: inputs and outputs travel with HTCondor's
     file transfer, jobs run in their scratch directories."""
-    work = checkout(pool_work, "no-shared")
-    before = {j[0] for j in condor_history("ClusterId")}
-    proc = in_pool(
-        pool_work,
-        f"cd {work} && snakemake --profile workflows/profiles/htcondor-no-shared-fs --jobs 4"
-        f" {ANALYSIS} {DEMO}",
-    )
-    assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-5000:]
-    jobs = [
-        j
-        for j in condor_history("ClusterId", "JobBatchName", "TransferInput")
-        if j[0] not in before
-    ]
-    merge = [j for j in jobs if j[1].startswith("merge_histograms")]
-    assert len(merge) == 1 and ".cutflow.json" in merge[0][2] and "analyses" in merge[0][2]
+    attributes = ("JobBatchName", "TransferInput")
+    work, _, jobs = submit(pool_work, "htcondor-no-shared-fs", attributes)
+    merge = [j for j in jobs if j[0].startswith("merge_histograms")]
+    assert len(merge) == 1 and ".cutflow.json" in merge[0][1] and "analyses" in merge[0][1]
     assert_same_results(work / "results" / "demo" / ANALYSIS, local_run)
