@@ -31,7 +31,7 @@ $(SMK7):
 
 # Every REANA specification is valid for reana-client (and up to date, see the tests).
 reana-validate: $(SMK7)
-	@for spec in reana/*.yaml; do case $$spec in *.config.yaml) continue;; esac; \
+	@for spec in reana.yaml reana/*.yaml; do case $$spec in *.config.yaml) continue;; esac; \
 		$(REANA_VENV)/bin/reana-client validate -f $$spec >/tmp/reana-validate.log 2>&1 \
 		&& echo "$$spec: valid" \
 		|| { cat /tmp/reana-validate.log; echo "$$spec: INVALID"; exit 1; }; done

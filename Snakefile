@@ -24,3 +24,15 @@ rule all:
     default_target: True
     input:
         [analysis_outputs(name) for name in SELECTED],
+
+
+# Snakemake says "Error in rule …: message: None" and names the job's log; the reason and
+# what to do are in that log.  Repeat them at the end of the terminal output.
+onerror:
+    failure_lines = failures.summary(log)
+    if failure_lines:
+        sys.stderr.write(
+            "\natlasod: why the workflow stopped\n"
+            + "\n".join(failure_lines)
+            + "\n"
+        )

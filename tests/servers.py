@@ -1,7 +1,8 @@
 """Local data servers on 127.0.0.1 for the real-data code paths (no internet in tests).
 
 - :class:`RangeHTTPServer`: serves a folder over HTTP with byte ranges (as the CERN
-  mirrors do); can cut the first transfer of each file after some bytes, to test resuming.
+  mirrors do); can cut the first transfer of each file after some bytes, to test resuming,
+  and send slowly (``bytes_per_s``), to watch progress or kill a download half-way.
 - :func:`xrootd_server`: Debian's ``xrootd`` daemon run as an unprivileged user (it refuses
   to run as root), exporting a folder read-only.
 """
@@ -23,9 +24,12 @@ from pathlib import Path
 
 
 class RangeHTTPServer:
-    def __init__(self, root: Path, cut_after: int | None = None) -> None:
+    def __init__(
+        self, root: Path, cut_after: int | None = None, bytes_per_s: int | None = None
+    ) -> None:
         self.root = root
         self.cut_after = cut_after
+        self.bytes_per_s = bytes_per_s
         self.requests: list[tuple[str, str | None]] = []  # (path, Range header)
         self._cut_done: set[str] = set()
         server = self
@@ -74,7 +78,17 @@ class RangeHTTPServer:
                     self.wfile.flush()
                     self.connection.shutdown(socket.SHUT_RDWR)  # a cut connection
                     return
-                self.wfile.write(chunk)
+                if server.bytes_per_s is None:
+                    self.wfile.write(chunk)
+                    return
+                block = max(1, server.bytes_per_s // 20)
+                for i in range(0, len(chunk), block):
+                    try:
+                        self.wfile.write(chunk[i : i + block])
+                        self.wfile.flush()
+                    except OSError:  # the client went away (a killed download)
+                        return
+                    time.sleep(0.05)
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.port = self.httpd.server_address[1]

@@ -15,6 +15,7 @@ from atlasod.errors import AtlasodError
 from atlasod.processing import process_chunk
 
 from .conftest import ANALYSES, run_snakemake
+from .servers import free_port
 
 
 @pytest.fixture(scope="module")
@@ -188,3 +189,25 @@ def test_no_half_written_output_on_failure(
             ]
         )
     assert list(tmp_path.iterdir()) == []
+
+
+def test_offline_workflow_says_so_at_the_end_of_the_terminal_output(tmp_path: Path) -> None:
+    """`snakemake --cores 2 hyy` on a machine that reaches no location: the last lines say
+    that the machine looks offline and what to do instead (not only the job's log file)."""
+    unreachable = f"http://127.0.0.1:{free_port()}/{{skim}}/{{kind}}/{{file}}"
+    proc = run_snakemake(
+        "hyy",
+        "--config",
+        f"data_dir={tmp_path / 'data'}",
+        f"results_dir={tmp_path / 'results'}",
+        f"logs_dir={tmp_path / 'logs'}",
+        f"locations={unreachable}",
+        "fetch_timeout=2",
+        check=False,
+    )
+    assert proc.returncode != 0
+    tail = proc.stderr[proc.stderr.index("atlasod: why the workflow stopped") :]
+    assert re.search(r"rule fetch failed \(log: \S+/logs/real/fetch/GamGam/\S+\.log\):", tail)
+    assert "could be reached: this machine looks offline (or a firewall blocks them):" in tail
+    assert "To run offline, use generated data instead: --config source=demo" in tail
+    assert not list((tmp_path / "data").rglob("*.root"))  # nothing half-downloaded kept

@@ -2,7 +2,10 @@
 
 import dataclasses
 import os
+import re
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -15,6 +18,7 @@ from atlasod.errors import AtlasodError
 from atlasod.fetch import adler32_of, fetch_file
 from atlasod.processing import process_chunk
 
+from .conftest import env_with_venv
 from .servers import RangeHTTPServer, free_port, xrootd_server
 
 pytestmark = pytest.mark.network
@@ -95,9 +99,12 @@ def test_unreachable_host_says_so_and_offers_demo_data(tmp_path: Path, sample: S
     with pytest.raises(AtlasodError) as err:
         fetch_file(sample, [url], tmp_path / sample.file, timeout=2)
     msg = str(err.value)
-    head = f"could not fetch {sample.file} from any of 1 location(s):\n  {url}: "
+    head = (
+        f"none of the 1 location(s) of {sample.file} could be reached: this machine looks "
+        f"offline (or a firewall blocks them):\n  {url}: "
+    )
     assert msg.startswith(head + "host could not be reached")
-    assert "run on generated data instead: --config source=demo" in msg
+    assert "To run offline, use generated data instead: --config source=demo" in msg
     assert "--config data_dir=<data_dir>" in msg
 
 
@@ -163,3 +170,54 @@ def test_streaming_over_xrootd_gives_the_same_histograms(
     assert remote.cutflow == local.cutflow
     for name, h in local.histograms.items():
         assert (remote.histograms[name].values(flow=True) == h.values(flow=True)).all()
+
+
+def test_a_server_error_is_not_called_offline(
+    tmp_path: Path, served: Path, sample: SampleFile
+) -> None:
+    with RangeHTTPServer(served) as server, pytest.raises(AtlasodError) as err:
+        fetch_file(sample, [f"{server.url}/moved/{sample.file}"], tmp_path / sample.file)
+    assert str(err.value).startswith(f"could not fetch {sample.file} from any of 1 location(s):")
+    assert str(err.value).splitlines()[1].endswith(": HTTP 404")
+
+
+def test_download_progress_is_shown_in_the_terminal_with_rate_and_time_left(
+    tmp_path: Path, served: Path, sample: SampleFile
+) -> None:
+    """`atlasod --log FILE fetch` (as the workflow runs it) prints progress lines on stderr."""
+    size = sample.size
+    assert size is not None
+    with RangeHTTPServer(served, bytes_per_s=size // 2) as server:
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "atlasod",
+                "--log",
+                str(tmp_path / "fetch.log"),
+                "fetch",
+                "--file",
+                sample.file,
+                "--out",
+                str(tmp_path / sample.file),
+                "--url",
+                f"{server.url}/{sample.relpath}",
+                "--no-verify",
+                "--progress-every",
+                "0.3",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+            env=env_with_venv(),
+        )
+    assert proc.returncode == 0, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if "atlasod.progress" in line]
+    assert len(lines) >= 3, proc.stderr
+    pattern = re.compile(
+        rf"INFO atlasod.progress: {re.escape(sample.file)}: [\d.]+ MB of {size / 1e6:.1f} MB "
+        r"\(\d+ %\), [\d.]+ MB/s, \d+ s left$"
+    )
+    assert all(pattern.search(line) for line in lines), lines
+    assert "fetching" not in proc.stderr  # the rest of the INFO log stays in the file
+    assert "fetching" in (tmp_path / "fetch.log").read_text()

@@ -26,16 +26,24 @@ def _render() -> dict[Path, str]:
 def test_specs_are_up_to_date_with_the_analysis_folders() -> None:
     expected = _render()
     names = sorted(p.parent.name for p in (REPO / "analyses").glob("*/analysis.yaml"))
-    assert {p.name for p in expected} == {
-        f"{n}{suffix}" for n in [*names, "all"] for suffix in (".yaml", ".config.yaml")
-    }
+    assert {p.relative_to(REPO).as_posix() for p in expected} == {
+        f"reana/{n}{suffix}" for n in [*names, "all"] for suffix in (".yaml", ".config.yaml")
+    } | {"reana.yaml"}
     for path, text in expected.items():
         assert path.is_file(), f"{path} missing: run python tools/reana_specs.py"
         assert path.read_text() == text, f"{path} is stale: run python tools/reana_specs.py"
 
 
+def test_root_spec_is_the_hzz_one_so_reana_client_run_w_hzz_works_as_typed() -> None:
+    """`reana-client run -w hzz` in the repository root reads ./reana.yaml."""
+    root = yaml.safe_load((REPO / "reana.yaml").read_text())
+    assert root == yaml.safe_load((REPO / "reana" / "hzz.yaml").read_text())
+    config = yaml.safe_load((REPO / root["inputs"]["parameters"]["input"]).read_text())
+    assert config["analyses"] == ["hzz"]
+
+
 def test_specs_upload_little_and_no_parent_paths() -> None:
-    for path in (REPO / "reana").glob("*.yaml"):
+    for path in [REPO / "reana.yaml", *(REPO / "reana").glob("*.yaml")]:
         if path.name.endswith(".config.yaml"):
             continue
         spec = yaml.safe_load(path.read_text())

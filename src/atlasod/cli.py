@@ -19,15 +19,20 @@ from atlasod.errors import AtlasodError
 LOG = logging.getLogger("atlasod")
 
 
+def _console_filter(record: logging.LogRecord) -> bool:
+    return record.levelno >= logging.WARNING or record.name == "atlasod.progress"
+
+
 def _setup_logging(verbose: bool, log_file: Path | None) -> None:
-    """Log to stderr; with ``--log FILE`` everything goes to the file and only warnings
-    and errors to stderr, so that a workflow's console shows what went wrong."""
+    """Log to stderr; with ``--log FILE`` everything goes to the file and only warnings,
+    errors and download progress (``atlasod.progress``) to stderr, so that a workflow's
+    console shows what went wrong and how far a long download is."""
     fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     console = logging.StreamHandler(sys.stderr)
     console.setFormatter(fmt)
     handlers: list[logging.Handler] = [console]
     if log_file is not None:
-        console.setLevel(logging.WARNING)
+        console.addFilter(_console_filter)
         log_file.parent.mkdir(parents=True, exist_ok=True)
         to_file = logging.FileHandler(log_file, mode="w", encoding="utf-8")
         to_file.setFormatter(fmt)
@@ -71,7 +76,14 @@ def cmd_fetch(args: argparse.Namespace) -> None:
     catalogue = Catalogue.load(args.catalogue)
     sample = catalogue.file(args.file)
     urls = args.url or catalogue.urls(sample)
-    fetch_file(sample, urls, args.out, timeout=args.timeout, verify_checksum=not args.no_verify)
+    fetch_file(
+        sample,
+        urls,
+        args.out,
+        timeout=args.timeout,
+        verify_checksum=not args.no_verify,
+        progress_every=args.progress_every,
+    )
 
 
 def cmd_process(args: argparse.Namespace) -> None:
@@ -250,6 +262,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout", type=float, default=30.0, help="seconds without data before giving up"
     )
     p.add_argument("--no-verify", action="store_true", help="skip the size and adler32 check")
+    p.add_argument(
+        "--progress-every", type=float, default=5.0, help="seconds between progress lines"
+    )
 
     p = add("process", cmd_process, "select events of one chunk and fill histograms")
     p.add_argument("--file", required=True, help="sample stem, e.g. data_A.GamGam")

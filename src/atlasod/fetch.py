@@ -24,6 +24,8 @@ from atlasod.catalogue import SampleFile
 from atlasod.errors import AtlasodError
 
 LOG = logging.getLogger(__name__)
+# Shown in the terminal also when a job logs to a file (atlasod.cli).
+PROGRESS = logging.getLogger("atlasod.progress")
 BLOCK = 4 * 1024 * 1024
 PROGRESS_EVERY_S = 5.0
 
@@ -51,19 +53,53 @@ def verify(sample: SampleFile, path: Path) -> None:
 
 
 class _Progress:
-    def __init__(self, name: str, total: int | None, start: int) -> None:
+    """Progress of one download, logged every few seconds on the ``atlasod.progress`` logger,
+    which the CLI shows in the terminal even when the rest goes to the job's log file: one
+    whole line per report, naming the file, so that several downloads at once stay readable."""
+
+    def __init__(
+        self, name: str, total: int | None, start: int, every_s: float = PROGRESS_EVERY_S
+    ) -> None:
         self.name, self.total, self.done = name, total, start
         self.t0 = self.last = time.monotonic()
         self.start = start
+        self.every_s = every_s
+
+    def restart(self, offset: int, total: int | None = None) -> None:
+        """A transfer (re)starts at ``offset``; ``total``: the size the server announces."""
+        self.done = self.start = offset
+        self.total = total or self.total
+        self.t0 = self.last = time.monotonic()
 
     def update(self, n: int) -> None:
         self.done += n
         now = time.monotonic()
-        if now - self.last >= PROGRESS_EVERY_S:
+        if now - self.last >= self.every_s:
             self.last = now
-            rate = (self.done - self.start) / max(now - self.t0, 1e-9) / 1e6
-            total = f"/{self.total / 1e6:.1f}" if self.total else ""
-            LOG.info("%s: %.1f%s MB (%.1f MB/s)", self.name, self.done / 1e6, total, rate)
+            PROGRESS.info("%s", self.line(now))
+
+    def line(self, now: float) -> str:
+        rate = (self.done - self.start) / max(now - self.t0, 1e-9)
+        text = f"{self.name}: {_mb(self.done)}"
+        if self.total:
+            text += f" of {_mb(self.total)} ({100 * self.done / self.total:.0f} %)"
+        text += f", {rate / 1e6:.1f} MB/s"
+        if self.total and rate > 0:
+            text += f", {_duration((self.total - self.done) / rate)} left"
+        return text
+
+
+def _mb(n: float) -> str:
+    return f"{n / 1e6:.1f} MB"
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
 def _http_download(url: str, part: Path, timeout: float, progress: _Progress) -> None:
@@ -78,8 +114,8 @@ def _http_download(url: str, part: Path, timeout: float, progress: _Progress) ->
             offset = 0
         elif offset:
             LOG.info("resuming %s at byte %d", part.name, offset)
-        progress.done = progress.start = offset
         expected = response.headers.get("Content-Length")
+        progress.restart(offset, offset + int(expected) if expected is not None else None)
         received = 0
         with open(part, "ab" if offset else "wb") as f:
             # read1 hands over bytes as they arrive, so a cut transfer keeps what came
@@ -109,7 +145,7 @@ def _xrootd_download(url: str, part: Path, timeout: float, progress: _Progress) 
             raise ConnectionError(status.message.strip())
         if offset:
             LOG.info("resuming %s at byte %d", part.name, offset)
-        progress.done = progress.start = offset
+        progress.restart(offset, info.size)
         with open(part, "ab" if offset else "wb") as f:
             while offset < info.size:
                 status, data = handle.read(
@@ -148,6 +184,7 @@ def fetch_file(
     out: Path,
     timeout: float = 30.0,
     verify_checksum: bool = True,
+    progress_every: float = PROGRESS_EVERY_S,
 ) -> None:
     """Download ``sample`` to ``out`` from the first location that works."""
     if not urls:
@@ -155,9 +192,10 @@ def fetch_file(
     out.parent.mkdir(parents=True, exist_ok=True)
     part = out.with_name(out.name + ".part")
     failures = []
+    unreachable = 0  # locations whose host could not be reached at all
     for url in urls:
         LOG.info("fetching %s from %s", sample.file, url)
-        progress = _Progress(sample.file, sample.size, 0)
+        progress = _Progress(sample.file, sample.size, 0, progress_every)
         try:
             _downloader(url)(url, part, timeout, progress)
             if verify_checksum:
@@ -169,6 +207,7 @@ def fetch_file(
             continue
         except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
             reason = _reason(exc)
+            unreachable += _is_unreachable(exc)
             failures.append(f"{url}: {reason}")
             if part.exists() and part.stat().st_size > 0:
                 LOG.warning("%s: %s (kept %s for resuming)", url, reason, part.name)
@@ -180,11 +219,30 @@ def fetch_file(
         LOG.info("%s: complete and verified", out)
         return
     lines = "\n  ".join(failures)
+    if unreachable == len(urls):
+        headline = (
+            f"none of the {len(urls)} location(s) of {sample.file} could be reached: "
+            "this machine looks offline (or a firewall blocks them)"
+        )
+    else:
+        headline = f"could not fetch {sample.file} from any of {len(urls)} location(s)"
     raise AtlasodError(
-        f"could not fetch {sample.file} from any of {len(urls)} location(s):\n  {lines}\n"
-        "If this machine is offline, run on generated data instead: --config source=demo; "
+        f"{headline}:\n  {lines}\n"
+        "To run offline, use generated data instead: --config source=demo; "
         "if you have the files already, put them under <data_dir>/real/<skim>/<Data|MC>/ "
         "and pass --config data_dir=<data_dir>."
+    )
+
+
+def _is_unreachable(exc: BaseException) -> bool:
+    """No connection at all (no route, no name resolution, refused), as opposed to a server
+    that answered with an error."""
+    if isinstance(exc, requests.ConnectionError):
+        return True
+    text = str(exc)
+    # XRootD: "[FATAL] Invalid address" (name not resolved), "[FATAL] Connection error"
+    return isinstance(exc, ConnectionError) and (
+        "Invalid address" in text or "Connection error" in text or "Socket error" in text
     )
 
 

@@ -14,7 +14,7 @@ validate(config, "../schemas/config.schema.yaml")
 # The planning modules of the package are light (stdlib, PyYAML, jsonschema), so the
 # Snakefile imports them from src/ even where the package is not installed (REANA).
 sys.path.insert(0, str(Path(str(workflow.current_basedir)).parents[1] / "src"))
-from atlasod import plan  # noqa: E402
+from atlasod import failures, plan  # noqa: E402
 from atlasod.analysis import Analysis, discover  # noqa: E402
 from atlasod.catalogue import Catalogue  # noqa: E402
 from atlasod.errors import AtlasodError  # noqa: E402
