@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 
 from atlasod.analysis import Analysis
+from atlasod.cache import adler32_of
 from atlasod.catalogue import Catalogue, SampleFile
 from atlasod.demo import generate_file
 from atlasod.errors import AtlasodError
-from atlasod.fetch import adler32_of, fetch_file
+from atlasod.fetch import fetch_file
 from atlasod.processing import process_chunk
 
 from .conftest import env_with_venv
@@ -48,7 +49,10 @@ def test_download_is_verified_and_complete(
     with RangeHTTPServer(served) as server:
         fetch_file(sample, [f"{server.url}/{sample.relpath}"], out)
     assert out.read_bytes() == (served / sample.relpath).read_bytes()
-    assert sorted(p.name for p in out.parent.iterdir()) == [sample.file]
+    # nothing else but hidden bookkeeping: the download lock and the verification stamp
+    assert sorted(p.name for p in out.parent.iterdir()) == sorted(
+        [sample.file, f".{sample.file}.lock", f".{sample.file}.verified"]
+    )
 
 
 def test_cut_connection_is_resumed_with_a_range_request(
@@ -91,7 +95,8 @@ def test_checksum_mismatch_is_rejected_and_names_both_values(
     assert f"checksum mismatch (adler32 {sample.adler32}, the catalogue says 00000001)" in str(
         err.value
     )
-    assert list(tmp_path.iterdir()) == []  # neither the file nor a partial one
+    # neither the file nor a partial one (only the hidden download lock)
+    assert [p.name for p in tmp_path.iterdir()] == [f".{sample.file}.lock"]
 
 
 def test_unreachable_host_says_so_and_offers_demo_data(tmp_path: Path, sample: SampleFile) -> None:

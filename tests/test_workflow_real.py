@@ -13,7 +13,7 @@ import pytest
 import uproot
 import yaml
 
-from atlasod.fetch import adler32_of
+from atlasod.cache import adler32_of
 
 from .conftest import TEST_SCALE, run_snakemake
 from .servers import RangeHTTPServer, free_port

@@ -13,15 +13,16 @@ import logging
 import os
 import shutil
 import time
-import zlib
 from collections.abc import Callable
 from pathlib import Path
 
 import requests
 import urllib3
 
+from atlasod.cache import mismatch, write_stamp
 from atlasod.catalogue import SampleFile
 from atlasod.errors import AtlasodError
+from atlasod.runlock import file_lock
 
 LOG = logging.getLogger(__name__)
 # Shown in the terminal also when a job logs to a file (atlasod.cli).
@@ -34,22 +35,10 @@ class ChecksumMismatchError(Exception):
     """The downloaded bytes are not the file the catalogue describes."""
 
 
-def adler32_of(path: Path) -> str:
-    value = 1
-    with open(path, "rb") as f:
-        while block := f.read(BLOCK):
-            value = zlib.adler32(block, value)
-    return f"{value & 0xFFFFFFFF:08x}"
-
-
 def verify(sample: SampleFile, path: Path) -> None:
-    size = path.stat().st_size
-    if sample.size is not None and size != sample.size:
-        raise ChecksumMismatchError(f"size {size} bytes, the catalogue says {sample.size}")
-    if sample.adler32 is not None:
-        digest = adler32_of(path)
-        if digest != sample.adler32.lower():
-            raise ChecksumMismatchError(f"adler32 {digest}, the catalogue says {sample.adler32}")
+    problem = mismatch(sample, path)
+    if problem is not None:
+        raise ChecksumMismatchError(problem)
 
 
 class _Progress:
@@ -186,10 +175,28 @@ def fetch_file(
     verify_checksum: bool = True,
     progress_every: float = PROGRESS_EVERY_S,
 ) -> None:
-    """Download ``sample`` to ``out`` from the first location that works."""
+    """Download ``sample`` to ``out`` from the first location that works.
+
+    One download of a file at a time (two workflows sharing a data folder): the second
+    waits for the first and then finds the file complete."""
     if not urls:
         raise AtlasodError(f"no location known for {sample.file}")
     out.parent.mkdir(parents=True, exist_ok=True)
+    with file_lock(out.with_name(f".{out.name}.lock"), f"another download of {sample.file}"):
+        if out.is_file() and (not verify_checksum or mismatch(sample, out) is None):
+            LOG.info("%s: already complete and verified", out)
+            return
+        _fetch_locked(sample, urls, out, timeout, verify_checksum, progress_every)
+
+
+def _fetch_locked(
+    sample: SampleFile,
+    urls: list[str],
+    out: Path,
+    timeout: float,
+    verify_checksum: bool,
+    progress_every: float,
+) -> None:
     part = out.with_name(out.name + ".part")
     failures = []
     unreachable = 0  # locations whose host could not be reached at all
@@ -216,6 +223,8 @@ def fetch_file(
                 LOG.warning("%s: %s", url, reason)
             continue
         os.replace(part, out)
+        if verify_checksum and sample.adler32 is not None:
+            write_stamp(out, sample.adler32.lower())
         LOG.info("%s: complete and verified", out)
         return
     lines = "\n  ".join(failures)

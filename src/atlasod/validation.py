@@ -18,6 +18,13 @@ Quantities: ``yields.<path>`` and ``fit.<path>`` (keys into yields.json and fit.
 centre of its highest bin).  A check passes
 when |value − expected| ≤ max(abs, rel·|expected|, sigma·error), ``error`` being the
 value at the path ``tolerance.error``.
+
+A check may state an understood bias of the method, measured and written down beside it::
+
+    shift: {value: 0.073, error: 0.006, reason: "lepton pT > 25 GeV sculpts the line shape"}
+
+The reference is then ``expected + value`` and the statistical error is combined in
+quadrature with the shift's ``error`` before ``sigma`` multiplies it.
 """
 
 from __future__ import annotations
@@ -149,12 +156,14 @@ def run_checks(
         expected = (
             quantity(expected, inputs, analysis) if isinstance(expected, str) else float(expected)
         )
+        shift = check.get("shift", {"value": 0.0, "error": 0.0})
+        expected += shift["value"]
         tol = check.get("tolerance", {})
         allowed = max(tol.get("abs", 0.0), tol.get("rel", 0.0) * abs(expected))
         error = None
         if "sigma" in tol:
             error = quantity(tol["error"], inputs, analysis)
-            allowed = max(allowed, tol["sigma"] * error)
+            allowed = max(allowed, tol["sigma"] * math.hypot(error, shift["error"]))
         diff = value - expected
         ok = math.isfinite(value) and abs(diff) <= allowed
         rows.append(
@@ -168,6 +177,7 @@ def run_checks(
                 "error": error,
                 "kind": check.get("kind", "exact"),
                 "source": check.get("source", ""),
+                "shift": check.get("shift"),
                 "passed": bool(ok),
             }
         )
@@ -183,9 +193,14 @@ def table(analysis: Analysis, source: str, rows: list[dict[str, Any]]) -> str:
     ]
     for r in rows:
         result = "ok" if r["passed"] else "**FAILED**"
+        source = r["source"]
+        if r.get("shift"):
+            shift = r["shift"]
+            note = f"includes {shift['value']:+.3g} ± {shift['error']:.2g}: {shift['reason']}"
+            source = f"{source}; {note}" if source else note
         lines.append(
             f"| {r['name']} | {r['value']:.6g} | {r['expected']:.6g} | {r['difference']:+.3g} "
-            f"| ±{r['allowed']:.3g} | {r['kind']} | {result} | {r['source']} |"
+            f"| ±{r['allowed']:.3g} | {r['kind']} | {result} | {source} |"
         )
     return "\n".join(lines) + "\n"
 
