@@ -3,3 +3,8 @@
 
 class AtlasodError(Exception):
     """An error caused by input or configuration, reported without a traceback."""
+
+
+class FitFailedError(AtlasodError):
+    """The data cannot be fitted (an empty or flat histogram): the fit step records this
+    in its result instead of failing, so that the plots and yields still appear."""

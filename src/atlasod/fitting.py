@@ -21,7 +21,7 @@ from numpy.polynomial import Polynomial
 
 from atlasod.analysis import Analysis
 from atlasod.catalogue import Catalogue
-from atlasod.errors import AtlasodError
+from atlasod.errors import AtlasodError, FitFailedError
 from atlasod.histio import read_histograms, summed, values_and_variances, write_json
 
 LOG = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ def fit_poly3_gauss(
     use = counts > 0
     x, y, err = centres[use], counts[use], np.sqrt(counts[use])
     if len(x) < 8:
-        raise AtlasodError(
+        raise FitFailedError(
             f"only {len(x)} non-empty bins in the fit range: too few for 7 parameters"
         )
     c, h = 0.5 * (x.min() + x.max()), 0.5 * (x.max() - x.min())
@@ -170,7 +170,7 @@ def fit_breit_wigner_gauss(
     c, h = 0.5 * (lo + hi), 0.5 * (hi - lo)
     total = float(counts.sum())
     if total < 50:
-        raise AtlasodError(f"only {total:.0f} events in the fit range {lo}-{hi}: too few to fit")
+        raise FitFailedError(f"only {total:.0f} events in the fit range {lo}-{hi}: too few to fit")
 
     fine = np.linspace(lo, hi, 32 * (len(edges) - 1) + 1)  # 32 Simpson intervals per bin
     at_edges = np.searchsorted(fine, edges)
@@ -319,6 +319,34 @@ def fit_analysis(
     counts, _ = values_and_variances(h, fold_overflow=False)
     edges = h.axes[0].edges
     sel = _range_mask(edges, spec.get("range"))
+    try:
+        result = _fit_model(analysis, histograms, spec, counts, edges, sel, options, catalogue)
+    except FitFailedError as exc:
+        # the plots and yields still appear; the result says why there is no fit
+        LOG.warning("fit %s (%s) failed: %s", spec["histogram"], model, exc)
+        result = {"model": model, "valid": False, "failed": str(exc)}
+    result["histogram"] = spec["histogram"]
+    result["data_events"] = float(counts[sel].sum())
+    if "failed" not in result:
+        summary = fit_summary(result).replace("\n", "; ")
+        LOG.info("fit %s (%s): %s", spec["histogram"], model, summary)
+        if not result.get("valid", True):
+            LOG.warning("fit %s (%s) did not converge: %s", spec["histogram"], model, summary)
+    write_json(out, result)
+    return result
+
+
+def _fit_model(
+    analysis: Analysis,
+    histograms: dict[str, Any],
+    spec: dict[str, Any],
+    counts: np.ndarray,
+    edges: np.ndarray,
+    sel: np.ndarray,
+    options: dict[str, bool] | None,
+    catalogue: Catalogue | None,
+) -> dict[str, Any]:
+    model = spec["model"]
     if model in ("mc_normalisation", "signal_upper_limit"):
         from atlasod.statistics import fit_template
 
@@ -338,8 +366,4 @@ def fit_analysis(
             spec.get("start", {}),
             spec.get("fixed", {}),
         )
-    result["histogram"] = spec["histogram"]
-    result["data_events"] = float(counts[sel].sum())
-    LOG.info("fit %s (%s): %s", spec["histogram"], model, fit_summary(result).replace("\n", "; "))
-    write_json(out, result)
     return result

@@ -15,9 +15,12 @@ file never looks complete.
 from __future__ import annotations
 
 import datetime
+import errno
+import glob
 import json
 import os
 import shutil
+import socket
 import tempfile
 import uuid
 from collections.abc import Iterator, Mapping
@@ -53,16 +56,56 @@ def atomic_path(path: Path) -> Iterator[Path]:
     """Yield a temporary path for ``path``; move it into place only on success.
 
     The temporary file has the same base name inside a hidden sibling folder,
-    because ROOT files record their own name.
+    because ROOT files record their own name.  The folder's name carries the writer's
+    process id, so that what a killed writer left is recognised and removed.  A full file
+    system (or quota) is reported as such, naming ``path``; nothing is left behind.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmpdir = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _remove_abandoned(path)
+        prefix = f".{path.name}.{os.getpid()}-{socket.gethostname()}."
+        tmpdir = Path(tempfile.mkdtemp(prefix=prefix, dir=path.parent))
+    except OSError as exc:
+        raise _disk_full(exc, path) from None
     tmp = tmpdir / path.name
     try:
         yield tmp
         os.replace(tmp, path)
+    except OSError as exc:
+        raise _disk_full(exc, path) from None
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+def _disk_full(exc: OSError, path: Path) -> OSError | AtlasodError:
+    if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+        return exc
+    return AtlasodError(
+        f"no space left on the file system of {path.parent} while writing {path.name} "
+        f"({exc.strerror}): free some space there (see `df -h {path.parent}`) or choose "
+        "another --config results_dir=..., then run the workflow again; nothing "
+        f"half-written was kept"
+    )
+
+
+def _remove_abandoned(path: Path) -> None:
+    """Remove temporary folders of ``path`` whose writer, on this host, no longer runs."""
+    host = socket.gethostname()
+    for tmpdir in path.parent.glob(f".{glob.escape(path.name)}.*"):
+        pid, _, rest = tmpdir.name[len(path.name) + 2 :].partition("-")
+        mine = rest.startswith(f"{host}.")
+        if tmpdir.is_dir() and mine and pid.isdigit() and not _running(int(pid)):
+            shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 @contextmanager

@@ -298,10 +298,31 @@ def plot_analysis(
             continue
         data, groups, edges = components(analysis, hists, spec, options)
         use_fit = fit if fit and fit.get("histogram") == spec.name else None
+        fit_note = None
+        if use_fit is not None and ("failed" in use_fit or not use_fit.get("valid", True)):
+            # no curve of a fit that failed or did not converge: say so on the plot
+            fit_note = (
+                f"fit failed: {use_fit['failed']}"
+                if "failed" in use_fit
+                else ("fit did not converge (see fit.json)")
+            )
+            use_fit = None
         if style == "stack":
             fig = plot_stack(spec, analysis.title, data, groups, edges, use_fit)
         else:
             fig = plot_signal_line(spec, analysis.title, data, groups, edges, use_fit)
+        if fit_note:
+            fig.axes[0].text(
+                0.5,
+                0.5,
+                fit_note,
+                transform=fig.axes[0].transAxes,
+                ha="center",
+                wrap=True,
+                color="#cc0000",
+                fontsize="small",
+                zorder=10,
+            )
         if unset:
             fig.axes[0].text(
                 0.5,

@@ -40,6 +40,14 @@ def _holder(handle: IO[str]) -> str:
 
 
 def _describe_self(handle: IO[str]) -> None:
+    """Write who holds the lock into it (best effort: a full disk must not stop the run)."""
+    try:
+        _write_holder(handle)
+    except OSError as exc:
+        LOG.debug("could not describe the lock holder: %s", exc)
+
+
+def _write_holder(handle: IO[str]) -> None:
     handle.seek(0)
     handle.truncate()
     handle.write(

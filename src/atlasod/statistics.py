@@ -18,7 +18,7 @@ import numpy as np
 
 from atlasod.analysis import Analysis, Group
 from atlasod.catalogue import Catalogue
-from atlasod.errors import AtlasodError
+from atlasod.errors import AtlasodError, FitFailedError
 from atlasod.histio import summed, values_and_variances
 
 LOG = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ def _model_inputs(
         )
     samples = {k: (np.clip(v[keep], 0, None), var[keep]) for k, (v, var) in samples.items()}
     if not np.any(keep):
-        raise AtlasodError(f"histogram {name}: no bin has an MC prediction; nothing to fit")
+        raise FitFailedError(f"histogram {name}: no bin has an MC prediction; nothing to fit")
     return samples, observed[keep], floating
 
 
@@ -99,7 +99,7 @@ def template_fit(
     s = float(samples[floating][0].sum())
     b = float(sum(v.sum() for k, (v, _) in samples.items() if k != floating))
     if s <= 0:
-        raise AtlasodError(f"group {floating} predicts no events in the fitted histogram")
+        raise FitFailedError(f"group {floating} predicts no events in the fitted histogram")
     upper = max(10.0, 10.0 * (float(observed.sum()) + 5 * math.sqrt(b + 1)) / s)
     model = pyhf.Model(build_spec(samples, floating, (0.0, upper)), poi_name=POI)
     data = [float(x) for x in observed] + model.config.auxdata

@@ -87,6 +87,8 @@ def quantity(path: str, inputs: Inputs, analysis: Analysis) -> float:
     if head == "fit":
         if inputs.fit is None:
             raise AtlasodError(f"quantity {path!r}: the analysis has no fit result")
+        if "failed" in inputs.fit:
+            raise AtlasodError(f"quantity {path!r}: the fit failed ({inputs.fit['failed']})")
         return float(_walk(inputs.fit, parts, path))
     if head == "truth":
         if not inputs.truth:

@@ -5,6 +5,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from snakemake.exceptions import WorkflowError
+from snakemake.logging import logger
 from snakemake.utils import min_version, validate
 
 min_version("7.32")
@@ -14,7 +15,7 @@ validate(config, "../schemas/config.schema.yaml")
 # The planning modules of the package are light (stdlib, PyYAML, jsonschema), so the
 # Snakefile imports them from src/ even where the package is not installed (REANA).
 sys.path.insert(0, str(Path(str(workflow.current_basedir)).parents[1] / "src"))
-from atlasod import failures, plan  # noqa: E402
+from atlasod import cache, failures, plan, runlock  # noqa: E402
 from atlasod.analysis import Analysis, discover  # noqa: E402
 from atlasod.catalogue import Catalogue  # noqa: E402
 from atlasod.errors import AtlasodError  # noqa: E402
@@ -41,6 +42,35 @@ SOURCE = config["source"]
 DATA = config["data_dir"]
 RESULTS = f"{config['results_dir']}/{SOURCE}"
 LOGS = f"{config.get('logs_dir', 'logs')}/{SOURCE}"
+
+
+def _is_planning_run():
+    """The Snakemake process that plans and runs the workflow (not a cluster job re-reading
+    the Snakefile, nor a dry run): Snakemake 9's is_main_process, 7.32's mode 0."""
+    main = getattr(workflow, "is_main_process", None)
+    if main is None:
+        main = getattr(workflow, "mode", 0) == 0
+    return bool(main) and not getattr(workflow, "dryrun", False)
+
+
+if _is_planning_run():
+    # One run at a time writes a results folder; a second is refused at once (the lock
+    # goes with the process, also when it is killed).
+    try:
+        RUN_LOCK = runlock.acquire_run_lock(Path(RESULTS))
+    except AtlasodError as exc:
+        raise WorkflowError(str(exc)) from None
+    # Cached real files that changed since they were verified are checked again; one that
+    # fails its checksum is removed, so this run fetches it again instead of using it.
+    if SOURCE == "real" and config["access"] == "download":
+        for _sample in {s for name in SELECTED for s in ANALYSES[name].files}:
+            _problem = cache.check_cached(
+                _sample,
+                Path(f"{DATA}/real/{_sample.relpath}"),
+                always=config.get("verify_cache") == "always",
+            )
+            if _problem:
+                logger.warning(f"cached input is corrupt: {_problem}")
 CLI = f"{config.get('atlasod', 'python -m atlasod')} --analyses-dir {ANALYSES_DIR}" + (
     f" --catalogue {CATALOGUE_PATH}" if CATALOGUE_PATH else ""
 )
