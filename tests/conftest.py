@@ -82,6 +82,10 @@ def hzz(catalogue: Catalogue) -> Analysis:
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`snakemake all validate --config source=demo` (every analysis) into a temporary
     directory; returns its root."""
+    reuse = os.environ.get("ATLASOD_REUSE_DEMO_RUN")
+    if reuse:  # developing: a finished run of the same command (no CI shortcut)
+        assert not os.environ.get("CI"), "ATLASOD_REUSE_DEMO_RUN is for development only"
+        return Path(reuse)
     root = tmp_path_factory.mktemp("demo_run")
     run_snakemake("all", "validate", *demo_config(root))
     return root

@@ -139,9 +139,11 @@ def fit_poly3_gauss(
     grad[ia] = sig * math.sqrt(2 * math.pi) / bin_width
     grad[isg] = amp * math.sqrt(2 * math.pi) / bin_width
     yield_err = float(math.sqrt(max(grad @ cov @ grad, 0.0)))
+    stuck = _peak_at_limit(m, ("mean", "sigma"))
     return {
         "model": "poly3_gauss",
-        "valid": bool(m.valid),
+        "valid": bool(m.valid) and not stuck,
+        **_problem(m, stuck),
         "chi2": chi2_sb,
         "ndf": int(ndf),
         "chi2_ndf": chi2_sb / ndf if ndf > 0 else float("nan"),
@@ -151,6 +153,31 @@ def fit_poly3_gauss(
         "range": [float(centres[0] - bin_width / 2), float(centres[-1] + bin_width / 2)],
         "bin_width": float(bin_width),
     }
+
+
+def _peak_at_limit(m: Minuit, names: tuple[str, ...]) -> list[str]:
+    """Free parameters of the peak that ended at a limit of their range: no peak was found
+    (a flat or featureless histogram), whatever Minuit says of its convergence."""
+    stuck = []
+    for p in m.params:
+        if p.name not in names or p.is_fixed or not p.has_limits:
+            continue
+        lo, hi = p.lower_limit, p.upper_limit
+        span = hi - lo if math.isfinite(lo) and math.isfinite(hi) else max(1.0, abs(lo), abs(hi))
+        near = 1e-3 * span
+        if (p.has_lower_limit and p.value - lo <= near) or (
+            p.has_upper_limit and hi - p.value <= near
+        ):
+            stuck.append(p.name)
+    return stuck
+
+
+def _problem(m: Minuit, stuck: list[str]) -> dict[str, str]:
+    if stuck:
+        return {"problem": f"no peak found: {', '.join(stuck)} at the limit of the allowed range"}
+    if not m.valid:
+        return {"problem": "the minimiser did not converge (Minuit: invalid minimum)"}
+    return {}
 
 
 def data_histogram(analysis: Analysis, histograms: dict[str, Any], name: str) -> Any:
@@ -230,9 +257,11 @@ def fit_breit_wigner_gauss(
         for name in m.parameters
     }
     ndf = int(np.count_nonzero(counts > 0) - m.nfit)
+    stuck = _peak_at_limit(m, ("mean", "width", "sigma"))
     return {
         "model": "breit_wigner_gauss",
-        "valid": bool(m.valid),
+        "valid": bool(m.valid) and not stuck,
+        **_problem(m, stuck),
         "chi2": float(m.fval),
         "ndf": ndf,
         "chi2_ndf": float(m.fval) / ndf if ndf > 0 else float("nan"),

@@ -245,7 +245,8 @@ def plot_signal_line(
     ax.stairs(
         signal, edges, color="black", linewidth=2, label=groups[0].label if groups else "Signal"
     )
-    ax.set_ylim(0, spec.ymax or 1.5 * float(np.max(data.values + np.sqrt(data.variances))))
+    top = float(np.max(data.values + np.sqrt(data.variances)))
+    ax.set_ylim(0, spec.ymax or 1.5 * max(top, 1.0))  # empty data: still a valid axis
     ax.set_ylabel("Events / bin")
     ax.legend(loc="upper right", fontsize="small")
     _labels(ax, title)
