@@ -180,6 +180,10 @@ class Catalogue:
                 "add it to the reference and rerun tools/build_catalogue.py"
             ) from None
 
+    def location_templates(self) -> list[str]:
+        """The URL templates of the release ({skim}, {kind}, {file}, {portal_dir})."""
+        return [loc.url for loc in self.locations]
+
     def urls(self, sample: SampleFile) -> list[str]:
         """Every known location of ``sample``, in the order they should be tried."""
         out = []
@@ -200,3 +204,14 @@ class Catalogue:
 def _suggest(word: str, choices: Any) -> str:
     close = difflib.get_close_matches(word, list(choices), n=3, cutoff=0.6)
     return f"; did you mean {', '.join(close)}?" if close else ""
+
+
+def format_location(template: str, sample: SampleFile) -> str:
+    """A URL template ({skim}, {kind}, {file}, {portal_dir}) filled in for ``sample``; a
+    file without a portal folder gets ``<skim>/<kind>`` there."""
+    return template.format(
+        skim=sample.skim,
+        kind=sample.kind,
+        file=sample.file,
+        portal_dir=sample.portal_dir or f"{sample.skim}/{sample.kind}",
+    )

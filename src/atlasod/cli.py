@@ -75,7 +75,12 @@ def cmd_fetch(args: argparse.Namespace) -> None:
 
     catalogue = Catalogue.load(args.catalogue)
     sample = catalogue.file(args.file)
-    urls = args.url or catalogue.urls(sample)
+    if args.location:
+        from atlasod.catalogue import format_location
+
+        urls = [format_location(t, sample) for t in args.location]
+    else:
+        urls = args.url or catalogue.urls(sample)
     fetch_file(
         sample,
         urls,
@@ -257,6 +262,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True)
     p.add_argument(
         "--url", action="append", help="location to try (repeatable; default: catalogue)"
+    )
+    p.add_argument(
+        "--location",
+        action="append",
+        help="URL template to try, with {skim} {kind} {file} {portal_dir} (repeatable)",
     )
     p.add_argument(
         "--timeout", type=float, default=30.0, help="seconds without data before giving up"

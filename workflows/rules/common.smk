@@ -17,7 +17,7 @@ validate(config, "../schemas/config.schema.yaml")
 sys.path.insert(0, str(Path(str(workflow.current_basedir)).parents[1] / "src"))
 from atlasod import cache, failures, plan, runlock  # noqa: E402
 from atlasod.analysis import Analysis, discover  # noqa: E402
-from atlasod.catalogue import Catalogue  # noqa: E402
+from atlasod.catalogue import Catalogue, format_location  # noqa: E402
 from atlasod.errors import AtlasodError  # noqa: E402
 
 # An alternative catalogue (same format) replaces the packaged one, e.g. for a mirror
@@ -109,19 +109,23 @@ def input_path(analysis, sample):
     return f"{DATA}/real/{sample.relpath}"
 
 
-def locations(sample):
-    templates = config.get("locations") or [loc.url for loc in CATALOGUE.locations]
+def location_templates():
+    templates = config.get("locations") or CATALOGUE.location_templates()
     if isinstance(templates, str):  # --config locations=URL1,URL2
         templates = [t.strip() for t in templates.split(",") if t.strip()]
-    return [
-        t.format(
-            skim=sample.skim,
-            kind=sample.kind,
-            file=sample.file,
-            portal_dir=sample.portal_dir or f"{sample.skim}/{sample.kind}",
-        )
-        for t in templates
-    ]
+    return templates
+
+
+def locations(sample):
+    return [format_location(t, sample) for t in location_templates()]
+
+
+# The fetch step's locations, passed as templates in its command rather than as params:
+# where a file can be found is not what it is (its name and checksum are), so a moved
+# mirror or another fetch_timeout must not make Snakemake download the cache again.
+FETCH_OPTIONS = " ".join(
+    f"--location {shlex.quote(t)}" for t in location_templates()
+) + f" --timeout {config.get('fetch_timeout', 30)}"
 
 
 def n_chunks(analysis, sample):
