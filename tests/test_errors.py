@@ -149,12 +149,37 @@ def test_cli_reports_errors_without_traceback(
     assert "Traceback" not in err
 
 
-def test_bad_workflow_config_value_is_rejected_at_start(tmp_path: Path) -> None:
-    proc = run_snakemake("-n", "hyy", "--config", "source=simulated", check=False)
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        (
+            "source=simulated",
+            "invalid value at 'source': 'simulated' is not one of ['real', 'demo']",
+        ),
+        (
+            "chunk_entries=10",
+            "invalid value at 'chunk_entries': 10 is less than the minimum of 1000",
+        ),
+        ("lumi_pb=-1", "invalid value at 'lumi_pb': -1 is less than or equal to the minimum of 0"),
+        (
+            "demo_scale=0",
+            "invalid value at 'demo_scale': 0 is less than or equal to the minimum of 0",
+        ),
+        ("verify_cache=sometimes", "invalid value at 'verify_cache': 'sometimes' is not one of"),
+        (
+            "lumi=10",
+            "invalid value at '<top level>': Additional properties are not allowed ('lumi' was "
+            "unexpected) (allowed keys: access, analyses,",
+        ),
+    ],
+)
+def test_bad_workflow_config_value_is_rejected_at_start_naming_the_key(
+    setting: str, message: str
+) -> None:
+    proc = run_snakemake("-n", "hyy", "--config", setting, check=False)
     assert proc.returncode != 0
     out = proc.stdout + proc.stderr
-    assert "Error validating config file" in out
-    assert "'simulated' is not one of ['real', 'demo']" in out
+    assert f"workflow config (workflows/config/config.yaml and --config): {message}" in out
 
 
 def test_unknown_analysis_in_workflow_config(tmp_path: Path) -> None:

@@ -163,7 +163,10 @@ def test_killed_download_resumes_and_a_flipped_byte_is_fetched_again(
     assert f"cached input is corrupt: {victim}: adler32 " in again.stderr
     assert "removed it, to be fetched again" in again.stderr
     assert ("/GamGam/Data/data_A.GamGam.root", None) in requests
-    assert [p for p, _ in requests if "data_B" in p] == [], (requests, again.stderr[-6000:])  # the intact files stay
+    assert [p for p, _ in requests if "data_B" in p] == [], (
+        requests,
+        again.stderr[-6000:],
+    )  # the intact files stay
     assert adler32_of(victim) == adler32_of(root / "GamGam" / "Data" / "data_A.GamGam.root")
     assert_same_results(tmp_path, "real", demo_run)
 

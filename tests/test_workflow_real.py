@@ -86,5 +86,5 @@ def test_offline_real_run_stops_at_once_and_names_the_alternatives(tmp_path: Pat
     assert proc.returncode != 0
     out = proc.stdout + proc.stderr
     assert re.search(rf"http://127\.0\.0\.1:{port}/4lep/\S+\.root: host could not be reached", out)
-    assert "run on generated data instead: --config source=demo" in out
+    assert "To run offline, use generated data instead: --config source=demo" in out
     assert not list((tmp_path / "data").rglob("*.root"))  # nothing that looks complete

@@ -4,21 +4,35 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
+import yaml
+
 from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
 from snakemake.utils import min_version, validate
 
 min_version("7.32")
 
-validate(config, "../schemas/config.schema.yaml")
-
 # The planning modules of the package are light (stdlib, PyYAML, jsonschema), so the
 # Snakefile imports them from src/ even where the package is not installed (REANA).
 sys.path.insert(0, str(Path(str(workflow.current_basedir)).parents[1] / "src"))
 from atlasod import cache, failures, plan, runlock  # noqa: E402
 from atlasod.analysis import Analysis, discover  # noqa: E402
+from atlasod.analysis import validate as validate_against  # noqa: E402
 from atlasod.catalogue import Catalogue, format_location  # noqa: E402
 from atlasod.errors import AtlasodError  # noqa: E402
+
+# The config is checked at start-up; the error names the bad key and what is allowed
+# (Snakemake's own check below does not name the key, and fills in defaults).
+_SCHEMA = Path(str(workflow.current_basedir)).parent / "schemas" / "config.schema.yaml"
+try:
+    validate_against(
+        config,
+        yaml.safe_load(_SCHEMA.read_text(encoding="utf-8")),
+        "workflow config (workflows/config/config.yaml and --config)",
+    )
+except AtlasodError as exc:
+    raise WorkflowError(str(exc)) from None
+validate(config, "../schemas/config.schema.yaml")
 
 # An alternative catalogue (same format) replaces the packaged one, e.g. for a mirror
 # whose files differ, or for tests that serve generated files as "real" data.
