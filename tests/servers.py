@@ -25,7 +25,11 @@ from pathlib import Path
 
 class RangeHTTPServer:
     def __init__(
-        self, root: Path, cut_after: int | None = None, bytes_per_s: int | None = None
+        self,
+        root: Path,
+        cut_after: int | None = None,
+        bytes_per_s: int | None = None,
+        port: int = 0,
     ) -> None:
         self.root = root
         self.cut_after = cut_after
@@ -90,7 +94,7 @@ class RangeHTTPServer:
                         return
                     time.sleep(0.05)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 

@@ -24,7 +24,7 @@ import yaml
 from atlasod.cache import adler32_of
 
 from .conftest import REPO, TEST_SCALE, env_with_venv, run_snakemake, snakemake_command
-from .servers import RangeHTTPServer
+from .servers import RangeHTTPServer, free_port
 
 pytestmark = [pytest.mark.faults, pytest.mark.workflow]
 ANALYSIS = "hyy"
@@ -110,9 +110,12 @@ def served(demo_run: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Pa
     return root, catalogue
 
 
-def real_config(tmp_path: Path, catalogue: Path, url: str) -> list[str]:
+def real_config(
+    tmp_path: Path, catalogue: Path, url: str, results: Path | None = None
+) -> list[str]:
+    """Real-data run with the cache in ``tmp_path/data``, results under ``results``."""
     return config(
-        tmp_path,
+        results or tmp_path,
         "real",
         tmp_path / "data",
         f"catalogue={catalogue}",
@@ -126,8 +129,9 @@ def test_killed_download_resumes_and_a_flipped_byte_is_fetched_again(
 ) -> None:
     root, catalogue = served
     cache = tmp_path / "data" / "real"
+    port = free_port()  # one address throughout: the fetch step's URLs are its params
     # 1. killed with SIGKILL while the files arrive slowly
-    with RangeHTTPServer(root, bytes_per_s=100_000) as slow:
+    with RangeHTTPServer(root, bytes_per_s=100_000, port=port) as slow:
         run = start(*real_config(tmp_path, catalogue, slow.url))
         deadline = time.monotonic() + 120
         parts: list[Path] = []
@@ -142,7 +146,7 @@ def test_killed_download_resumes_and_a_flipped_byte_is_fetched_again(
     for done in cache.rglob("*.root"):  # whatever has its final name is complete
         assert adler32_of(done) == adler32_of(root / done.relative_to(cache)), done
     # 2. the rerun resumes the cut downloads where they stopped and completes
-    with RangeHTTPServer(root) as server:
+    with RangeHTTPServer(root, port=port) as server:
         rerun = run_snakemake(*real_config(tmp_path, catalogue, server.url), check=False)
         requests = list(server.requests)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
@@ -151,13 +155,17 @@ def test_killed_download_resumes_and_a_flipped_byte_is_fetched_again(
         assert ranges and ranges[0] is not None and int(ranges[0][6:-1]) >= size, (name, ranges)
     assert not list(cache.rglob("*.part"))
     assert_same_results(tmp_path, "real", demo_run)
-    # 3. one flipped byte in a cached file: found before use, fetched again, never processed
+    # 3. one flipped byte in a cached file, then a run that needs it (new results): found
+    # before use, fetched again, never processed
     victim = cache / "GamGam" / "Data" / "data_A.GamGam.root"
     data = bytearray(victim.read_bytes())
     data[len(data) // 2] ^= 0xFF
     victim.write_bytes(bytes(data))
-    with RangeHTTPServer(root) as server:
-        again = run_snakemake(*real_config(tmp_path, catalogue, server.url), check=False)
+    second = tmp_path / "second"
+    with RangeHTTPServer(root, port=port) as server:
+        again = run_snakemake(
+            *real_config(tmp_path, catalogue, server.url, results=second), check=False
+        )
         requests = list(server.requests)
     assert again.returncode == 0, again.stderr[-3000:]
     assert f"cached input is corrupt: {victim}: adler32 " in again.stderr
@@ -168,7 +176,7 @@ def test_killed_download_resumes_and_a_flipped_byte_is_fetched_again(
         again.stderr[-6000:],
     )  # the intact files stay
     assert adler32_of(victim) == adler32_of(root / "GamGam" / "Data" / "data_A.GamGam.root")
-    assert_same_results(tmp_path, "real", demo_run)
+    assert_same_results(second, "real", demo_run)
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small file system needs root")

@@ -75,12 +75,7 @@ def cmd_fetch(args: argparse.Namespace) -> None:
 
     catalogue = Catalogue.load(args.catalogue)
     sample = catalogue.file(args.file)
-    if args.location:
-        from atlasod.catalogue import format_location
-
-        urls = [format_location(t, sample) for t in args.location]
-    else:
-        urls = args.url or catalogue.urls(sample)
+    urls = args.url or catalogue.urls(sample)
     fetch_file(
         sample,
         urls,
@@ -262,11 +257,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True)
     p.add_argument(
         "--url", action="append", help="location to try (repeatable; default: catalogue)"
-    )
-    p.add_argument(
-        "--location",
-        action="append",
-        help="URL template to try, with {skim} {kind} {file} {portal_dir} (repeatable)",
     )
     p.add_argument(
         "--timeout", type=float, default=30.0, help="seconds without data before giving up"

@@ -134,13 +134,6 @@ def locations(sample):
     return [format_location(t, sample) for t in location_templates()]
 
 
-# The fetch step's locations, passed as templates in its command rather than as params:
-# where a file can be found is not what it is (its name and checksum are), so a moved
-# mirror or another fetch_timeout must not make Snakemake download the cache again.
-FETCH_OPTIONS = " ".join(
-    f"--location {shlex.quote(t)}" for t in location_templates()
-) + f" --timeout {config.get('fetch_timeout', 30)}"
-
 
 def n_chunks(analysis, sample):
     return plan.n_chunks(

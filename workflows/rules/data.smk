@@ -29,5 +29,8 @@ rule fetch:
         runtime=240,
     params:
         cli=CLI,
+        urls=lambda w: " ".join(f"--url {u}" for u in locations(CATALOGUE.file(w.file))),
+        timeout=config.get("fetch_timeout", 30),
     shell:
-        "{params.cli} --log {log} fetch --file {wildcards.file} --out {output} {FETCH_OPTIONS}"
+        "{params.cli} --log {log} fetch --file {wildcards.file} --out {output} {params.urls}"
+        " --timeout {params.timeout}"
