@@ -20,7 +20,27 @@ import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
 from pathlib import Path
+
+
+def catalogue_for(served: Path, out: Path) -> Path:
+    """A copy of the packaged catalogue in which the files under ``served`` (the release
+    layout, ``<skim>/<Data|MC>/<file>``) carry their own size, adler32 and entry count, so
+    that a workflow reads them as the real files (and splits them into the same chunks)."""
+    import uproot
+    import yaml
+
+    from atlasod.cache import adler32_of
+
+    raw = yaml.safe_load(resources.files("atlasod").joinpath("data/catalogue.yaml").read_text())
+    for rec in raw["files"]:
+        path = served / rec["skim"] / ("Data" if "period" in rec else "MC") / rec["file"]
+        if path.exists():
+            rec["size"], rec["adler32"] = path.stat().st_size, adler32_of(path)
+            rec["entries"] = uproot.open(path)["mini"].num_entries
+    out.write_text(yaml.safe_dump(raw))
+    return out
 
 
 class RangeHTTPServer:

@@ -14,17 +14,15 @@ import signal
 import subprocess
 import sys
 import time
-from importlib import resources
 from pathlib import Path
 
 import pytest
-import uproot
 import yaml
 
 from atlasod.cache import adler32_of
 
 from .conftest import REPO, TEST_SCALE, env_with_venv, run_snakemake, snakemake_command
-from .servers import RangeHTTPServer, free_port
+from .servers import RangeHTTPServer, catalogue_for, free_port
 
 pytestmark = [pytest.mark.faults, pytest.mark.workflow]
 ANALYSIS = "hyy"
@@ -96,18 +94,10 @@ def test_killed_during_a_step_the_rerun_completes_identically(
 
 @pytest.fixture(scope="module")
 def served(demo_run: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """(server root, catalogue): the demo run's H→γγ files as "real" release files, with
-    their sizes, checksums and entry counts in a catalogue copy."""
+    """(server root, catalogue): the demo run's H→γγ files as "real" release files."""
     root = demo_run / "data" / "demo" / ANALYSIS
-    raw = yaml.safe_load(resources.files("atlasod").joinpath("data/catalogue.yaml").read_text())
-    for rec in raw["files"]:
-        path = root / rec["skim"] / ("Data" if "period" in rec else "MC") / rec["file"]
-        if path.exists():
-            rec["size"], rec["adler32"] = path.stat().st_size, adler32_of(path)
-            rec["entries"] = uproot.open(path)["mini"].num_entries
-    catalogue = tmp_path_factory.mktemp("catalogue") / "catalogue.yaml"
-    catalogue.write_text(yaml.safe_dump(raw))
-    return root, catalogue
+    out = tmp_path_factory.mktemp("catalogue") / "catalogue.yaml"
+    return root, catalogue_for(root, out)
 
 
 def real_config(

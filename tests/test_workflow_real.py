@@ -6,34 +6,20 @@ workflow must give byte-identical histograms to the demo run that made the files
 """
 
 import re
-from importlib import resources
 from pathlib import Path
 
 import pytest
-import uproot
-import yaml
-
-from atlasod.cache import adler32_of
 
 from .conftest import TEST_SCALE, run_snakemake
-from .servers import RangeHTTPServer, free_port
+from .servers import RangeHTTPServer, catalogue_for, free_port
 
 pytestmark = [pytest.mark.workflow, pytest.mark.network]
 
 
 @pytest.fixture(scope="module")
 def served_catalogue(demo_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    served = demo_run / "data" / "demo" / "hzz"
-    raw = yaml.safe_load(resources.files("atlasod").joinpath("data/catalogue.yaml").read_text())
-    for rec in raw["files"]:
-        path = served / rec["skim"] / ("Data" if "period" in rec else "MC") / rec["file"]
-        if path.exists():
-            rec["size"], rec["adler32"] = path.stat().st_size, adler32_of(path)
-            # the true entry count, so that the files are split into the same chunks
-            rec["entries"] = uproot.open(path)["mini"].num_entries
     out = tmp_path_factory.mktemp("catalogue") / "catalogue.yaml"
-    out.write_text(yaml.safe_dump(raw))
-    return out
+    return catalogue_for(demo_run / "data" / "demo" / "hzz", out)
 
 
 @pytest.mark.parametrize("access", ["download", "stream"])
