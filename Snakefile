@@ -26,6 +26,11 @@ rule all:
         [analysis_outputs(name) for name in SELECTED],
 
 
+# One run at a time writes a results folder: a second one is refused, naming the first.
+onstart:
+    take_run_lock()
+
+
 # Snakemake says "Error in rule …: message: None" and names the job's log; the reason and
 # what to do are in that log.  Repeat them at the end of the terminal output.
 onerror:

@@ -59,21 +59,28 @@ LOGS = f"{config.get('logs_dir', 'logs')}/{SOURCE}"
 
 
 def _is_planning_run():
-    """The Snakemake process that plans and runs the workflow (not a cluster job re-reading
-    the Snakefile, nor a dry run): Snakemake 9's is_main_process, 7.32's mode 0."""
+    """The Snakemake process that plans the workflow (not a cluster job re-reading the
+    Snakefile): Snakemake 9's is_main_process, 7.32's mode 0."""
     main = getattr(workflow, "is_main_process", None)
     if main is None:
         main = getattr(workflow, "mode", 0) == 0
-    return bool(main) and not getattr(workflow, "dryrun", False)
+    return bool(main)
+
+
+# The run lock of results/<source>, taken by the Snakefile's onstart handler (not in dry
+# runs): the handle stays open for the run's life, and the kernel releases the lock with
+# the process, however it ends.
+RUN_LOCK = []
+
+
+def take_run_lock():
+    try:
+        RUN_LOCK.append(runlock.acquire_run_lock(Path(RESULTS)))
+    except AtlasodError as exc:
+        raise WorkflowError(str(exc)) from None
 
 
 if _is_planning_run():
-    # One run at a time writes a results folder; a second is refused at once (the lock
-    # goes with the process, also when it is killed).
-    try:
-        RUN_LOCK = runlock.acquire_run_lock(Path(RESULTS))
-    except AtlasodError as exc:
-        raise WorkflowError(str(exc)) from None
     # Cached real files that changed since they were verified are checked again; one that
     # fails its checksum is removed, so this run fetches it again instead of using it.
     if SOURCE == "real" and config["access"] == "download":
