@@ -226,3 +226,22 @@ def test_download_progress_is_shown_in_the_terminal_with_rate_and_time_left(
     assert all(pattern.search(line) for line in lines), lines
     assert "fetching" not in proc.stderr  # the rest of the INFO log stays in the file
     assert "fetching" in (tmp_path / "fetch.log").read_text()
+
+
+def test_two_fetches_of_one_file_at_once_download_it_once(
+    tmp_path: Path, served: Path, sample: SampleFile
+) -> None:
+    """Two workflows sharing a data folder: the second waits for the first's download."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    out = tmp_path / sample.file
+    size = sample.size
+    assert size is not None
+    with RangeHTTPServer(served, bytes_per_s=size) as server:  # about a second per download
+        url = f"{server.url}/{sample.relpath}"
+        with ThreadPoolExecutor(2) as pool:
+            for future in [pool.submit(fetch_file, sample, [url], out) for _ in range(2)]:
+                future.result()
+        gets = [p for p, _ in server.requests if p == f"/{sample.relpath}"]
+    assert len(gets) == 1
+    assert out.read_bytes() == (served / sample.relpath).read_bytes()
