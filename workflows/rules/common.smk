@@ -141,7 +141,6 @@ def locations(sample):
     return [format_location(t, sample) for t in location_templates()]
 
 
-
 def n_chunks(analysis, sample):
     return plan.n_chunks(
         ANALYSES[analysis].raw,
