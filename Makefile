@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CORES ?= 2
 
-.PHONY: install demo test lint lock lock-check reana-validate image system-deps clean
+.PHONY: install demo test faults lint lock lock-check reana-validate image system-deps clean
 
 LOCK := envs/requirements.lock
 UV_COMPILE = $(BIN)/uv pip compile --quiet --python-version 3.11 --generate-hashes envs/requirements.in
@@ -83,6 +83,11 @@ test: install $(SMK7) system-deps lock-check lint reana-validate image
 	PATH=$(abspath $(BIN)):$$PATH ATLASOD_SNAKEMAKE7=$(abspath $(SMK7)) ATLASOD_IMAGE_UNDER_TEST=$(IMAGE) \
 		ATLASOD_CONDOR_ROOT=$(CONDOR_ROOT) \
 		$(BIN)/pytest
+
+# The fault-injection tests alone (killed runs, cut downloads, corrupt cache, full disk,
+# concurrent runs, a dying Dask worker); as root for the small file system.  Part of `test`.
+faults: install system-deps
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/pytest -m faults
 
 clean:
 	rm -rf results logs .snakemake
