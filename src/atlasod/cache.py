@@ -20,6 +20,7 @@ import zlib
 from pathlib import Path
 
 from atlasod.catalogue import SampleFile
+from atlasod.errors import AtlasodError
 
 LOG = logging.getLogger(__name__)
 BLOCK = 4 * 1024 * 1024
@@ -91,6 +92,12 @@ def check_cached(sample: SampleFile, path: Path, always: bool = False) -> str | 
         if sample.adler32 is not None:
             write_stamp(path, sample.adler32.lower())
         return None
-    path.unlink()
-    stamp.unlink(missing_ok=True)
+    try:
+        path.unlink()
+        stamp.unlink(missing_ok=True)
+    except OSError as exc:  # a read-only cache shared by a class
+        raise AtlasodError(
+            f"cached input {path} is corrupt ({problem}) and cannot be removed "
+            f"({exc.strerror}): remove it, or ask whoever fills this cache to fetch it again"
+        ) from None
     return f"{path}: {problem}; removed it, to be fetched again"

@@ -85,11 +85,14 @@ if _is_planning_run():
     # fails its checksum is removed, so this run fetches it again instead of using it.
     if SOURCE == "real" and config["access"] == "download":
         for _sample in {s for name in SELECTED for s in ANALYSES[name].files}:
-            _problem = cache.check_cached(
-                _sample,
-                Path(f"{DATA}/real/{_sample.relpath}"),
-                always=config.get("verify_cache") == "always",
-            )
+            try:
+                _problem = cache.check_cached(
+                    _sample,
+                    Path(f"{DATA}/real/{_sample.relpath}"),
+                    always=config.get("verify_cache") == "always",
+                )
+            except AtlasodError as exc:
+                raise WorkflowError(str(exc)) from None
             if _problem:
                 logger.warning(f"cached input is corrupt: {_problem}")
 CLI = f"{config.get('atlasod', 'python -m atlasod')} --analyses-dir {ANALYSES_DIR}" + (
