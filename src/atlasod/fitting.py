@@ -22,7 +22,7 @@ from numpy.polynomial import Polynomial
 from atlasod.analysis import Analysis
 from atlasod.catalogue import Catalogue
 from atlasod.errors import AtlasodError, FitFailedError
-from atlasod.histio import read_histograms, summed, values_and_variances, write_json
+from atlasod.histio import data_histogram, read_histograms, values_and_variances, write_json
 
 LOG = logging.getLogger(__name__)
 SIGNAL = ("amplitude", "mean", "sigma")
@@ -178,11 +178,6 @@ def _problem(m: Minuit, stuck: list[str]) -> dict[str, str]:
     if not m.valid:
         return {"problem": "the minimiser did not converge (Minuit: invalid minimum)"}
     return {}
-
-
-def data_histogram(analysis: Analysis, histograms: dict[str, Any], name: str) -> Any:
-    """Sum of the data periods' histograms ``name``."""
-    return summed(histograms, [f.stem for f in analysis.data_files], name)
 
 
 def fit_breit_wigner_gauss(

@@ -27,7 +27,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from unittest import mock
 
 import hist
@@ -36,6 +36,9 @@ import uproot
 from uproot.writing import _cascade, _cascadetree
 
 from atlasod.errors import AtlasodError
+
+if TYPE_CHECKING:  # the type only: analysis is above this module
+    from atlasod.analysis import Analysis
 
 _FIXED_UUID = uuid.UUID(int=0)
 
@@ -196,3 +199,8 @@ def write_json(path: Path, payload: Any) -> None:
     """Write JSON atomically with stable formatting (sorted keys)."""
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+
+
+def data_histogram(analysis: Analysis, histograms: Mapping[str, hist.Hist], name: str) -> hist.Hist:
+    """Sum of the data periods' histograms ``name``."""
+    return summed(histograms, [f.stem for f in analysis.data_files], name)

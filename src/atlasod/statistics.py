@@ -19,7 +19,7 @@ import numpy as np
 from atlasod.analysis import Analysis, Group
 from atlasod.catalogue import Catalogue
 from atlasod.errors import AtlasodError, FitFailedError
-from atlasod.histio import summed, values_and_variances
+from atlasod.histio import data_histogram, summed, values_and_variances
 
 LOG = logging.getLogger(__name__)
 POI = "mu"
@@ -34,8 +34,6 @@ def _group_histogram(
 
 
 def _data(analysis: Analysis, histograms: dict[str, Any], name: str) -> np.ndarray:
-    from atlasod.fitting import data_histogram
-
     values, _ = values_and_variances(data_histogram(analysis, histograms, name), True)
     return values
 

@@ -42,7 +42,13 @@ import yaml
 
 from atlasod.analysis import Analysis, load_schema, validate
 from atlasod.errors import AtlasodError
-from atlasod.histio import atomic_path, read_histograms, values_and_variances, write_json
+from atlasod.histio import (
+    atomic_path,
+    data_histogram,
+    read_histograms,
+    values_and_variances,
+    write_json,
+)
 
 LOG = logging.getLogger(__name__)
 FILE_NAME = "validation.yaml"
@@ -109,8 +115,6 @@ def quantity(path: str, inputs: Inputs, analysis: Analysis) -> float:
 
 
 def _histogram_quantity(path: str, parts: list[str], inputs: Inputs, analysis: Analysis) -> float:
-    from atlasod.fitting import data_histogram
-
     if len(parts) != 3 or parts[1] != "data":
         raise AtlasodError(f"quantity {path!r}: use hist.<name>.data.<integral|max|peak|bin(x)>")
     name, what = parts[0], parts[2]
