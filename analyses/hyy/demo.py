@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from atlasod.demo import (
+from atlasod.demo_kinematics import (
     DemoContext,
     DemoEvents,
     resonance,

@@ -282,12 +282,8 @@ class Analysis:
 
     @cached_property
     def demo_module(self) -> ModuleType:
-        """The demo-physics module ``demo.py`` (``generate_events``), or the engine's
-        generic models (:mod:`atlasod.demo_models`) when the folder has none."""
-        if self.uses_generic_demo:
-            from atlasod import demo_models
-
-            return demo_models
+        """The folder's demo-physics module ``demo.py`` (``generate_events``); analyses
+        without one use an engine model (see :func:`atlasod.demo.demo_generator`)."""
         module = _load_module(self.folder / DEMO_NAME, f"atlasod_analyses.{self.name}.demo")
         if not hasattr(module, "generate_events"):
             raise AtlasodError(f"{self.folder / DEMO_NAME} must define generate_events")

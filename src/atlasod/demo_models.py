@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import vector
 
-from atlasod.demo import (
+from atlasod.demo_kinematics import (
     DemoContext,
     DemoEvents,
     good_lepton_quality,
