@@ -79,12 +79,8 @@ def check_cached(sample: SampleFile, path: Path, always: bool = False) -> str | 
             recorded = json.loads(stamp.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             recorded = {}
-        expected = (sample.adler32 or "").lower()
-        if (
-            recorded.get("size") == path.stat().st_size
-            and recorded.get("mtime_ns") == path.stat().st_mtime_ns
-            and recorded.get("adler32", "") == expected
-        ):
+        now = {**_signature(path), "adler32": (sample.adler32 or "").lower()}
+        if {key: recorded.get(key) for key in now} == now:
             return None
     LOG.info("checking %s against the catalogue (changed since it was verified)", path)
     problem = mismatch(sample, path)

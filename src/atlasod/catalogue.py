@@ -190,14 +190,7 @@ class Catalogue:
         for loc in self.locations:
             if "{portal_dir}" in loc.url and not sample.portal_dir:
                 continue
-            out.append(
-                loc.url.format(
-                    skim=sample.skim,
-                    kind=sample.kind,
-                    file=sample.file,
-                    portal_dir=sample.portal_dir,
-                )
-            )
+            out.append(format_location(loc.url, sample))
         return out
 
 

@@ -139,11 +139,9 @@ def fit_poly3_gauss(
     grad[ia] = sig * math.sqrt(2 * math.pi) / bin_width
     grad[isg] = amp * math.sqrt(2 * math.pi) / bin_width
     yield_err = float(math.sqrt(max(grad @ cov @ grad, 0.0)))
-    stuck = _peak_at_limit(m, ("mean", "sigma"))
     return {
         "model": "poly3_gauss",
-        "valid": bool(m.valid) and not stuck,
-        **_problem(m, stuck),
+        **_validity(m, ("mean", "sigma")),
         "chi2": chi2_sb,
         "ndf": int(ndf),
         "chi2_ndf": chi2_sb / ndf if ndf > 0 else float("nan"),
@@ -172,12 +170,19 @@ def _peak_at_limit(m: Minuit, names: tuple[str, ...]) -> list[str]:
     return stuck
 
 
-def _problem(m: Minuit, stuck: list[str]) -> dict[str, str]:
+def _validity(m: Minuit, peak: tuple[str, ...]) -> dict[str, Any]:
+    """``valid`` of a peak fit, and its ``problem`` when it is not: Minuit's verdict, and
+    no peak parameter at a limit."""
+    stuck = _peak_at_limit(m, peak)
     if stuck:
-        return {"problem": f"no peak found: {', '.join(stuck)} at the limit of the allowed range"}
+        problem = f"no peak found: {', '.join(stuck)} at the limit of the allowed range"
+        return {"valid": False, "problem": problem}
     if not m.valid:
-        return {"problem": "the minimiser did not converge (Minuit: invalid minimum)"}
-    return {}
+        return {
+            "valid": False,
+            "problem": "the minimiser did not converge (Minuit: invalid minimum)",
+        }
+    return {"valid": True}
 
 
 def fit_breit_wigner_gauss(
@@ -252,11 +257,9 @@ def fit_breit_wigner_gauss(
         for name in m.parameters
     }
     ndf = int(np.count_nonzero(counts > 0) - m.nfit)
-    stuck = _peak_at_limit(m, ("mean", "width", "sigma"))
     return {
         "model": "breit_wigner_gauss",
-        "valid": bool(m.valid) and not stuck,
-        **_problem(m, stuck),
+        **_validity(m, ("mean", "width", "sigma")),
         "chi2": float(m.fval),
         "ndf": ndf,
         "chi2_ndf": float(m.fval) / ndf if ndf > 0 else float("nan"),

@@ -273,6 +273,22 @@ def plot_signal_line(
     return fig
 
 
+def _red_note(fig: Any, text: str, y: float, boxed: bool = False, wrap: bool = False) -> None:
+    """A red remark across the upper panel (an exercise left open, a fit not drawn)."""
+    fig.axes[0].text(
+        0.5,
+        y,
+        text,
+        transform=fig.axes[0].transAxes,
+        ha="center",
+        wrap=wrap,
+        color="#cc0000",
+        fontsize="small",
+        bbox={"facecolor": "white", "edgecolor": "#cc0000"} if boxed else None,
+        zorder=10,
+    )
+
+
 def plot_analysis(
     analysis: Analysis,
     histograms_path: Path,
@@ -301,41 +317,17 @@ def plot_analysis(
         use_fit = fit if fit and fit.get("histogram") == spec.name else None
         fit_note = None
         if use_fit is not None and ("failed" in use_fit or not use_fit.get("valid", True)):
-            # no curve of a fit that failed or did not converge: say so on the plot
-            fit_note = (
-                f"fit failed: {use_fit['failed']}"
-                if "failed" in use_fit
-                else ("fit did not converge (see fit.json)")
-            )
+            # no curve of a fit that failed or found no peak: the reason is on the plot
+            fit_note = f"no fit: {use_fit.get('failed') or use_fit.get('problem', 'see fit.json')}"
             use_fit = None
         if style == "stack":
             fig = plot_stack(spec, analysis.title, data, groups, edges, use_fit)
         else:
             fig = plot_signal_line(spec, analysis.title, data, groups, edges, use_fit)
         if fit_note:
-            fig.axes[0].text(
-                0.5,
-                0.5,
-                fit_note,
-                transform=fig.axes[0].transAxes,
-                ha="center",
-                wrap=True,
-                color="#cc0000",
-                fontsize="small",
-                zorder=10,
-            )
+            _red_note(fig, fit_note, y=0.5, wrap=True)
         if unset:
-            fig.axes[0].text(
-                0.5,
-                0.04,
-                "Exercise, cut not applied yet: " + ", ".join(unset),
-                transform=fig.axes[0].transAxes,
-                ha="center",
-                color="#cc0000",
-                fontsize="small",
-                bbox={"facecolor": "white", "edgecolor": "#cc0000"},
-                zorder=10,
-            )
+            _red_note(fig, "Exercise, cut not applied yet: " + ", ".join(unset), y=0.04, boxed=True)
         written += _save(fig, outdir, spec.name)
         LOG.info("plotted %s", spec.name)
     return written
