@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CORES ?= 2
 
-.PHONY: install demo test faults lint lock lock-check reana-validate image system-deps clean
+.PHONY: install demo test faults lint lock lock-check reana-validate root-env image system-deps clean
 
 LOCK := envs/requirements.lock
 UV_COMPILE = $(BIN)/uv pip compile --quiet --python-version 3.11 --generate-hashes envs/requirements.in
@@ -28,6 +28,18 @@ SMK7 := $(REANA_VENV)/bin/snakemake
 $(SMK7):
 	$(PYTHON) -m venv $(REANA_VENV)
 	$(REANA_VENV)/bin/pip install --quiet 'reana-client==0.9.6'
+
+# ROOT 6.40 from PyPI (the `root` wheel) in its own environment: tools/real_layout.py rewrites
+# demo files in the real files' layout with it (tests), and the benchmarks run RDataFrame.
+ROOT_VENV := .venv-root
+ROOT_PY := $(ROOT_VENV)/bin/python
+ROOT_STAMP := $(ROOT_VENV)/.installed
+$(ROOT_STAMP):
+	$(PYTHON) -m venv $(ROOT_VENV)
+	$(ROOT_VENV)/bin/pip install --quiet 'root==0.1a12' 'numpy==2.4.6'
+	$(ROOT_PY) -W ignore -c 'import ROOT; assert ROOT.gROOT.GetVersion() == "6.40.00"'
+	touch $@
+root-env: $(ROOT_STAMP)
 
 # Every REANA specification is valid for reana-client (and up to date, see the tests).
 reana-validate: $(SMK7)
@@ -79,9 +91,9 @@ lint: install
 	$(BIN)/hadolint envs/Dockerfile
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/snakemake --lint --config source=demo
 
-test: install $(SMK7) system-deps lock-check lint reana-validate image
+test: install $(SMK7) $(ROOT_STAMP) system-deps lock-check lint reana-validate image
 	PATH=$(abspath $(BIN)):$$PATH ATLASOD_SNAKEMAKE7=$(abspath $(SMK7)) ATLASOD_IMAGE_UNDER_TEST=$(IMAGE) \
-		ATLASOD_CONDOR_ROOT=$(CONDOR_ROOT) \
+		ATLASOD_CONDOR_ROOT=$(CONDOR_ROOT) ATLASOD_ROOT_PYTHON=$(abspath $(ROOT_PY)) \
 		$(BIN)/pytest
 
 # The fault-injection tests alone (killed runs, cut downloads, corrupt cache, full disk,

@@ -114,6 +114,22 @@ def branch_names() -> list[str]:
     return names
 
 
+def real_file_order() -> list[str]:
+    """The 81 branch names in the order of the real 2020 files on disk (reference §2.2):
+    the scalars, each collection with its counter first and its ``pt_syst`` later, the
+    systematics together, then the large-R jets and ``tau_charge`` last."""
+
+    def block(obj: str, skip: tuple[str, ...] = ("pt_syst",)) -> list[str]:
+        return [f"{obj}_n"] + [f"{obj}_{f}" for f in COLLECTIONS[obj] if f not in skip]
+
+    order = list(SCALARS)[:15]
+    order += [*block("lep"), "met_et", "met_phi", *block("jet"), *block("photon")]
+    order += [*block("tau", ("pt_syst", "charge")), "ditau_m"]
+    order += ["lep_pt_syst", "met_et_syst", "jet_pt_syst", "photon_pt_syst", "tau_pt_syst"]
+    order += ["XSection", "SumWeights", *block("largeRjet", ()), "tau_charge"]
+    return order
+
+
 def is_jagged(branch: str) -> bool:
     obj, _, field = branch.partition("_")
     return obj in COLLECTIONS and field in COLLECTIONS[obj]

@@ -1,0 +1,82 @@
+"""The real files' layout: every analysis gives the same cutflows and histograms from a demo
+file rewritten by ROOT (``std::vector<T>`` branches, ``UInt_t`` counters, the real branch
+order) as from the uproot-written original.  ROOT comes from PyPI in its own environment
+(``make root-env``); ``ATLASOD_ROOT_PYTHON`` names its interpreter."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import uproot
+
+from atlasod.analysis import discover, load_analysis
+from atlasod.catalogue import Catalogue
+from atlasod.mini import real_file_order
+from atlasod.processing import process_chunk
+
+from .conftest import ANALYSES, REPO
+
+pytestmark = pytest.mark.workflow
+LUMI_PB = 10064.0
+
+
+def _root_python() -> str:
+    python = os.environ.get("ATLASOD_ROOT_PYTHON")
+    if not python:
+        if os.environ.get("CI"):
+            pytest.fail("ATLASOD_ROOT_PYTHON is not set: run the tests through `make test`")
+        pytest.skip("set ATLASOD_ROOT_PYTHON to a Python with ROOT (`make root-env`)")
+    return python
+
+
+@pytest.fixture(scope="module")
+def real_layout(demo_run: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[Path, Path]:
+    """Every demo file of the demo run, rewritten by ROOT in the real layout (one process)."""
+    python = _root_python()
+    out = tmp_path_factory.mktemp("real_layout")
+    pairs = {f: out / f.relative_to(demo_run) for f in sorted(demo_run.glob("data/**/*.root"))}
+    args = [str(p) for pair in pairs.items() for p in pair]
+    proc = subprocess.run(
+        [python, "-W", "ignore", str(REPO / "tools" / "real_layout.py"), *args],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return pairs
+
+
+def test_rewritten_files_have_the_real_layout(real_layout: dict[Path, Path]) -> None:
+    target = next(iter(real_layout.values()))
+    tree = uproot.open(target)["mini"]
+    assert tree.keys() == real_file_order()
+    assert str(tree["lep_n"].interpretation) == "AsDtype('>u4')"
+    assert str(tree["lep_pt"].interpretation) == "AsJagged(AsDtype('>f4'), header_bytes=10)"
+    assert str(tree["lep_type"].interpretation) == "AsJagged(AsDtype('>u4'), header_bytes=10)"
+    assert tree["photon_isTightID"].typename == "std::vector<bool>"
+    source = uproot.open(next(iter(real_layout)))["mini"]
+    assert str(source["lep_pt"].interpretation) == "AsJagged(AsDtype('>f4'))"  # counted array
+
+
+@pytest.mark.parametrize("name", discover(ANALYSES))
+def test_both_layouts_give_identical_cutflows_and_histograms(
+    name: str, real_layout: dict[Path, Path], catalogue: Catalogue
+) -> None:
+    analysis = load_analysis(ANALYSES, name, catalogue)
+    by_file = {p.name: (p, q) for p, q in real_layout.items() if f"/{name}/" in str(p)}
+    assert len(by_file) == len(analysis.files), sorted(by_file)
+    for sample in analysis.files:
+        demo_file, real_file = by_file[sample.file]
+        a = process_chunk(analysis, sample, str(demo_file), 0, 1, LUMI_PB, catalogue)
+        b = process_chunk(analysis, sample, str(real_file), 0, 1, LUMI_PB, catalogue)
+        assert a.entries == b.entries > 0
+        assert a.cutflow == b.cutflow, sample.file
+        for key, h in a.histograms.items():
+            other = b.histograms[key]
+            assert np.array_equal(h.values(flow=True), other.values(flow=True)), (sample, key)
+            assert np.array_equal(h.variances(flow=True), other.variances(flow=True)), key
+        assert list(a.cutflow.values())[-1]["events"] > 0 or not sample.is_data

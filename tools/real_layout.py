@@ -1,0 +1,108 @@
+"""Rewrite ``mini`` trees written by uproot into the layout of the real 2020 files, with ROOT.
+
+    .venv-root/bin/python tools/real_layout.py IN.root OUT.root [IN2.root OUT2.root ...]
+
+The demo files are written by uproot: collections as counted arrays (``float[lep_n]``) with
+``Int_t`` counters.  The real files were written by ROOT: ``std::vector<T>`` branches,
+``UInt_t`` counters, the branch order of reference §2.2.  This tool reads a demo file with
+ROOT's RDataFrame and writes it again in that layout (same events, same values, same order),
+compressed with ZLIB level 1 by default (``--compression``, ROOT's algorithm × 100 + level).
+
+It runs in its own environment with ROOT from PyPI (``make root-env``): it needs ROOT and
+nothing of the package (``src/atlasod/mini.py`` is loaded by path for the branch list).  The
+conversion is compiled C++ (no per-file just-in-time compilation), so many files convert in
+one process quickly.  Output is written to a temporary name and renamed when complete.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import logging
+import os
+import sys
+from pathlib import Path
+from types import ModuleType
+
+LOG = logging.getLogger("real_layout")
+REPO = Path(__file__).resolve().parents[1]
+CPP_TYPES = {"float32": "float", "int32": "int", "uint32": "unsigned int", "bool": "bool"}
+
+
+def load_mini() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("atlasod_mini", REPO / "src/atlasod/mini.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def converter_source(mini: ModuleType) -> str:
+    """C++ of ``atlasod_real_layout(in, out, compression)``, generated from the schema."""
+    lines = [
+        "#include <ROOT/RDataFrame.hxx>",
+        "#include <ROOT/RVec.hxx>",
+        "#include <Compression.h>",
+        "#include <string>",
+        "#include <vector>",
+        "template <typename T>",
+        "std::vector<T> atlasod_to_vector(const ROOT::RVec<T> &v)",
+        "{ return std::vector<T>(v.begin(), v.end()); }",
+        "unsigned int atlasod_to_uint(int n) { return static_cast<unsigned int>(n); }",
+        "void atlasod_real_layout(const char *in, const char *out, int compression) {",
+        '  ROOT::RDataFrame df("mini", in);',
+        "  ROOT::RDF::RNode node(df);",
+    ]
+    for obj, fields in mini.COLLECTIONS.items():
+        lines.append(f'  node = node.Redefine("{obj}_n", atlasod_to_uint, {{"{obj}_n"}});')
+        for field, dtype in fields.items():
+            name, cpp = f"{obj}_{field}", CPP_TYPES[dtype]
+            lines.append(
+                f'  node = node.Redefine("{name}", atlasod_to_vector<{cpp}>, {{"{name}"}});'
+            )
+    columns = ", ".join(f'"{b}"' for b in mini.real_file_order())
+    lines += [
+        "  ROOT::RDF::RSnapshotOptions opts;",
+        "  opts.fCompressionAlgorithm =",
+        "      static_cast<ROOT::RCompressionSetting::EAlgorithm::EValues>(compression / 100);",
+        "  opts.fCompressionLevel = compression % 100;",
+        f'  node.Snapshot("mini", out, std::vector<std::string>{{{columns}}}, opts);',
+        "}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def convert(pairs: list[tuple[Path, Path]], compression: int) -> None:
+    os.environ.setdefault("ROOT_MAX_THREADS", "1")
+    import ROOT  # the ROOT environment only
+
+    ROOT.gROOT.SetBatch(True)
+    if not ROOT.gInterpreter.Declare(converter_source(load_mini())):
+        raise SystemExit("real_layout: the C++ converter did not compile")
+    for source, target in pairs:
+        if not source.is_file():
+            raise SystemExit(f"real_layout: {source} does not exist")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        try:
+            ROOT.atlasod_real_layout(str(source), str(tmp), compression)
+            tmp.replace(target)
+        finally:
+            tmp.unlink(missing_ok=True)
+        LOG.info("%s -> %s", source, target)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("files", nargs="+", type=Path, help="pairs: input output")
+    parser.add_argument("--compression", type=int, default=101, help="ROOT setting (101: ZLIB 1)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+    if len(args.files) % 2:
+        parser.error("give input and output files in pairs")
+    pairs = list(zip(args.files[::2], args.files[1::2], strict=True))
+    convert(pairs, args.compression)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
