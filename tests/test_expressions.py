@@ -11,6 +11,7 @@ import pytest
 
 from atlasod.analysis import Analysis
 from atlasod.catalogue import Catalogue
+from atlasod.columns import Objects, from_awkward
 from atlasod.errors import AtlasodError
 from atlasod.expressions import ExpressionError, Origin, compile_expression, reference
 
@@ -21,31 +22,36 @@ KNOWN = {"lep_pt", "lep_eta", "lep_phi", "lep_E", "met_et", "met_phi", "goodlep"
 
 
 def value(text: str, env: dict):
-    return compile_expression(text, KNOWN, ORIGIN)(env)
+    """The expression's value on columns made of the awkward arrays in ``env``, as a list."""
+    columns = {k: from_awkward(ak.Array(v)) for k, v in env.items()}
+    result = compile_expression(text, KNOWN, ORIGIN)(columns)
+    return result.to_awkward().tolist()
 
 
 def test_per_object_and_per_event_arithmetic() -> None:
-    env = {"lep_pt": ak.Array([[30e3, 20e3], [50e3]]), "lep_eta": ak.Array([[0.1, 3.0], [-2.6]])}
-    assert value("lep_pt > 25*GeV and abs(lep_eta) < 2.5", env).tolist() == [[True, False], [False]]
-    assert value("count(lep_pt) == 1", env).tolist() == [False, True]
-    assert value("lep_pt[1] / GeV", env).tolist() == [20.0, None]
-    assert value("1 < count(lep_pt) <= 2", env).tolist() == [True, False]
-    assert value("sum(lep_pt) / GeV if count(lep_pt) > 1 else 0", env).tolist() == [50.0, 0.0]
+    env = {"lep_pt": [[30e3, 20e3], [50e3]], "lep_eta": [[0.1, 3.0], [-2.6]]}
+    assert value("lep_pt > 25*GeV and abs(lep_eta) < 2.5", env) == [[True, False], [False]]
+    assert value("count(lep_pt) == 1", env) == [False, True]
+    assert value("lep_pt[1] / GeV", env) == [20.0, None]
+    assert value("not lep_pt[1] > 25*GeV", env) == [True, None]
+    assert value("1 < count(lep_pt) <= 2", env) == [True, False]
+    assert value("sum(lep_pt) / GeV if count(lep_pt) > 1 else 0", env) == [50.0, 0.0]
+    assert value("max(lep_pt) / GeV", {"lep_pt": [[30e3, 40e3], []]}) == [40.0, None]
+    assert value("any(lep_pt > 35*GeV)", {"lep_pt": [[30e3, 40e3], []]}) == [True, False]
+    assert value("all(lep_pt > 25*GeV)", {"lep_pt": [[30e3, 40e3], []]}) == [True, True]
+    assert value("met_et - lep_pt", {"met_et": [1.0, 2.0], "lep_pt": [[0.5], [1, 2]]}) == [
+        [0.5],
+        [1.0, 0.0],
+    ]
 
 
 def test_pair_mass_and_transverse_mass_against_hand_calculation() -> None:
     # two massless back-to-back leptons of 45 GeV at η = 0: m = 90 GeV
-    goodlep = ak.zip(
-        {
-            "pt": ak.Array([[45.0, 45.0]]),
-            "eta": ak.Array([[0.0, 0.0]]),
-            "phi": ak.Array([[0.0, np.pi]]),
-            "E": ak.Array([[45.0, 45.0]]),
-        }
-    )
-    assert value("pair_mass(goodlep, 0, 1)", {"goodlep": goodlep})[0] == pytest.approx(90.0)
-    env = {"lep_pt": np.array([40.0]), "lep_phi": np.array([0.0]), "met_et": np.array([40.0])}
-    env["met_phi"] = np.array([np.pi])
+    fields = {"pt": [[45.0, 45.0]], "eta": [[0.0, 0.0]], "phi": [[0.0, np.pi]], "E": [[45.0, 45.0]]}
+    goodlep = Objects({k: from_awkward(ak.Array(v)) for k, v in fields.items()})
+    mass = compile_expression("pair_mass(goodlep, 0, 1)", KNOWN, ORIGIN)({"goodlep": goodlep})
+    assert mass.content[0] == pytest.approx(90.0)
+    env = {"lep_pt": [40.0], "lep_phi": [0.0], "met_et": [40.0], "met_phi": [np.pi]}
     assert value("mt(lep_pt, lep_phi, met_et, met_phi)", env)[0] == pytest.approx(80.0)
 
 

@@ -38,14 +38,10 @@ from typing import Any
 import yaml
 
 from atlasod.errors import AtlasodError
-from atlasod.expressions import Expression, Origin, compile_expression
-from atlasod.mini import COLLECTIONS, SCALARS, branch_names
+from atlasod.expressions import MEMO, Expression, Origin, compile_expression
+from atlasod.mini import COLLECTIONS, branch_names
 
 SOLUTIONS_NAME = "solutions.yaml"
-_DTYPES = {
-    **SCALARS,
-    **{f"{o}_{f}": t for o, fields in COLLECTIONS.items() for f, t in fields.items()},
-}
 
 
 def yaml_positions(text: str) -> dict[tuple[Any, ...], tuple[int, int, int]]:
@@ -209,27 +205,29 @@ class DeclarativeSelection:
         return [c.name for c in self.cuts if any(e not in values for e in c.exercises)]
 
     def select_events(self, events: Any, options: dict[str, Any]) -> Any:
-        """The selection on a batch of events (an awkward array): a
-        :class:`atlasod.physics.Selected`."""
-        import awkward as ak
+        """The selection on a batch of events (an awkward array of branches): a
+        :class:`atlasod.physics.Selected`.  Expressions are evaluated on flat columns
+        (:mod:`atlasod.columns`)."""
         import numpy as np
 
+        from atlasod import columns
         from atlasod.physics import Selected
 
-        env: dict[str, Any] = {}
-        for b in self.BRANCHES:
-            values = events[b]
-            # float32 branches are computed in double precision
-            env[b] = ak.values_astype(values, np.float64) if _DTYPES.get(b) == "float32" else values
+        env: dict[str, Any] = {MEMO: {}}
+        shapes: dict[str, columns.Shape | None] = {}  # one per collection
+        for b in self.BRANCHES:  # float32 stays float32 until computed with (in float64)
+            collection = b.partition("_")[0]
+            env[b] = columns.from_awkward(events[b], shapes.get(collection))
+            shapes.setdefault(collection, env[b].shape)
         env.update(self.exercise_values(options))
         for obj in self.objects:
-            mask = obj.where(env) if obj.where is not None else None
-            record = {}
+            keep = columns.Selector(obj.where(env)) if obj.where is not None else None
+            fields = {}
             for f in self.fields[obj.name]:
                 values = env[f"{obj.collection}_{f}"]
-                env[f"{obj.name}_{f}"] = values[mask] if mask is not None else values
-                record[f] = env[f"{obj.name}_{f}"]
-            env[obj.name] = ak.zip(record)
+                fields[f] = keep(values) if keep is not None else values
+                env[f"{obj.name}_{f}"] = fields[f]
+            env[obj.name] = columns.Objects(fields)
         for name, expr in self.variables:
             env[name] = expr(env)
         n = len(events)
@@ -248,30 +246,34 @@ class DeclarativeSelection:
 
 
 def _event_mask(value: Any, n: int, name: str) -> Any:
-    import awkward as ak
     import numpy as np
+
+    from atlasod.columns import Column
 
     if isinstance(value, bool | np.bool_):
         return np.full(n, bool(value))
-    if isinstance(value, ak.Array):
-        if value.ndim != 1:
+    if isinstance(value, Column):
+        if value.jagged:
             raise AtlasodError(
                 f"cut '{name}' gives one value per object, not per event: "
                 "use any(...), all(...) or count(...)"
             )
-        value = ak.to_numpy(ak.fill_none(value, False))
+        return value.filled(False).astype(bool)
     return np.asarray(value, dtype=bool)
 
 
 def _selected(value: Any, mask: Any, n: int) -> Any:
-    import awkward as ak
+    """The values of the selected events: floats (NaN where missing) per event, an awkward
+    array of lists per object."""
     import numpy as np
 
-    if isinstance(value, ak.Array):
-        chosen = value[mask]
-        if chosen.ndim == 1:
-            return ak.to_numpy(ak.fill_none(chosen, np.nan)).astype(np.float64)
-        return chosen
+    from atlasod.columns import Column, Selector
+
+    if isinstance(value, Column):
+        if value.jagged:
+            assert value.shape is not None
+            return Selector(Column(mask).repeated(value.shape))(value).to_awkward()
+        return value.filled(np.nan).astype(np.float64)[mask]
     value = np.asarray(value)
     if value.ndim == 0:
         return np.full(int(mask.sum()), float(value))

@@ -29,6 +29,9 @@ from typing import Any
 from atlasod.errors import AtlasodError
 
 CONSTANTS: dict[str, float] = {"GeV": 1000.0, "MeV": 1.0, "TeV": 1.0e6, "pi": math.pi}
+# Key of the environment's memo (a dict): with it, every index and function call is
+# computed once per batch, however many expressions use it (names cannot start with "_").
+MEMO = "_memo"
 Env = dict[str, Any]
 Compiled = Callable[[Env], Any]
 
@@ -246,7 +249,7 @@ def _compile(  # noqa: PLR0911 - one return per node type is the clearest form
         if index.value < 0:
             raise _error(text, origin, node, "an index must not be negative")
         values, i = sub(node.value), index.value
-        return lambda env: _impl("at")(values(env), i)
+        return _memoised(node, lambda env: _impl("at")(values(env), i))
     if isinstance(node, ast.Call):
         if not isinstance(node.func, ast.Name):
             raise _error(text, origin, node, "only the listed functions can be called")
@@ -267,9 +270,25 @@ def _compile(  # noqa: PLR0911 - one return per node type is the clearest form
                 text, origin, node, f"{fname}() takes {arity} argument(s), not {len(node.args)}"
             )
         args = [sub(a) for a in node.args]
-        return lambda env: _impl(impl_name)(*(a(env) for a in args))
+        return _memoised(node, lambda env: _impl(impl_name)(*(a(env) for a in args)))
     what = _DESCRIBE.get(type(node), type(node).__name__)
     raise _error(text, origin, node, f"{what} is not allowed")
+
+
+def _memoised(node: ast.AST, function: Compiled) -> Compiled:
+    """``function``, its value kept in the environment's memo (if it has one) under the
+    node's text, so that equal sub-expressions are evaluated once."""
+    key = ast.dump(node)
+
+    def run(env: Env) -> Any:
+        memo = env.get(MEMO)
+        if memo is None:
+            return function(env)
+        if key not in memo:
+            memo[key] = function(env)
+        return memo[key]
+
+    return run
 
 
 def _reduce(parts: list[Compiled], env: Env, op: Callable[[Any, Any], Any]) -> Any:

@@ -147,7 +147,12 @@ def accumulate(
     for cut, mask in selected.cutflow.items():
         entry = cutflow.setdefault(cut, {"events": 0, "weighted": 0.0, "sumw2": 0.0})
         m = np.asarray(mask, dtype=bool)
-        entry["events"] += int(np.count_nonzero(m))
+        count = int(np.count_nonzero(m))
+        entry["events"] += count
+        if sample.is_data:  # weights of 1: the sums are the count (exactly)
+            entry["weighted"] += float(count)
+            entry["sumw2"] += float(count)
+            continue
         entry["weighted"] += float(np.sum(weights[m]))
         entry["sumw2"] += float(np.sum(weights[m] ** 2))
 

@@ -1,0 +1,351 @@
+"""Flat columns: what the declarative selection computes on, instead of awkward arrays.
+
+A :class:`Column` is one numpy array of values (``content``) with, for per-object quantities,
+the event boundaries (``offsets``, ``n_events + 1`` of them, starting at 0) and, where some
+events have no value (``x[2]`` of an event with two objects, the maximum of no objects),
+a validity mask.  numpy's ufuncs and operators work on columns element by element: a
+per-event column meeting a per-object one is repeated over each event's objects, the
+validity masks are combined.  Every operation is one numpy call over the flat contents, so
+an expression costs what numpy costs, without awkward's broadcasting and option types.
+
+The values are those awkward gives, bit for bit: the same ufuncs on the same float64
+numbers; sums over objects add in object order, as awkward's reducers do (``np.bincount``
+adds sequentially); Lorentz vectors are computed by ``vector`` on numpy arrays with the
+formulas it applies to awkward arrays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import awkward as ak
+import numpy as np
+import vector
+from numpy.lib.mixins import NDArrayOperatorsMixin
+
+from atlasod.errors import AtlasodError
+
+
+class Shape:
+    """The event boundaries of per-object columns: ``offsets`` (``n_events + 1``, from 0).
+    Columns of the same objects share one shape, which keeps what is derived from it."""
+
+    __slots__ = ("_picks", "counts", "offsets")
+
+    def __init__(self, offsets: np.ndarray) -> None:
+        self.offsets = offsets
+        self.counts = np.diff(offsets)
+        self._picks: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def __len__(self) -> int:
+        return len(self.counts)
+
+    def same(self, other: Shape) -> bool:
+        return other is self or np.array_equal(other.offsets, self.offsets)
+
+    def pick(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """(has, positions): which events have an object ``index``, and where it is."""
+        if index not in self._picks:
+            has = self.counts > index
+            self._picks[index] = (has, np.where(has, self.offsets[:-1] + index, 0))
+        return self._picks[index]
+
+    def segment_ids(self) -> np.ndarray:
+        return np.repeat(np.arange(len(self)), self.counts)
+
+
+class Column(NDArrayOperatorsMixin):
+    """Values per event (``shape is None``) or per object, with an optional validity.
+
+    float32 values (as read) stay float32 until an operation uses them: every operation
+    computes in double precision (:func:`float64`), as if they had been converted on
+    reading, while selecting and picking objects moves half the bytes."""
+
+    __slots__ = ("_content", "_source", "shape", "valid")
+
+    def __init__(
+        self,
+        content: np.ndarray | None,
+        shape: Shape | None = None,
+        valid: np.ndarray | None = None,
+        source: tuple[np.ndarray, Selector] | None = None,
+    ) -> None:
+        self._content = content
+        self._source = source  # selected objects: (all objects' values, the selector)
+        self.shape = shape
+        self.valid = valid
+
+    @property
+    def content(self) -> np.ndarray:
+        """The values (of selected objects: taken from all objects' values when first used;
+        :func:`at` picks from those directly)."""
+        if self._content is None:
+            assert self._source is not None
+            values, selector = self._source
+            self._content = values[selector.keep]
+        return self._content
+
+    @property
+    def jagged(self) -> bool:
+        return self.shape is not None
+
+    def __len__(self) -> int:
+        return len(self.content) if self.shape is None else len(self.shape)
+
+    def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        if method != "__call__" or kwargs:
+            return NotImplemented
+        return broadcast(ufunc, *inputs)
+
+    def repeated(self, shape: Shape) -> Column:
+        """This per-event column repeated over the objects of each event."""
+        valid = None if self.valid is None else np.repeat(self.valid, shape.counts)
+        return Column(np.repeat(self.content, shape.counts), shape, valid)
+
+    def filled(self, value: Any) -> np.ndarray:
+        """The values, with ``value`` where there is none."""
+        if self.valid is None:
+            return self.content
+        return np.where(self.valid, self.content, value)
+
+    def to_awkward(self) -> ak.Array:
+        content: Any = ak.contents.NumpyArray(self.content)
+        if self.valid is not None:
+            content = ak.contents.ByteMaskedArray(
+                ak.index.Index8(self.valid.view(np.int8)), content, valid_when=True
+            )
+        if self.shape is not None:
+            content = ak.contents.ListOffsetArray(ak.index.Index64(self.shape.offsets), content)
+        return ak.Array(content)
+
+
+def float64(values: Any) -> Any:
+    """float32 values as float64 (exact); everything else as it is."""
+    if isinstance(values, np.ndarray) and values.dtype == np.float32:
+        return values.astype(np.float64)
+    return values
+
+
+@dataclass(frozen=True)
+class Objects:
+    """A collection's selected objects: field name -> per-object column (shared shape)."""
+
+    fields: dict[str, Column]
+
+    def __getattr__(self, name: str) -> Column:
+        try:
+            return self.fields[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+def from_awkward(values: ak.Array, shape: Shape | None = None) -> Column:
+    """A column of a branch read by uproot (flat, or a list per event), in its stored type.
+    Lists take ``shape`` when their offsets are its offsets (branches of one collection)."""
+    layout = ak.to_layout(values)
+    if isinstance(layout, ak.contents.NumpyArray):
+        return Column(np.asarray(layout.data))
+    if isinstance(layout, ak.contents.ListArray | ak.contents.ListOffsetArray):
+        if not (
+            isinstance(layout, ak.contents.ListOffsetArray)
+            and layout.offsets.data.dtype == np.int64
+            and layout.offsets[0] == 0
+        ):
+            layout = layout.to_ListOffsetArray64(True)  # offsets start at 0
+        offsets = np.asarray(layout.offsets.data)
+        inner = layout.content
+        if isinstance(inner, ak.contents.NumpyArray):
+            if shape is None or not np.array_equal(shape.offsets, offsets):
+                shape = Shape(offsets)
+            return Column(np.asarray(inner.data)[: offsets[-1]], shape)
+    raise AtlasodError(f"unsupported branch layout {layout.form.type}")
+
+
+def _shape_of(inputs: tuple[Any, ...]) -> Shape | None:
+    shape = None
+    for x in inputs:
+        if isinstance(x, Column) and x.shape is not None:
+            if shape is None:
+                shape = x.shape
+            elif not x.shape.same(shape):
+                raise AtlasodError(
+                    "values of different collections (or of differently selected objects) "
+                    "cannot be combined object by object"
+                )
+    return shape
+
+
+def aligned(*inputs: Any) -> tuple[list[Any], Shape | None, np.ndarray | None]:
+    """The inputs' contents on one shape (per object if any input is), in double precision,
+    their common shape and the combined validity (None: all valid)."""
+    shape = _shape_of(inputs)
+    contents: list[Any] = []
+    valid = None
+    for x in inputs:
+        if isinstance(x, Column):
+            if shape is not None and x.shape is None:
+                x = x.repeated(shape)
+            contents.append(float64(x.content))
+            if x.valid is not None:
+                valid = x.valid if valid is None else valid & x.valid
+        else:
+            contents.append(x)
+    return contents, shape, valid
+
+
+def broadcast(function: Callable[..., Any], *inputs: Any) -> Column:
+    """``function`` applied element by element to columns and numbers."""
+    contents, shape, valid = aligned(*inputs)
+    with np.errstate(all="ignore"):  # awkward computes only valid entries; so no warnings
+        result = function(*contents)
+    return Column(np.asarray(result), shape, valid)
+
+
+def where(cond: Any, yes: Any, no: Any) -> Any:
+    if not any(isinstance(x, Column) for x in (cond, yes, no)):
+        return np.where(cond, yes, no)
+    return broadcast(np.where, cond, yes, no)
+
+
+def logical_not(x: Any) -> Any:
+    return ~np.bool_(x) if isinstance(x, bool) else ~x
+
+
+def _jagged(x: Any, what: str) -> tuple[Column, Shape]:
+    if not isinstance(x, Column) or x.shape is None:
+        raise AtlasodError(f"{what}() needs values per object (e.g. goodlep_pt), not per event")
+    return x, x.shape
+
+
+def count(x: Any) -> Column:
+    return Column(_jagged(x, "count")[1].counts)
+
+
+def event_sum(x: Any) -> Column:
+    """Sum over the objects of each event, in object order (as awkward's reducer)."""
+    x, shape = _jagged(x, "sum")
+    values = x.filled(0)
+    sums = np.bincount(shape.segment_ids(), weights=values, minlength=len(shape))
+    kind = values.dtype.kind
+    if kind in "biu":
+        sums = sums.astype(np.uint64 if kind == "u" else np.int64)
+    return Column(sums)
+
+
+def event_any(x: Any) -> Column:
+    x, shape = _jagged(x, "any")
+    true = np.bincount(shape.segment_ids(), weights=x.filled(False), minlength=len(shape))
+    return Column(true > 0)
+
+
+def event_all(x: Any) -> Column:
+    x, shape = _jagged(x, "all")
+    true = np.bincount(shape.segment_ids(), weights=x.filled(True), minlength=len(shape))
+    return Column(true == shape.counts)
+
+
+def _extremum(x: Any, ufunc: np.ufunc, what: str) -> Column:
+    x, shape = _jagged(x, what)
+    if x.valid is not None:
+        raise AtlasodError(f"{what}() of values that are missing for some objects")
+    filled = shape.counts > 0
+    values = np.zeros(len(shape), dtype=x.content.dtype)
+    if filled.any():
+        values[filled] = ufunc.reduceat(x.content, shape.offsets[:-1][filled])
+    return Column(values, None, filled)
+
+
+def event_max(x: Any) -> Column:
+    return _extremum(x, np.maximum, "max")
+
+
+def event_min(x: Any) -> Column:
+    return _extremum(x, np.minimum, "min")
+
+
+def at(x: Any, index: int) -> Column:
+    """``x[:, index]``: the index-th object's value, missing where there are fewer."""
+    x, shape = _jagged(x, "an index")
+    has, positions = shape.pick(index)
+    valid = has if x.valid is None else has & x.valid[positions]
+    if x._content is None and x._source is not None:  # selected objects: pick from all
+        values, selector = x._source
+        positions = selector.positions(positions)
+    else:
+        values = x.content
+    if len(values) == 0:
+        return Column(np.zeros(len(shape), dtype=float64(values).dtype), None, has)
+    return Column(float64(values[positions]), None, valid)
+
+
+class Selector:
+    """Selects the objects where a per-object ``mask`` is true, from any column of the same
+    objects (the new shape is computed once)."""
+
+    def __init__(self, mask: Column) -> None:
+        if mask.shape is None:
+            raise AtlasodError("an object condition must give one value per object")
+        self.shape = mask.shape
+        self.keep = mask.filled(False).astype(bool, copy=False)
+        kept = np.empty(len(self.keep) + 1, dtype=np.int64)
+        kept[0] = 0
+        np.cumsum(self.keep, out=kept[1:])
+        self.selected = Shape(kept[mask.shape.offsets])
+        self._where: np.ndarray | None = None
+
+    def positions(self, selected: np.ndarray) -> np.ndarray:
+        """Positions among all objects of the given positions among the selected ones."""
+        if self._where is None:
+            self._where = np.flatnonzero(self.keep)
+        if len(self._where) == 0:
+            return selected
+        return self._where[selected]
+
+    def __call__(self, x: Column) -> Column:
+        if x.shape is None or not x.shape.same(self.shape):
+            raise AtlasodError("an object condition selects from values of its own collection")
+        valid = None if x.valid is None else x.valid[self.keep]
+        if x.valid is None:  # taken when used; `at` picks from x directly
+            return Column(None, self.selected, None, source=(x.content, self))
+        return Column(x.content[self.keep], self.selected, valid)
+
+
+def _momenta(pt: Any, eta: Any, phi: Any, energy: Any) -> Any:
+    return vector.array({"pt": pt, "eta": eta, "phi": phi, "energy": energy})
+
+
+def mass(pt1: Any, eta1: Any, phi1: Any, e1: Any, pt2: Any, eta2: Any, phi2: Any, e2: Any) -> Any:
+    def compute(*v: np.ndarray) -> np.ndarray:
+        return np.asarray((_momenta(*v[:4]) + _momenta(*v[4:])).mass)
+
+    return broadcast(compute, pt1, eta1, phi1, e1, pt2, eta2, phi2, e2)
+
+
+def pair_mass(objects: Objects, i: Any, j: Any) -> Column:
+    i, j = int(i), int(j)
+    first = [at(objects.fields[f], i) for f in ("pt", "eta", "phi", "E")]
+    second = [at(objects.fields[f], j) for f in ("pt", "eta", "phi", "E")]
+    return mass(*first, *second)
+
+
+def _system(objects: Objects) -> Any:
+    fields = objects.fields
+    p = _momenta(*(float64(fields[f].content) for f in ("pt", "eta", "phi", "E")))
+    shape = fields["pt"].shape
+    assert shape is not None
+    ids, n = shape.segment_ids(), len(shape)
+    sums = {
+        name: np.bincount(ids, weights=np.asarray(getattr(p, name)), minlength=n)
+        for name in ("px", "py", "pz", "E")
+    }
+    return vector.array(sums)
+
+
+def system_mass(objects: Objects) -> Column:
+    return Column(np.asarray(_system(objects).mass))
+
+
+def system_pt(objects: Objects) -> Column:
+    return Column(np.asarray(_system(objects).pt))
