@@ -6,6 +6,7 @@ from typing import Any
 
 import awkward as ak
 import numpy as np
+import vector
 
 from atlasod.physics import (
     ELECTRON,
@@ -14,7 +15,6 @@ from atlasod.physics import (
     Z_MASS_GEV,
     Selected,
     d0_ratio,
-    momenta,
     z0_sin_theta,
 )
 
@@ -59,7 +59,7 @@ def good_leptons(events: ak.Array) -> ak.Array:
 
 
 def pair_masses(
-    p4: ak.Array, charge: np.ndarray, flavour: np.ndarray, how: str
+    p4: Any, charge: np.ndarray, flavour: np.ndarray, how: str
 ) -> tuple[np.ndarray, np.ndarray]:
     """(m_ℓℓ,1, m_ℓℓ,2) of events with exactly four leptons (rows of ``p4``)."""
     n = len(charge)
@@ -68,8 +68,8 @@ def pair_masses(
     type_sum = flavour.sum(axis=1)
     mixed = type_sum == 2 * ELECTRON + 2 * MUON
     for k, ((a, b), (c, d)) in enumerate(PAIRINGS):
-        masses[:, k, 0] = ak.to_numpy((p4[:, a] + p4[:, b]).mass)
-        masses[:, k, 1] = ak.to_numpy((p4[:, c] + p4[:, d]).mass)
+        masses[:, k, 0] = (p4[:, a] + p4[:, b]).mass
+        masses[:, k, 1] = (p4[:, c] + p4[:, d]).mass
         same_flavour = flavour[:, a] == flavour[:, b]
         opposite = charge[:, a] != charge[:, b]
         # eeμμ: ℓ1 with its same-flavour partner; eeee/μμμμ: ℓ1 with an opposite-charge partner
@@ -87,6 +87,17 @@ def pair_masses(
     chosen, chosen_dist = masses[rows, choice], dist[rows, choice]
     first = np.argmin(chosen_dist, axis=1)
     return chosen[rows, first], chosen[rows, 1 - first]
+
+
+def four_momenta(lep: ak.Array, keep: np.ndarray) -> Any:
+    """(n, 4) Lorentz vectors (GeV) of the four leptons of the ``keep`` events: vector's
+    numpy arrays, the values of :func:`atlasod.physics.momenta` (float32 as stored)."""
+    pt, eta, phi, energy = (
+        _four(lep[f], np.float32)[keep] for f in ("lep_pt", "lep_eta", "lep_phi", "lep_E")
+    )
+    return vector.array(
+        {"pt": pt / MEV_PER_GEV, "eta": eta, "phi": phi, "energy": energy / MEV_PER_GEV}
+    )
 
 
 def _four(values: ak.Array, dtype: type) -> np.ndarray:
@@ -121,7 +132,7 @@ def select_events(events: ak.Array, options: dict[str, Any]) -> Selected:
     keep = thresholds & neutral & flavours
     mask = over_all(keep)
 
-    p4 = momenta(lep, "lep")[keep]
+    p4 = four_momenta(lep, keep)
     system = p4[:, 0] + p4[:, 1] + p4[:, 2] + p4[:, 3]
     mll1, mll2 = pair_masses(p4, charge[keep], flavour[keep], options.get("pairing", "last_valid"))
     jets_ok = (events.jet_pt[mask] > 30 * MEV_PER_GEV) & (np.abs(events.jet_eta[mask]) < 4.4)
@@ -129,9 +140,9 @@ def select_events(events: ak.Array, options: dict[str, Any]) -> Selected:
     return Selected(
         mask=mask,
         variables={
-            "m4l": ak.to_numpy(system.mass),
-            "pt4l": ak.to_numpy(system.pt),
-            "y4l": ak.to_numpy(system.rapidity),
+            "m4l": np.asarray(system.mass),
+            "pt4l": np.asarray(system.pt),
+            "y4l": np.asarray(system.rapidity),
             "mll1": mll1,
             "mll2": mll2,
             "n_jets": ak.to_numpy(ak.sum(jets_ok, axis=1)),

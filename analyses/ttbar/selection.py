@@ -41,20 +41,31 @@ BRANCHES = [
 SALT_MET, SALT_LEPTON, SALT_JET = 1, 2, 3
 
 
+def _numpy_momenta(objects: ak.Array) -> Any:
+    """vector's numpy array of flat Lorentz vectors given as awkward (ρ, φ, η, t) records."""
+    fields = {"pt": "rho", "eta": "eta", "phi": "phi", "energy": "t"}
+    return vector.array({k: ak.to_numpy(objects[f]) for k, f in fields.items()})
+
+
 def top_candidates(jets: ak.Array) -> tuple[np.ndarray, np.ndarray]:
     """(m_jjj, m_jj) per event: the triplet of ``jets`` (i < j < k, ntuple order) with the
     largest vector-sum pT and, inside it, the pair with the largest pair pT.  The first
-    maximum wins, as the original's strict comparisons."""
+    maximum wins, as the original's strict comparisons.  (The combinations are made with
+    awkward; the Lorentz sums on their flat numpy contents, with the same formulas.)"""
     triplets = ak.combinations(jets, 3, fields=["a", "b", "c"])
-    pt3 = (triplets.a + triplets.b + triplets.c).pt
-    best = triplets[ak.argmax(pt3, axis=1, keepdims=True)]
-    best = ak.firsts(best)
-    pairs = [(best.a, best.b), (best.a, best.c), (best.b, best.c)]
-    pair_pt = np.stack([ak.to_numpy((x + y).pt) for x, y in pairs], axis=1)
-    pair_mass = np.stack([ak.to_numpy((x + y).mass) for x, y in pairs], axis=1)
+    counts = ak.to_numpy(ak.num(triplets))
+    a, b, c = (_numpy_momenta(ak.flatten(triplets[k])) for k in ("a", "b", "c"))
+    pt3 = np.asarray((a + b + c).pt)
+    best = ak.to_numpy(ak.argmax(ak.unflatten(pt3, counts), axis=1))
+    first = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64)
+    chosen = first + best
+    a, b, c = a[chosen], b[chosen], c[chosen]
+    pairs = [(a, b), (a, c), (b, c)]
+    pair_pt = np.stack([np.asarray((x + y).pt) for x, y in pairs], axis=1)
+    pair_mass = np.stack([np.asarray((x + y).mass) for x, y in pairs], axis=1)
     choice = np.argmax(pair_pt, axis=1)
     m_jj = pair_mass[np.arange(len(choice)), choice]
-    return ak.to_numpy((best.a + best.b + best.c).mass), m_jj
+    return np.asarray((a + b + c).mass), m_jj
 
 
 def select_events(events: ak.Array, options: dict[str, Any]) -> Selected:

@@ -104,6 +104,14 @@ class Column(NDArrayOperatorsMixin):
         valid = None if self.valid is None else np.repeat(self.valid, shape.counts)
         return Column(np.repeat(self.content, shape.counts), shape, valid)
 
+    def selected_events(self, mask: np.ndarray, missing: Any) -> np.ndarray:
+        """The per-event values of the events where ``mask`` is true, ``missing`` where
+        there is none."""
+        values = self.content[mask]
+        if self.valid is None:
+            return values
+        return np.where(self.valid[mask], values, missing)
+
     def filled(self, value: Any) -> np.ndarray:
         """The values, with ``value`` where there is none."""
         if self.valid is None:
@@ -272,7 +280,7 @@ def at(x: Any, index: int) -> Column:
     valid = has if x.valid is None else has & x.valid[positions]
     if x._content is None and x._source is not None:  # selected objects: pick from all
         values, selector = x._source
-        positions = selector.positions(positions)
+        positions = selector.positions(index)
     else:
         values = x.content
     if len(values) == 0:
@@ -294,14 +302,17 @@ class Selector:
         np.cumsum(self.keep, out=kept[1:])
         self.selected = Shape(kept[mask.shape.offsets])
         self._where: np.ndarray | None = None
+        self._positions: dict[int, np.ndarray] = {}
 
-    def positions(self, selected: np.ndarray) -> np.ndarray:
-        """Positions among all objects of the given positions among the selected ones."""
-        if self._where is None:
-            self._where = np.flatnonzero(self.keep)
-        if len(self._where) == 0:
-            return selected
-        return self._where[selected]
+    def positions(self, index: int) -> np.ndarray:
+        """Positions among all objects of each event's ``index``-th selected object (0
+        where there is none); computed once for all the fields picked."""
+        if index not in self._positions:
+            if self._where is None:
+                self._where = np.flatnonzero(self.keep)
+            selected = self.selected.pick(index)[1]
+            self._positions[index] = self._where[selected] if len(self._where) else selected
+        return self._positions[index]
 
     def __call__(self, x: Column) -> Column:
         if x.shape is None or not x.shape.same(self.shape):

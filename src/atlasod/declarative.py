@@ -273,7 +273,7 @@ def _selected(value: Any, mask: Any, n: int) -> Any:
         if value.jagged:
             assert value.shape is not None
             return Selector(Column(mask).repeated(value.shape))(value).to_awkward()
-        return value.filled(np.nan).astype(np.float64)[mask]
+        return value.selected_events(mask, np.nan).astype(np.float64, copy=False)
     value = np.asarray(value)
     if value.ndim == 0:
         return np.full(int(mask.sum()), float(value))
