@@ -117,14 +117,21 @@ ROOT::RVecD atlasod_top(const RVecF &pt, const RVecF &eta, const RVecF &phi, con
 """
 
 
+def exactly(d: Any, n: int, good: str, collection: str, fields: tuple[str, ...]) -> Any:
+    """Events with exactly ``n`` objects passing ``good``; their fields as ``g_<field>``."""
+    d = d.Define("good", good).Filter(f"Sum(good) == {n}")
+    for f in fields:
+        d = d.Define(f"g_{f}", f"{collection}_{f}[good]")
+    return d
+
+
 def hyy(df: Any) -> tuple[Any, list[Any]]:
     good = (
         "photon_isTightID && photon_pt > 25000 && abs(photon_eta) < 2.37"
         " && !(abs(photon_eta) > 1.37 && abs(photon_eta) < 1.52)"
     )
-    d = df.Filter("trigP").Define("good", good).Filter("Sum(good) == 2")
-    for f in ("pt", "eta", "phi", "ptcone30", "etcone20", "convType"):
-        d = d.Define(f"g_{f}", f"photon_{f}[good]")
+    fields = ("pt", "eta", "phi", "ptcone30", "etcone20", "convType")
+    d = exactly(df.Filter("trigP"), 2, good, "photon", fields)
     iso = " && ".join(
         f"g_{c}[{i}] / g_pt[{i}] < 0.065" for i in (0, 1) for c in ("ptcone30", "etcone20")
     )
@@ -148,14 +155,13 @@ def hzz(df: Any) -> tuple[Any, list[Any]]:
         "atlasod_hzz_good(lep_pt, lep_eta, lep_ptcone30, lep_etcone20, lep_trackd0pvunbiased,"
         " lep_tracksigd0pvunbiased, lep_z0, lep_type)"
     )
-    d = df.Filter("trigE || trigM").Define("good", good).Filter("Sum(good) == 4")
-    for f in ("pt", "eta", "phi", "E", "charge", "type"):
-        d = d.Define(f"l_{f}", f"lep_{f}[good]")
-    d = d.Filter("l_pt[0] > 25000 && l_pt[1] > 15000 && l_pt[2] > 10000")
-    d = d.Filter("Sum(l_charge) == 0")
-    d = d.Filter("auto s = Sum(l_type); return s == 44 || s == 48 || s == 52;")
-    d = d.Define("m4l", "atlasod_m4l(l_pt, l_eta, l_phi, l_E)")
-    d = d.Define("mll", "atlasod_mll(l_pt, l_eta, l_phi, l_E, l_charge, l_type)")
+    fields = ("pt", "eta", "phi", "E", "charge", "type")
+    d = exactly(df.Filter("trigE || trigM"), 4, good, "lep", fields)
+    d = d.Filter("g_pt[0] > 25000 && g_pt[1] > 15000 && g_pt[2] > 10000")
+    d = d.Filter("Sum(g_charge) == 0")
+    d = d.Filter("auto s = Sum(g_type); return s == 44 || s == 48 || s == 52;")
+    d = d.Define("m4l", "atlasod_m4l(g_pt, g_eta, g_phi, g_E)")
+    d = d.Define("mll", "atlasod_mll(g_pt, g_eta, g_phi, g_E, g_charge, g_type)")
     d = d.Define("mll1", "mll[0]").Define("mll2", "mll[1]")
     d = d.Define("n_jets", "Sum(jet_pt > 30000 && abs(jet_eta) < 4.4)")
     histos = [

@@ -25,6 +25,16 @@ def env_with_venv() -> dict[str, str]:
     return env
 
 
+def tool_from_environment(variable: str, what: str) -> str:
+    """The path in ``variable`` (set by `make test`); a failure under CI, a skip elsewhere."""
+    value = os.environ.get(variable)
+    if not value:
+        if os.environ.get("CI"):
+            pytest.fail(f"{variable} is not set: run the tests through `make test`")
+        pytest.skip(f"set {variable} to {what} (`make test` does)")
+    return value
+
+
 def snakemake_command(snakemake: str, *args: str) -> list[str]:
     return [
         snakemake,

@@ -5,7 +5,6 @@ order) as from the uproot-written original.  ROOT comes from PyPI in its own env
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
@@ -18,19 +17,14 @@ from atlasod.catalogue import Catalogue
 from atlasod.mini import real_file_order
 from atlasod.processing import process_chunk
 
-from .conftest import ANALYSES, REPO
+from .conftest import ANALYSES, REPO, tool_from_environment
 
 pytestmark = pytest.mark.workflow
 LUMI_PB = 10064.0
 
 
 def _root_python() -> str:
-    python = os.environ.get("ATLASOD_ROOT_PYTHON")
-    if not python:
-        if os.environ.get("CI"):
-            pytest.fail("ATLASOD_ROOT_PYTHON is not set: run the tests through `make test`")
-        pytest.skip("set ATLASOD_ROOT_PYTHON to a Python with ROOT (`make root-env`)")
-    return python
+    return tool_from_environment("ATLASOD_ROOT_PYTHON", "a Python with ROOT (`make root-env`)")
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,5 @@
 """REANA: the specifications, and a run the way REANA's Snakemake engine (7.32.4) does it."""
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -8,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import REPO, TEST_SCALE, env_with_venv
+from .conftest import REPO, TEST_SCALE, env_with_venv, tool_from_environment
 
 pytestmark = pytest.mark.workflow
 
@@ -58,11 +57,7 @@ def test_specs_upload_little_and_no_parent_paths() -> None:
 
 
 def _snakemake7() -> str:
-    smk7 = os.environ.get("ATLASOD_SNAKEMAKE7")
-    if not smk7:
-        if os.environ.get("CI"):
-            pytest.fail("ATLASOD_SNAKEMAKE7 is not set: run the tests through `make test`")
-        pytest.skip("set ATLASOD_SNAKEMAKE7 to a Snakemake 7.32 executable (`make test` does)")
+    smk7 = tool_from_environment("ATLASOD_SNAKEMAKE7", "a Snakemake 7.32 executable")
     version = subprocess.run([smk7, "--version"], capture_output=True, text=True, check=True)
     assert version.stdout.strip() == "7.32.4"
     return smk7
