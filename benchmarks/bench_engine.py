@@ -29,12 +29,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import uproot
-
 from atlasod.analysis import load_analysis
 from atlasod.catalogue import Catalogue
 from atlasod.demo import demo_event_count, generate_file
-from atlasod.processing import READ_STEP, process_chunk
+from atlasod.processing import open_tree, process_chunk, read_batches
 
 REPO = Path(__file__).resolve().parents[1]
 CACHE = Path(__file__).resolve().parent / ".cache"
@@ -76,13 +74,13 @@ def rdf(root_python: str, name: str, path: Path, threads: int) -> dict[str, floa
 def bench(name: str, path: Path, catalogue: Catalogue, repeat: int, root_python: str) -> None:
     analysis = load_analysis(REPO / "analyses", name, catalogue)
     sample = analysis.file(SAMPLES[name][0])
-    tree = uproot.open(path)["mini"]
+    tree = open_tree(str(path))
     n, branches = tree.num_entries, analysis.selection.BRANCHES
     cores = os.cpu_count() or 1
     selected: dict[str, int] = {}
 
-    def read() -> None:
-        for _ in uproot.open(path)["mini"].iterate(branches, step_size=READ_STEP):
+    def read() -> None:  # as the chunk step reads: same file access, same steps
+        for _ in read_batches(open_tree(str(path)), branches, 0, n):
             pass
 
     def chunk() -> None:

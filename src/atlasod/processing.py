@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,10 @@ from atlasod.mini import TREE_NAME
 from atlasod.physics import Selected
 
 LOG = logging.getLogger(__name__)
-READ_STEP = 250_000  # entries per read inside a chunk: bounds memory
+# Entries per read inside a chunk, which bounds a job's memory: at most READ_STEP, and no
+# more than READ_BUDGET bytes of the branches uncompressed (from the file's metadata).
+READ_STEP = 250_000
+READ_BUDGET = 80_000_000
 
 
 @dataclass(frozen=True)
@@ -51,8 +55,11 @@ def open_tree(location: str) -> Any:
             f"input file {location} does not exist; run the fetch step "
             "(or use --config source=demo for generated data)"
         )
+    # local files are read with plain reads: memory-mapped pages would stay in the job's
+    # resident memory (and were slower here)
+    options = {} if "://" in location else {"handler": uproot.source.file.MultithreadedFileSource}
     try:
-        handle = uproot.open(location)
+        handle = uproot.open(location, **options)
         if TREE_NAME not in handle:
             keys = ", ".join(k.split(";")[0] for k in handle) or "nothing"
             raise AtlasodError(f"{location} has no tree '{TREE_NAME}' (it contains: {keys})")
@@ -66,6 +73,24 @@ def open_tree(location: str) -> Any:
             "it may be truncated or corrupt: delete it and fetch it again"
         ) from exc
     return tree
+
+
+def read_step(tree: Any, branches: list[str]) -> int:
+    """Entries per read of ``branches`` of ``tree`` (see READ_STEP, READ_BUDGET)."""
+    per_entry = sum(tree[b].uncompressed_bytes for b in branches) / max(1, tree.num_entries)
+    return max(1, min(READ_STEP, int(READ_BUDGET / max(per_entry, 1.0))))
+
+
+def read_batches(tree: Any, branches: list[str], start: int, stop: int) -> Iterator[ak.Array]:
+    """The entries [start, stop) of ``branches`` in batches of :func:`read_step` entries,
+    each an awkward array of records.  Branches are read one after the other: decoding the
+    real files' ``std::vector`` baskets takes several times the size of the result, and
+    reading all branches at once would need that for all of them together."""
+    step = read_step(tree, branches)
+    for first in range(start, stop, step):
+        last = min(stop, first + step)
+        columns = {b: tree[b].array(entry_start=first, entry_stop=last) for b in branches}
+        yield ak.zip(columns, depth_limit=1)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -190,8 +215,7 @@ def process_chunk(
     t0, done = time.monotonic(), 0
     LOG.info("%s: chunk %d/%d, entries %d-%d", sample.file, index + 1, n_chunks, start, stop)
     try:
-        batches = tree.iterate(branches, entry_start=start, entry_stop=stop, step_size=READ_STEP)
-        for arrays in batches:
+        for arrays in read_batches(tree, branches, start, stop):
             accumulate(
                 histograms, cutflow, analysis, sample, arrays, catalogue, lumi_pb, select_options
             )
