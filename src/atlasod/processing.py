@@ -32,6 +32,7 @@ LOG = logging.getLogger(__name__)
 # more than READ_BUDGET bytes of the branches uncompressed (from the file's metadata).
 READ_STEP = 250_000
 READ_BUDGET = 80_000_000
+READ_GROUP = 8
 
 
 @dataclass(frozen=True)
@@ -83,13 +84,17 @@ def read_step(tree: Any, branches: list[str]) -> int:
 
 def read_batches(tree: Any, branches: list[str], start: int, stop: int) -> Iterator[ak.Array]:
     """The entries [start, stop) of ``branches`` in batches of :func:`read_step` entries,
-    each an awkward array of records.  Branches are read one after the other: decoding the
-    real files' ``std::vector`` baskets takes several times the size of the result, and
-    reading all branches at once would need that for all of them together."""
+    each an awkward array of records.  Branches are read in groups of at most READ_GROUP:
+    decoding the real files' ``std::vector`` baskets takes several times the size of the
+    result, and reading many branches at once would need that for all of them together."""
     step = read_step(tree, branches)
+    groups = [branches[i : i + READ_GROUP] for i in range(0, len(branches), READ_GROUP)]
     for first in range(start, stop, step):
         last = min(stop, first + step)
-        columns = {b: tree[b].array(entry_start=first, entry_stop=last) for b in branches}
+        columns: dict[str, Any] = {}
+        for group in groups:
+            arrays = tree.arrays(group, entry_start=first, entry_stop=last)
+            columns.update({b: arrays[b] for b in group})
         yield ak.zip(columns, depth_limit=1)
 
 

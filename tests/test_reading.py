@@ -1,0 +1,55 @@
+"""How a chunk job reads: in batches bounded by a byte budget, branch by branch, with the
+same events and the same histograms whatever the batch size."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import awkward as ak
+import numpy as np
+import pytest
+
+from atlasod import processing
+from atlasod.analysis import Analysis
+from atlasod.catalogue import Catalogue
+from atlasod.demo import generate_file
+
+
+@pytest.fixture(scope="module")
+def mc_file(tmp_path_factory: pytest.TempPathFactory, hzz: Analysis, catalogue: Catalogue) -> Path:
+    sample = hzz.group("Higgs").samples[0]
+    path = tmp_path_factory.mktemp("reading") / sample.file
+    generate_file(hzz, catalogue, sample, path, seed=5, scale=2.0)
+    return path
+
+
+def test_batches_are_the_file_in_order_and_within_the_budget(
+    mc_file: Path, hzz: Analysis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tree = processing.open_tree(str(mc_file))
+    branches = hzz.selection.BRANCHES
+    per_entry = sum(tree[b].uncompressed_bytes for b in branches) / tree.num_entries
+    monkeypatch.setattr(processing, "READ_BUDGET", int(per_entry * 700))
+    step = processing.read_step(tree, branches)
+    assert 650 <= step <= 700
+    batches = list(processing.read_batches(tree, branches, 100, tree.num_entries))
+    assert [len(b) for b in batches[:-1]] == [step] * (len(batches) - 1)
+    assert len(batches) == -(-(tree.num_entries - 100) // step) >= 3
+    whole = tree.arrays(branches, entry_start=100)
+    assert ak.to_list(ak.concatenate(batches)) == ak.to_list(whole)
+
+
+def test_histograms_do_not_depend_on_the_batch_size(
+    mc_file: Path, hzz: Analysis, catalogue: Catalogue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sample = hzz.group("Higgs").samples[0]
+    whole = processing.process_chunk(hzz, sample, str(mc_file), 0, 1, 10064.0, catalogue)
+    monkeypatch.setattr(processing, "READ_BUDGET", 200_000)  # a few hundred entries a batch
+    small = processing.process_chunk(hzz, sample, str(mc_file), 0, 1, 10064.0, catalogue)
+    assert whole.entries == small.entries > 1000
+    for name, h in whole.histograms.items():
+        assert np.array_equal(h.values(flow=True), small.histograms[name].values(flow=True))
+        assert np.array_equal(h.variances(flow=True), small.histograms[name].variances(flow=True))
+    events = {cut: entry["events"] for cut, entry in whole.cutflow.items()}
+    assert events == {cut: entry["events"] for cut, entry in small.cutflow.items()}
+    assert list(events.values())[-1] > 0
