@@ -7,7 +7,9 @@ file, rewrites it with ROOT in the layout of the real 2020 files (``tools/real_l
 ``std::vector<T>`` branches, ``UInt_t`` counters, ZLIB level 1) and then measures, side by
 side and interleaved in one run:
 
-- uproot reading and decompressing the branches the selection needs (the read floor);
+- uproot reading and decompressing the branches the selection needs (the read floor), as
+  the chunk step reads them (plain file reads, branches in groups, batches within a memory
+  budget) and with uproot's defaults (memory-mapped, all branches at once);
 - the chunk step (read, select, weight, fill the histograms), one core;
 - RDataFrame running the same selection (``benchmarks/rdf_selections.py``), one thread and
   with implicit multi-threading on every core.
@@ -29,10 +31,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import uproot
+
 from atlasod.analysis import load_analysis
 from atlasod.catalogue import Catalogue
 from atlasod.demo import demo_event_count, generate_file
-from atlasod.processing import open_tree, process_chunk, read_batches
+from atlasod.processing import READ_STEP, open_tree, process_chunk, read_batches
 
 REPO = Path(__file__).resolve().parents[1]
 CACHE = Path(__file__).resolve().parent / ".cache"
@@ -83,6 +87,10 @@ def bench(name: str, path: Path, catalogue: Catalogue, repeat: int, root_python:
         for _ in read_batches(open_tree(str(path)), branches, 0, n):
             pass
 
+    def read_default() -> None:  # uproot's defaults: memory-mapped, all branches at once
+        for _ in uproot.open(path)["mini"].iterate(branches, step_size=READ_STEP):
+            pass
+
     def chunk() -> None:
         result = process_chunk(analysis, sample, str(path), 0, 1, LUMI_PB, catalogue)
         selected["chunk step"] = int(list(result.cutflow.values())[-1]["events"])
@@ -97,6 +105,7 @@ def bench(name: str, path: Path, catalogue: Catalogue, repeat: int, root_python:
 
     steps: dict[str, tuple[Callable[[], object], int]] = {
         "uproot read": (read, 1),
+        "uproot read, defaults": (read_default, 1),
         "chunk step": (chunk, 1),
         "RDataFrame, 1 thread": (rdf_run(0), 1),
         f"RDataFrame, {cores} threads": (rdf_run(cores), cores),
@@ -116,6 +125,7 @@ def bench(name: str, path: Path, catalogue: Catalogue, repeat: int, root_python:
         print(f"  {label:24s} {best[label]:7.2f} s  {rate:6.2f} M events/s/core")
     chunk, read, rdf1 = best["chunk step"], best["uproot read"], best["RDataFrame, 1 thread"]
     print(f"  chunk step / uproot read:      {chunk / read:.2f}")
+    print(f"  chunk step / uproot defaults:  {chunk / best['uproot read, defaults']:.2f}")
     print(f"  RDataFrame 1 thread / chunk:   {rdf1 / chunk:.2f}")
     counts = set(selected.values())
     verdict = "same" if len(counts) == 1 else "DIFFERENT"

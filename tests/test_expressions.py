@@ -55,6 +55,19 @@ def test_pair_mass_and_transverse_mass_against_hand_calculation() -> None:
     assert value("mt(lep_pt, lep_phi, met_et, met_phi)", env)[0] == pytest.approx(80.0)
 
 
+def test_intermediate_results_written_in_place_give_the_right_values() -> None:
+    """Operations may write into their inputs' buffers when those are results of other
+    operations; a value used twice (Δφ inside delta_phi, a remembered pick) must survive."""
+    env = {"lep_phi": [0.5, 3.0, -3.0], "met_phi": [1.0, -3.0, 2.0]}
+    dphi = value("delta_phi(lep_phi * 1, met_phi * 1)", env)
+    assert dphi == pytest.approx([0.5, 2 * np.pi - 6.0, 2 * np.pi - 5.0])
+    env = {"lep_pt": [[3.0, 1.0], [5.0, 2.0]]}
+    assert value("(lep_pt[0] * 2 + 1) * lep_pt[0] - lep_pt[0]", env) == [18.0, 50.0]
+    assert value("sqrt(lep_pt[0] * lep_pt[1]) + lep_pt[1] * 1", env) == pytest.approx(
+        [np.sqrt(3.0) + 1.0, np.sqrt(10.0) + 2.0]
+    )
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [

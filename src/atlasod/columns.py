@@ -63,7 +63,7 @@ class Column(NDArrayOperatorsMixin):
     computes in double precision (:func:`float64`), as if they had been converted on
     reading, while selecting and picking objects moves half the bytes."""
 
-    __slots__ = ("_content", "_source", "shape", "valid")
+    __slots__ = ("_content", "_source", "intermediate", "shape", "valid")
 
     def __init__(
         self,
@@ -76,6 +76,8 @@ class Column(NDArrayOperatorsMixin):
         self._source = source  # selected objects: (all objects' values, the selector)
         self.shape = shape
         self.valid = valid
+        # an operation's result used once, by the next operation, which may write into it
+        self.intermediate = False
 
     @property
     def content(self) -> np.ndarray:
@@ -203,12 +205,47 @@ def aligned(*inputs: Any) -> tuple[list[Any], Shape | None, np.ndarray | None]:
     return contents, shape, valid
 
 
+# ufuncs whose result is float64 when their array inputs are float64 (and numbers)
+_FLOAT_UFUNCS = frozenset(
+    (
+        *(np.add, np.subtract, np.multiply, np.true_divide, np.power, np.remainder),
+        *(np.negative, np.absolute, np.sqrt, np.exp, np.log, np.cos, np.sin, np.cosh),
+        *(np.sinh, np.tan, np.arctan, np.minimum, np.maximum),
+    )
+)
+
+
+def _reusable(function: Any, inputs: tuple[Any, ...], contents: list[Any]) -> np.ndarray | None:
+    """An intermediate float64 input the result can be written into (same values as a new
+    array: the same loop runs), so that a chain of operations does not allocate each step."""
+    if function not in _FLOAT_UFUNCS:
+        return None
+    arrays = [c for c in contents if isinstance(c, np.ndarray)]
+    if not all(a.dtype == np.float64 for a in arrays):
+        return None
+    for x, content in zip(inputs, contents, strict=True):
+        if isinstance(x, Column) and x.intermediate and x._content is content:
+            return content
+    return None
+
+
 def broadcast(function: Callable[..., Any], *inputs: Any) -> Column:
     """``function`` applied element by element to columns and numbers."""
     contents, shape, valid = aligned(*inputs)
+    out = _reusable(function, inputs, contents)
     with np.errstate(all="ignore"):  # awkward computes only valid entries; so no warnings
-        result = function(*contents)
-    return Column(np.asarray(result), shape, valid)
+        result = function(*contents) if out is None else function(*contents, out=out)
+    column = Column(np.asarray(result), shape, valid)
+    column.intermediate = True
+    return column
+
+
+def kept(value: Any) -> Any:
+    """``value``, marked as kept (a variable or a remembered result): no operation writes
+    into it."""
+    if isinstance(value, Column):
+        value.intermediate = False
+    return value
 
 
 def where(cond: Any, yes: Any, no: Any) -> Any:

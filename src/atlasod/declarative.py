@@ -229,7 +229,7 @@ class DeclarativeSelection:
                 env[f"{obj.name}_{f}"] = fields[f]
             env[obj.name] = columns.Objects(fields)
         for name, expr in self.variables:
-            env[name] = expr(env)
+            env[name] = columns.kept(expr(env))
         n = len(events)
         current = np.ones(n, dtype=bool)
         cutflow = {"all": current.copy()}

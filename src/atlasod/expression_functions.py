@@ -2,7 +2,9 @@
 
 Every function takes and returns flat columns (:mod:`atlasod.columns`) or numbers,
 element-wise over events or objects, or over the objects of each event for the ``event_*``
-reductions; numpy's functions work on columns directly.
+reductions; numpy's functions work on columns directly.  An operation may write its result
+into an input that is the result of another operation; a function that uses such a value
+twice marks it ``kept`` first.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from atlasod.columns import (  # noqa: F401 - the language's functions, found by
     event_max,
     event_min,
     event_sum,
+    kept,
     logical_not,
     mass,
     pair_mass,
@@ -47,7 +50,7 @@ def mt(pt: Any, phi: Any, met: Any, met_phi: Any) -> Any:
 
 def delta_phi(phi1: Any, phi2: Any) -> Any:
     """|Δφ| folded into [0, π]."""
-    d = np.abs(phi1 - phi2) % (2 * np.pi)
+    d = kept(np.abs(phi1 - phi2) % (2 * np.pi))  # used twice: no operation may write into it
     return np.minimum(d, 2 * np.pi - d)
 
 

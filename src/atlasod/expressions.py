@@ -285,7 +285,7 @@ def _memoised(node: ast.AST, function: Compiled) -> Compiled:
         if memo is None:
             return function(env)
         if key not in memo:
-            memo[key] = function(env)
+            memo[key] = _impl("kept")(function(env))
         return memo[key]
 
     return run
