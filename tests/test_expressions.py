@@ -55,6 +55,23 @@ def test_pair_mass_and_transverse_mass_against_hand_calculation() -> None:
     assert value("mt(lep_pt, lep_phi, met_et, met_phi)", env)[0] == pytest.approx(80.0)
 
 
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("count(met_et)", "count() needs values per object (e.g. goodlep_pt), not per event"),
+        ("lep_pt + goodlep_pt", "values of different collections (or of differently selected"),
+    ],
+)
+def test_values_an_expression_cannot_be_computed_on_name_the_expression(
+    text: str, message: str
+) -> None:
+    env = {"met_et": [1.0, 2.0], "lep_pt": [[1.0], [2.0, 3.0]], "goodlep_pt": [[1.0], [2.0]]}
+    with pytest.raises(ExpressionError) as err:
+        value(text, env)
+    assert str(err.value).startswith(f"analyses/x/analysis.yaml:12:11: {message}")
+    assert str(err.value).endswith(f"(in '{text}')")
+
+
 def test_intermediate_results_written_in_place_give_the_right_values() -> None:
     """Operations may write into their inputs' buffers when those are results of other
     operations; a value used twice (Δφ inside delta_phi, a remembered pick) must survive."""

@@ -148,7 +148,13 @@ class Expression:
     names: set[str] = field(default_factory=set)
 
     def __call__(self, env: Env) -> Any:
-        return self.function(env)
+        try:
+            return self.function(env)
+        except ExpressionError:
+            raise
+        except AtlasodError as exc:  # a value the expression cannot be computed on
+            where = f"{self.origin.file}:{self.origin.line}:{self.origin.column}"
+            raise ExpressionError(f"{where}: {exc} (in '{self.text}')") from None
 
 
 def _error(text: str, origin: Origin, node: ast.AST | None, problem: str) -> ExpressionError:
