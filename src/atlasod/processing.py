@@ -57,7 +57,7 @@ def open_tree(location: str) -> Any:
             "(or use --config source=demo for generated data)"
         )
     # local files are read with plain reads: memory-mapped pages would stay in the job's
-    # resident memory (and were slower here)
+    # resident memory (it costs some speed: benchmarks/README.md)
     options = {} if "://" in location else {"handler": uproot.source.file.MultithreadedFileSource}
     try:
         handle = uproot.open(location, **options)
