@@ -91,7 +91,7 @@ def pair_masses(
 
 def four_momenta(lep: ak.Array, keep: np.ndarray) -> Any:
     """(n, 4) Lorentz vectors (GeV) of the four leptons of the ``keep`` events: vector's
-    numpy arrays, the values of :func:`atlasod.physics.momenta` (float32 as stored)."""
+    numpy arrays of (pT, η, φ, E), in float32 as stored."""
     pt, eta, phi, energy = (
         _four(lep[f], np.float32)[keep] for f in ("lep_pt", "lep_eta", "lep_phi", "lep_E")
     )

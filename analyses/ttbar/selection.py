@@ -55,17 +55,17 @@ def top_candidates(jets: ak.Array) -> tuple[np.ndarray, np.ndarray]:
     triplets = ak.combinations(jets, 3, fields=["a", "b", "c"])
     counts = ak.to_numpy(ak.num(triplets))
     a, b, c = (_numpy_momenta(ak.flatten(triplets[k])) for k in ("a", "b", "c"))
-    pt3 = np.asarray((a + b + c).pt)
-    best = ak.to_numpy(ak.argmax(ak.unflatten(pt3, counts), axis=1))
+    triplet = a + b + c
+    best = ak.to_numpy(ak.argmax(ak.unflatten(np.asarray(triplet.pt), counts), axis=1))
     first = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64)
     chosen = first + best
-    a, b, c = a[chosen], b[chosen], c[chosen]
+    a, b, c, triplet = a[chosen], b[chosen], c[chosen], triplet[chosen]
     pairs = [(a, b), (a, c), (b, c)]
     pair_pt = np.stack([np.asarray((x + y).pt) for x, y in pairs], axis=1)
     pair_mass = np.stack([np.asarray((x + y).mass) for x, y in pairs], axis=1)
     choice = np.argmax(pair_pt, axis=1)
     m_jj = pair_mass[np.arange(len(choice)), choice]
-    return np.asarray((a + b + c).mass), m_jj
+    return np.asarray(triplet.mass), m_jj
 
 
 def select_events(events: ak.Array, options: dict[str, Any]) -> Selected:

@@ -354,10 +354,9 @@ class Selector:
     def __call__(self, x: Column) -> Column:
         if x.shape is None or not x.shape.same(self.shape):
             raise AtlasodError("an object condition selects from values of its own collection")
-        valid = None if x.valid is None else x.valid[self.keep]
         if x.valid is None:  # taken when used; `at` picks from x directly
             return Column(None, self.selected, None, source=(x.content, self))
-        return Column(x.content[self.keep], self.selected, valid)
+        return Column(x.content[self.keep], self.selected, x.valid[self.keep])
 
 
 def _momenta(pt: Any, eta: Any, phi: Any, energy: Any) -> Any:

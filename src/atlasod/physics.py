@@ -11,7 +11,6 @@ from typing import Any
 
 import awkward as ak
 import numpy as np
-import vector
 
 MEV_PER_GEV = 1000.0
 Z_MASS_GEV = 91.18  # the original C++ framework's constant (reference §2.3)
@@ -31,18 +30,6 @@ class Selected:
     mask: np.ndarray
     variables: dict[str, Any]
     cutflow: dict[str, np.ndarray] = field(default_factory=dict)
-
-
-def momenta(events: ak.Array, prefix: str) -> ak.Array:
-    """Four-momenta (GeV) of the ``prefix`` collection, e.g. ``lep`` or ``photon``."""
-    return vector.zip(
-        {
-            "pt": events[f"{prefix}_pt"] / MEV_PER_GEV,
-            "eta": events[f"{prefix}_eta"],
-            "phi": events[f"{prefix}_phi"],
-            "energy": events[f"{prefix}_E"] / MEV_PER_GEV,
-        }
-    )
 
 
 def delta_phi(phi1: Any, phi2: Any) -> Any:
