@@ -86,6 +86,13 @@ def cmd_fetch(args: argparse.Namespace) -> None:
     )
 
 
+def cmd_multiply(args: argparse.Namespace) -> None:
+    from atlasod.multiply import Variant, multiply_file
+
+    variant = Variant(seed=args.seed, number=args.variant, smear=args.smear)
+    multiply_file(args.input, args.file, args.out, variant)
+
+
 def cmd_process(args: argparse.Namespace) -> None:
     from atlasod.processing import process_chunk, write_chunk
 
@@ -132,11 +139,17 @@ def cmd_yields(args: argparse.Namespace) -> None:
 
 
 def cmd_validate(args: argparse.Namespace) -> None:
-    from atlasod.validation import read_inputs, validate_run
+    from atlasod.validation import read_inputs, validate_multiplied, validate_run
 
     analysis, _ = _analysis(args)
     inputs = read_inputs(args.yields, args.fit, args.histograms, args.truth or [])
-    validate_run(analysis, args.source, inputs, args.out, args.table)
+    if args.multiplied == 1:
+        validate_run(analysis, args.source, inputs, args.out, args.table)
+        return
+    if args.base_yields is None:
+        raise AtlasodError("--multiplied needs --base-yields (and --base-fit if there is a fit)")
+    base = read_inputs(args.base_yields, args.base_fit, None, [])
+    validate_multiplied(analysis, args.source, args.multiplied, base, inputs, args.out, args.table)
 
 
 def cmd_manifest(args: argparse.Namespace) -> None:
@@ -266,6 +279,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--progress-every", type=float, default=5.0, help="seconds between progress lines"
     )
 
+    p = add(
+        "multiply",
+        cmd_multiply,
+        "write one variant of a mini file (smeared, φ-rotated, renumbered; multiplied data)",
+        analysis=False,
+    )
+    p.add_argument("--file", required=True, help="catalogue file name (seeds the variant)")
+    p.add_argument("--input", required=True, help="local path or URL (https://, root://)")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--variant", type=int, required=True, help="variant number, 0, 1, ...")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument(
+        "--smear", type=float, default=0.3, help="smearing as a fraction of the resolution"
+    )
+
     p = add("process", cmd_process, "select events of one chunk and fill histograms")
     p.add_argument("--file", required=True, help="sample stem, e.g. data_A.GamGam")
     p.add_argument("--input", required=True, help="local path or URL (https://, root://)")
@@ -305,6 +333,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fit", type=Path)
     p.add_argument("--histograms", type=Path)
     p.add_argument("--truth", type=Path, nargs="*", help="generator truth of the data files")
+    p.add_argument(
+        "--multiplied",
+        type=int,
+        default=1,
+        help="the run read data multiplied N times: compare it with the unmultiplied run "
+        "(--base-yields, --base-fit) instead of the reference values",
+    )
+    p.add_argument("--base-yields", type=Path, help="yields.json of the unmultiplied run")
+    p.add_argument("--base-fit", type=Path, help="fit.json of the unmultiplied run")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--table", type=Path, required=True)
 

@@ -28,7 +28,7 @@ from atlasod import demo_models, plan
 from atlasod.analysis import Analysis
 from atlasod.catalogue import Catalogue, SampleFile
 from atlasod.demo_kinematics import DemoContext
-from atlasod.histio import atomic_path, reproducible_root_file
+from atlasod.histio import MiniWriter, atomic_path, reproducible_root_file
 from atlasod.mini import COLLECTIONS, SCALARS, TREE_NAME
 
 LOG = logging.getLogger(__name__)
@@ -189,17 +189,9 @@ def _jagged(values: Any) -> ak.Array:
 
 def write_mini(path: Path, arrays: dict[str, Any]) -> None:
     """Write a ``mini`` tree (counters named ``<object>_n``) atomically."""
-    types = {}
-    for name, value in arrays.items():
-        types[name] = value.dtype if isinstance(value, np.ndarray) else value.type.content
     n = len(arrays["runNumber"])
     with reproducible_root_file(path) as f:
-        tree = f.mktree(
-            TREE_NAME,
-            types,
-            counter_name=lambda c: f"{c}_n",
-            field_name=lambda outer, inner: f"{outer}_{inner}",
-        )
+        writer = MiniWriter(f, TREE_NAME)
         for start in range(0, n, _WRITE_BATCH):
             stop = min(n, start + _WRITE_BATCH)
-            tree.extend({k: v[start:stop] for k, v in arrays.items()})
+            writer.extend({k: v[start:stop] for k, v in arrays.items()})

@@ -9,6 +9,7 @@ the analysis image.
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 from atlasod.catalogue import SampleFile
@@ -42,3 +43,19 @@ def n_chunks(
     else:
         entries = max(1, (sample.size or 0) // BYTES_PER_EVENT)
     return max(1, math.ceil(entries / chunk_entries))
+
+
+# Variant k of an input file (multiplied data, atlasod.multiply) is named <stem>.v<k>.
+_VARIANT = re.compile(r"^(?P<stem>.+)\.v(?P<number>\d+)$")
+
+
+def variant_stem(stem: str, number: int | None) -> str:
+    """Name of variant ``number`` of the file with stem ``stem`` (``stem`` for None)."""
+    return stem if number is None else f"{stem}.v{number}"
+
+
+def split_variant(stem: str) -> tuple[str, int | None]:
+    """(stem of the original file, variant number) of a variant's name; (stem, None) for a
+    name that is not one."""
+    m = _VARIANT.match(stem)
+    return (m["stem"], int(m["number"])) if m else (stem, None)

@@ -82,12 +82,15 @@ def read_step(tree: Any, branches: list[str]) -> int:
     return max(1, min(READ_STEP, int(READ_BUDGET / max(per_entry, 1.0))))
 
 
-def read_batches(tree: Any, branches: list[str], start: int, stop: int) -> Iterator[ak.Array]:
-    """The entries [start, stop) of ``branches`` in batches of :func:`read_step` entries,
-    each an awkward array of records.  Branches are read in groups of at most READ_GROUP:
-    decoding the real files' ``std::vector`` baskets takes several times the size of the
-    result, and reading many branches at once would need that for all of them together."""
-    step = read_step(tree, branches)
+def read_batches(
+    tree: Any, branches: list[str], start: int, stop: int, step: int | None = None
+) -> Iterator[ak.Array]:
+    """The entries [start, stop) of ``branches`` in batches of ``step`` entries (default
+    :func:`read_step`), each an awkward array of records.  Branches are read in groups of at
+    most READ_GROUP: decoding the real files' ``std::vector`` baskets takes several times
+    the size of the result, and reading many branches at once would need that for all of
+    them together."""
+    step = step or read_step(tree, branches)
     groups = [branches[i : i + READ_GROUP] for i in range(0, len(branches), READ_GROUP)]
     for first in range(start, stop, step):
         last = min(stop, first + step)

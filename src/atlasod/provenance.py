@@ -18,6 +18,7 @@ import zlib
 from pathlib import Path
 from typing import Any
 
+from atlasod import plan
 from atlasod.analysis import Analysis
 from atlasod.catalogue import Catalogue
 from atlasod.histio import write_json
@@ -106,10 +107,12 @@ def input_record(
 ) -> dict[str, Any]:
     """One input file: its location, size and adler32 (computed for local files)."""
     name = Path(location.split("?", maxsplit=1)[0]).name
-    stem = name.removesuffix(".root")
+    stem, variant = plan.split_variant(name.removesuffix(".root"))
     sample = analysis.file(stem)
     record: dict[str, Any] = {"file": sample.file, "location": location}
-    if source == "real":  # the portal's checksum, to compare with the one computed below
+    if variant is not None:  # multiplied data: a variant of the file, made here
+        record["variant"] = variant
+    elif source == "real":  # the portal's checksum, to compare with the one computed below
         published = catalogue.file(sample.file)
         record["published_adler32"] = published.adler32
         record["published_size"] = published.size

@@ -220,6 +220,12 @@ def validate_run(
 ) -> list[dict[str, Any]]:
     """Run the checks; write JSON and Markdown if all pass, else raise with the table."""
     rows = run_checks(analysis, load_checks(analysis, source), inputs)
+    return _report(analysis, source, rows, out, table_path)
+
+
+def _report(
+    analysis: Analysis, source: str, rows: list[dict[str, Any]], out: Path, table_path: Path
+) -> list[dict[str, Any]]:
     text = table(analysis, source, rows)
     failed = [r["name"] for r in rows if not r["passed"]]
     if failed:
@@ -231,6 +237,101 @@ def validate_run(
     with atomic_path(table_path) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return rows
+
+
+def _row(name: str, quantity: str, value: float, expected: float, allowed: float) -> dict[str, Any]:
+    diff = value - expected
+    return {
+        "name": name,
+        "quantity": quantity,
+        "value": value,
+        "expected": expected,
+        "difference": diff,
+        "allowed": allowed,
+        "error": None,
+        "kind": "multiplied",
+        "source": "the unmultiplied run",
+        "shift": None,
+        "passed": bool(math.isfinite(value) and abs(diff) <= allowed),
+    }
+
+
+# How far the scaled statistical uncertainties may be from 1/√N: the variants' smearing
+# widens the peaks a little (module atlasod.multiply), and fits move by their precision.
+ERROR_SCALING_TOLERANCE = 0.25
+
+
+def multiplied_checks(factor: int, base: Inputs, run: Inputs) -> list[dict[str, Any]]:
+    """What must hold between a run on data multiplied ``factor`` times and the run on the
+    original data (``base``): yields × N within the statistics of the multiplied sample,
+    relative statistical uncertainties × 1/√N, each fitted peak position within the
+    unmultiplied fit's uncertainty and its uncertainty × 1/√N."""
+    n, root_n = float(factor), math.sqrt(factor)
+    data_1, data_n = float(base.yields["data"]), float(run.yields["data"])
+    mc_1, mc_n = base.yields["total_mc"], run.yields["total_mc"]
+    rows = [
+        _row("data events × N", "yields.data", data_n, n * data_1, 3.0 * math.sqrt(n * data_1)),
+        _row(
+            "total MC × N",
+            "yields.total_mc.yield",
+            mc_n["yield"],
+            n * mc_1["yield"],
+            3.0 * root_n * mc_1["stat"],
+        ),
+    ]
+    relative_1 = mc_1["stat"] / mc_1["yield"] if mc_1["yield"] else math.nan
+    relative_n = mc_n["stat"] / mc_n["yield"] if mc_n["yield"] else math.nan
+    rows.append(
+        _row(
+            "MC relative stat. uncertainty × √N",
+            "yields.total_mc.stat / yield",
+            relative_n * root_n,
+            relative_1,
+            ERROR_SCALING_TOLERANCE * relative_1,
+        )
+    )
+    if base.fit is not None and run.fit is not None:
+        for fit in (base.fit, run.fit):
+            if "failed" in fit:
+                raise AtlasodError(f"a fit failed ({fit['failed']}): nothing to compare")
+        for name, p1 in base.fit["parameters"].items():
+            if name != "mean" or p1.get("fixed"):
+                continue
+            pn = run.fit["parameters"][name]
+            rows.append(
+                _row(
+                    f"fitted {name}",
+                    f"fit.parameters.{name}.value",
+                    pn["value"],
+                    p1["value"],
+                    p1["error"],
+                )
+            )
+            rows.append(
+                _row(
+                    f"fitted {name}: uncertainty × √N",
+                    f"fit.parameters.{name}.error",
+                    pn["error"] * root_n,
+                    p1["error"],
+                    ERROR_SCALING_TOLERANCE * p1["error"],
+                )
+            )
+    return rows
+
+
+def validate_multiplied(
+    analysis: Analysis,
+    source: str,
+    factor: int,
+    base: Inputs,
+    run: Inputs,
+    out: Path,
+    table_path: Path,
+) -> list[dict[str, Any]]:
+    """Compare a run on multiplied data with the run on the original data; write JSON and
+    Markdown if every check passes, else raise with the table."""
+    rows = multiplied_checks(factor, base, run)
+    return _report(analysis, f"{source} ×{factor}", rows, out, table_path)
 
 
 def read_inputs(

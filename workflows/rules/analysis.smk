@@ -16,8 +16,9 @@ rule process_chunk:
         n_chunks=lambda w: n_chunks(w.analysis, sample_of(w.analysis, w.stem)),
         lumi=config["lumi_pb"],
         options=OPTIONS,
+        sample=lambda w: sample_of(w.analysis, w.stem).stem,
     shell:
-        "{params.cli} --log {log} process --analysis {wildcards.analysis} --file {wildcards.stem}"
+        "{params.cli} --log {log} process --analysis {wildcards.analysis} --file {params.sample}"
         " --input {params.location} --chunk {wildcards.chunk} --n-chunks {params.n_chunks}"
         " --lumi {params.lumi} --out {output.hist} --cutflow {output.cutflow}"
         " {params.options}"
@@ -142,10 +143,17 @@ rule validate_analysis:
         truth=lambda w, input: (
             "--truth " + " ".join(input.truth) if "truth" in input.keys() else ""
         ),
+        base=lambda w, input: " ".join(
+            f"--{key.replace('_', '-')} {getattr(input, key)}"
+            for key in ("base_yields", "base_fit")
+            if key in input.keys()
+        ),
+        multiplied=MULTIPLY,
     shell:
         "{params.cli} --log {log} validate --analysis {wildcards.analysis}"
         " --source {params.source} --yields {input.yields} --histograms {input.hists}"
-        " {params.fit} {params.truth} --out {output.json} --table {output.table}"
+        " {params.fit} {params.truth} --multiplied {params.multiplied} {params.base}"
+        " --out {output.json} --table {output.table}"
 
 
 rule manifest:

@@ -54,8 +54,16 @@ for _name in config.get("analyses", []):
 SELECTED = config.get("analyses") or sorted(ANALYSES)
 SOURCE = config["source"]
 DATA = config["data_dir"]
-RESULTS = f"{config['results_dir']}/{SOURCE}"
-LOGS = f"{config.get('logs_dir', 'logs')}/{SOURCE}"
+# multiply=N: every input file is replaced by N variants of it (atlasod.multiply), made
+# once per seed and smearing under data_dir/multiplied/; results go to results/<source>-xN.
+MULTIPLY = int(config.get("multiply", 1))
+RUN = SOURCE if MULTIPLY == 1 else f"{SOURCE}-x{MULTIPLY}"
+MULTIPLIED = (
+    f"{DATA}/multiplied/seed{config.get('multiply_seed', 1)}"
+    f"-smear{config.get('multiply_smear', 0.3)}"
+)
+RESULTS = f"{config['results_dir']}/{RUN}"
+LOGS = f"{config.get('logs_dir', 'logs')}/{RUN}"
 
 
 def _is_planning_run():
@@ -120,10 +128,33 @@ wildcard_constraints:
     file=r"[^/]+\.root",
     stem="[^/]+",
     chunk=r"\d+",
+    origin="real|demo/[a-z][a-z0-9_]*",
+    variant=r"\d+",
+
+
+def variants():
+    """The variant numbers of multiplied inputs; [None] when the data are not multiplied."""
+    return list(range(MULTIPLY)) if MULTIPLY > 1 else [None]
+
+
+def input_stem(sample, variant):
+    """Name of the chunks of one input: the sample's stem, with ``.v<k>`` for variant k."""
+    return plan.variant_stem(sample.stem, variant)
+
+
+def split_stem(stem):
+    """(sample stem, variant number or None) of an input's name (see input_stem)."""
+    return plan.split_variant(stem) if MULTIPLY > 1 else (stem, None)
 
 
 def sample_of(analysis, stem):
-    return ANALYSES[analysis].file(stem)
+    return ANALYSES[analysis].file(split_stem(stem)[0])
+
+
+def multiplied_path(analysis, sample, variant):
+    """Variant ``variant`` of an input file (made by the multiply step)."""
+    origin = f"demo/{analysis}" if SOURCE == "demo" else "real"
+    return f"{MULTIPLIED}/{origin}/{sample.skim}/{sample.kind}/{sample.stem}.v{variant}.root"
 
 
 def input_path(analysis, sample):
@@ -157,8 +188,10 @@ def n_chunks(analysis, sample):
 def chunk_outputs(analysis):
     out = []
     for sample in ANALYSES[analysis].files:
-        for i in range(n_chunks(analysis, sample)):
-            out.append(f"{RESULTS}/{analysis}/chunks/{sample.stem}/{i}.root")
+        for variant in variants():
+            stem = input_stem(sample, variant)
+            for i in range(n_chunks(analysis, sample)):
+                out.append(f"{RESULTS}/{analysis}/chunks/{stem}/{i}.root")
     return out
 
 
@@ -177,16 +210,31 @@ def analysis_outputs(analysis):
 
 def process_input(wildcards):
     """The local input file of a chunk; none when real data are streamed."""
+    sample = sample_of(wildcards.analysis, wildcards.stem)
+    variant = split_stem(wildcards.stem)[1]
+    if variant is not None:
+        return multiplied_path(wildcards.analysis, sample, variant)
     if SOURCE == "real" and config["access"] == "stream":
         return []
-    return input_path(wildcards.analysis, sample_of(wildcards.analysis, wildcards.stem))
+    return input_path(wildcards.analysis, sample)
 
 
 def process_location(wildcards):
     sample = sample_of(wildcards.analysis, wildcards.stem)
+    variant = split_stem(wildcards.stem)[1]
+    if variant is not None:
+        return multiplied_path(wildcards.analysis, sample, variant)
     if SOURCE == "real" and config["access"] == "stream":
         return locations(sample)[0]
     return input_path(wildcards.analysis, sample)
+
+
+def multiply_location(wildcards):
+    """Where the multiply step reads the original file: the local (generated or fetched)
+    file, or its URL when real data are streamed."""
+    if wildcards.origin == "real" and config["access"] == "stream":
+        return locations(CATALOGUE.file(f"{wildcards.stem}.root"))[0]
+    return f"{DATA}/{wildcards.origin}/{wildcards.skim}/{wildcards.kind}/{wildcards.stem}.root"
 
 
 def plot_inputs(wildcards):
@@ -205,8 +253,27 @@ def validate_inputs(wildcards):
     }
     if a.fit:
         out["fit"] = f"{RESULTS}/{a.name}/fit.json"
-    if SOURCE == "demo":
+    if MULTIPLY > 1:
+        out.update(unmultiplied_results(a))
+    elif SOURCE == "demo":
         out["truth"] = [f"{input_path(a.name, f)}.truth.json" for f in a.data_files]
+    return out
+
+
+def unmultiplied_results(analysis):
+    """A multiplied run is validated against the run on the original data: its results
+    must exist (they are another run's outputs, not this one's)."""
+    base = f"{config['results_dir']}/{SOURCE}/{analysis.name}"
+    out = {"base_yields": f"{base}/yields.json"}
+    if analysis.fit:
+        out["base_fit"] = f"{base}/fit.json"
+    missing = [path for path in out.values() if not Path(path).is_file()]
+    if missing:
+        raise WorkflowError(
+            f"validating {analysis.name} on data multiplied ×{MULTIPLY} compares it with the "
+            f"run on the original data, but {', '.join(missing)} does not exist: run "
+            f"`snakemake {analysis.name} --config source={SOURCE}` first"
+        )
     return out
 
 
@@ -221,8 +288,9 @@ def validation_outputs(names):
 def analysis_locations(analysis):
     """Where each input file of an analysis is read from (local path or URL)."""
     return [
-        process_location(SimpleNamespace(analysis=analysis, stem=f.stem))
+        process_location(SimpleNamespace(analysis=analysis, stem=input_stem(f, v)))
         for f in ANALYSES[analysis].files
+        for v in variants()
     ]
 
 
@@ -236,7 +304,9 @@ def manifest_inputs(wildcards):
     if a.fit:
         results.append(f"{RESULTS}/{a.name}/fit.json")
     data = [
-        process_input(SimpleNamespace(analysis=a.name, stem=f.stem)) for f in a.files
+        process_input(SimpleNamespace(analysis=a.name, stem=input_stem(f, v)))
+        for f in a.files
+        for v in variants()
     ]
     return {"data": [d for d in data if d], "results": results}
 

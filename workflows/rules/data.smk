@@ -34,3 +34,26 @@ rule fetch:
     shell:
         "{params.cli} --log {log} fetch --file {wildcards.file} --out {output} {params.urls}"
         " --timeout {params.timeout}"
+
+
+# One variant of an input file (multiply=N): smeared, rotated in φ, renumbered; streamed,
+# so a job's memory does not grow with the file.
+rule multiply:
+    input:
+        lambda w: [] if "://" in multiply_location(w) else multiply_location(w),
+    output:
+        f"{MULTIPLIED}/{{origin}}/{{skim}}/{{kind}}/{{stem}}.v{{variant}}.root",
+    log:
+        f"{LOGS}/multiply/{{origin}}/{{skim}}/{{kind}}/{{stem}}.v{{variant}}.log",
+    resources:
+        mem_mb=1000,
+        runtime=60,
+    params:
+        cli=CLI,
+        location=multiply_location,
+        seed=config.get("multiply_seed", 1),
+        smear=config.get("multiply_smear", 0.3),
+    shell:
+        "{params.cli} --log {log} multiply --file {wildcards.stem}.root"
+        " --input {params.location} --out {output} --variant {wildcards.variant}"
+        " --seed {params.seed} --smear {params.smear}"
