@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CORES ?= 2
 
-.PHONY: install demo test faults lint lock lock-check reana-validate root-env image system-deps clean
+.PHONY: install demo test faults lint lock lock-check reana-validate root-env rucio-env datalake datalake-stop image system-deps clean
 
 LOCK := envs/requirements.lock
 UV_COMPILE = $(BIN)/uv pip compile --quiet --python-version 3.11 --generate-hashes envs/requirements.in
@@ -41,6 +41,24 @@ $(ROOT_STAMP):
 	touch $@
 root-env: $(ROOT_STAMP)
 
+# The local Datalake (tools/datalake.py): the Rucio server 41 and gunicorn in their own
+# environment, from a hashed lock; `make datalake` starts it with two XRootD RSEs.
+RUCIO_VENV := .venv-rucio
+RUCIO_PY := $(RUCIO_VENV)/bin/python
+RUCIO_STAMP := $(RUCIO_VENV)/.installed
+RUCIO_LOCK := envs/datalake-server.lock
+$(RUCIO_STAMP): $(RUCIO_LOCK)
+	$(PYTHON) -m venv $(RUCIO_VENV)
+	$(RUCIO_VENV)/bin/pip install --quiet --require-hashes -r $(RUCIO_LOCK)
+	touch $@
+rucio-env: $(RUCIO_STAMP)
+
+DATALAKE_DIR ?= .datalake
+datalake: install $(RUCIO_STAMP)
+	$(RUCIO_PY) tools/datalake.py start --dir $(DATALAKE_DIR)
+datalake-stop:
+	$(RUCIO_PY) tools/datalake.py stop --dir $(DATALAKE_DIR)
+
 # Every REANA specification is valid for reana-client (and up to date, see the tests).
 reana-validate: $(SMK7)
 	@for spec in reana.yaml reana/*.yaml; do case $$spec in *.config.yaml) continue;; esac; \
@@ -61,12 +79,14 @@ IMAGE := ghcr.io/atlas-opendata-workflows/atlasod:$(VERSION)
 image:
 	envs/build-image.sh $(IMAGE) $(VERSION)
 
-# Debian packages some tests need (a local XRootD server) and the chroot of the test
-# HTCondor pool (tests/htcondor/pool.sh); installed only when running as root.
+# Debian packages some tests need (local XRootD servers; xrdcp and xrdfs, with which Rucio
+# reads and writes its RSEs) and the chroot of the test HTCondor pool
+# (tests/htcondor/pool.sh); installed only when running as root.
 CONDOR_ROOT ?= /var/tmp/atlasod-htcondor
 system-deps:
-	@if ! command -v xrootd >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq xrootd-server >/dev/null; \
+	@if ! command -v xrdcp >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			xrootd-server xrootd-client >/dev/null; \
 	fi
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		bash tests/htcondor/pool.sh build $(CONDOR_ROOT); fi
@@ -75,6 +95,8 @@ system-deps:
 # `make lock UPGRADE=1` takes the newest releases).
 lock: install
 	$(UV_COMPILE) $(if $(UPGRADE),--upgrade) -o $(LOCK)
+	$(BIN)/uv pip compile --quiet --python-version 3.11 --generate-hashes \
+		$(if $(UPGRADE),--upgrade) envs/datalake-server.in -o $(RUCIO_LOCK)
 
 # The lock must satisfy envs/requirements.in: recompiling it changes nothing.
 lock-check: install
@@ -91,9 +113,10 @@ lint: install
 	$(BIN)/hadolint envs/Dockerfile
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/snakemake --lint --config source=demo
 
-test: install $(SMK7) $(ROOT_STAMP) system-deps lock-check lint reana-validate image
+test: install $(SMK7) $(ROOT_STAMP) $(RUCIO_STAMP) system-deps lock-check lint reana-validate image
 	PATH=$(abspath $(BIN)):$$PATH ATLASOD_SNAKEMAKE7=$(abspath $(SMK7)) ATLASOD_IMAGE_UNDER_TEST=$(IMAGE) \
 		ATLASOD_CONDOR_ROOT=$(CONDOR_ROOT) ATLASOD_ROOT_PYTHON=$(abspath $(ROOT_PY)) \
+		ATLASOD_RUCIO_PYTHON=$(abspath $(RUCIO_PY)) \
 		$(BIN)/pytest
 
 # The fault-injection tests alone (killed runs, cut downloads, corrupt cache, full disk,
