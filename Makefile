@@ -80,13 +80,15 @@ image:
 	envs/build-image.sh $(IMAGE) $(VERSION)
 
 # Debian packages some tests need (local XRootD servers; xrdcp and xrdfs, with which Rucio
-# reads and writes its RSEs) and the chroot of the test HTCondor pool
+# reads and writes its RSEs; PostgreSQL for the Datalake's Rucio) and the chroot of the test HTCondor pool
 # (tests/htcondor/pool.sh); installed only when running as root.
 CONDOR_ROOT ?= /var/tmp/atlasod-htcondor
 system-deps:
-	@if ! command -v xrdcp >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-			xrootd-server xrootd-client >/dev/null; \
+	@need=""; command -v xrootd >/dev/null 2>&1 || need="$$need xrootd-server"; \
+	command -v xrdcp >/dev/null 2>&1 || need="$$need xrootd-client"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need="$$need postgresql"; \
+	if [ -n "$$need" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$need >/dev/null; \
 	fi
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		bash tests/htcondor/pool.sh build $(CONDOR_ROOT); fi

@@ -93,6 +93,88 @@ def cmd_multiply(args: argparse.Namespace) -> None:
     multiply_file(args.input, args.file, args.out, variant)
 
 
+def _files_to_register(paths: list[Path]) -> list[Path]:
+    """The files named, and the .root and .truth.json files under the folders named."""
+    out: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            out += sorted(p for p in path.rglob("*") if p.name.endswith((".root", ".truth.json")))
+        elif path.is_file():
+            out.append(path)
+        else:
+            raise AtlasodError(f"{path} does not exist")
+    names = [p.name for p in out]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise AtlasodError(f"two files with the same name cannot be in one data set: {twice}")
+    return out
+
+
+def _meta(items: list[str] | None) -> dict[str, object]:
+    import json
+
+    out: dict[str, object] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise AtlasodError(f"--meta expects KEY=VALUE, got {item!r}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def cmd_rucio_register(args: argparse.Namespace) -> None:
+    from atlasod import datalake
+
+    files = _files_to_register(args.paths)
+    _, name = datalake.parse_did(args.dataset)
+    client = datalake.connect()
+    with datalake.rucio_errors_explained(f"registering {args.dataset}"):
+        dids = datalake.upload_dataset(
+            client, {f"{name}.{p.name}": p for p in files}, args.dataset, args.rse, _meta(args.meta)
+        )
+    LOG.info("%s: %d files on %s", args.dataset, len(dids), args.rse)
+
+
+def cmd_rucio_fetch(args: argparse.Namespace) -> None:
+    from atlasod import datalake
+
+    client = datalake.connect()
+    with datalake.rucio_errors_explained(f"fetching {args.did}"):
+        datalake.download(client, args.did, args.out)
+
+
+def cmd_rucio_get(args: argparse.Namespace) -> None:
+    from atlasod import datalake
+
+    client = datalake.connect()
+    with datalake.rucio_errors_explained(f"fetching {args.did}"):
+        for f in datalake.dataset_files(client, args.did):
+            datalake.download(client, f.did, args.out / f.name)
+
+
+def cmd_rucio_upload_results(args: argparse.Namespace) -> None:
+    from atlasod import datalake
+
+    files = {str(p.relative_to(args.results)): p for p in args.result}
+    client = datalake.connect()
+    scope = args.scope or f"user.{client.account}"
+    with datalake.rucio_errors_explained(f"writing the results of {args.base} back"):
+        did, _, new = datalake.upload_versioned(
+            client,
+            files,
+            scope,
+            args.base,
+            args.rse,
+            meta=_meta(args.meta),
+            record=args.out,
+            inputs=args.input_did or [],
+        )
+    LOG.info("results %s %s", "registered as" if new else "unchanged: already in", did)
+
+
 def cmd_process(args: argparse.Namespace) -> None:
     from atlasod.processing import process_chunk, write_chunk
 
@@ -171,6 +253,7 @@ def cmd_manifest(args: argparse.Namespace) -> None:
         args.result or [],
         args.out,
         Path.cwd(),
+        input_dids=args.input_did,
     )
 
 
@@ -294,6 +377,40 @@ def build_parser() -> argparse.ArgumentParser:
         "--smear", type=float, default=0.3, help="smearing as a fraction of the resolution"
     )
 
+    p = add(
+        "rucio-register",
+        cmd_rucio_register,
+        "upload files as a new Rucio data set (all or nothing); file DIDs <data set>.<file>",
+        analysis=False,
+    )
+    p.add_argument("--dataset", required=True, help="the data set's DID, scope:name")
+    p.add_argument("--rse", required=True, help="the RSE to write to")
+    p.add_argument("--meta", action="append", help="KEY=VALUE metadata of the data set")
+    p.add_argument("paths", type=Path, nargs="+", help="files, or folders (.root, .truth.json)")
+
+    p = add("rucio-fetch", cmd_rucio_fetch, "download one file by Rucio DID, verified", False)
+    p.add_argument("--did", required=True, help="scope:name")
+    p.add_argument("--out", type=Path, required=True)
+
+    p = add("rucio-get", cmd_rucio_get, "download every file of a Rucio data set", False)
+    p.add_argument("--did", required=True, help="the data set's DID, scope:name")
+    p.add_argument("--out", type=Path, required=True, help="folder")
+
+    p = add(
+        "rucio-upload-results",
+        cmd_rucio_upload_results,
+        "write results back to the Datalake as the next version of a data set",
+        analysis=False,
+    )
+    p.add_argument("--results", type=Path, required=True, help="the results folder")
+    p.add_argument("--result", type=Path, action="append", required=True, help="a file in it")
+    p.add_argument("--base", required=True, help="data set name without version")
+    p.add_argument("--scope", help="default: user.<account>")
+    p.add_argument("--rse", required=True)
+    p.add_argument("--meta", action="append", help="KEY=VALUE metadata of the data set")
+    p.add_argument("--input-did", action="append", help="DID of an input (recorded)")
+    p.add_argument("--out", type=Path, required=True, help="the record of the upload (JSON)")
+
     p = add("process", cmd_process, "select events of one chunk and fill histograms")
     p.add_argument("--file", required=True, help="sample stem, e.g. data_A.GamGam")
     p.add_argument("--input", required=True, help="local path or URL (https://, root://)")
@@ -350,6 +467,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", required=True, help="the workflow config as JSON")
     p.add_argument("--input", action="append", help="input file path or URL (repeatable)")
     p.add_argument("--result", type=Path, action="append", help="result file to checksum")
+    p.add_argument("--input-did", action="append", help="Rucio DID of an input (repeatable)")
     p.add_argument("--out", type=Path, required=True)
 
     p = add("dask", cmd_dask, "run the chunk and merge steps of an analysis on a Dask cluster")

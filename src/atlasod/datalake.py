@@ -312,25 +312,51 @@ def upload_versioned(
     base: str,
     rse: str,
     meta: Mapping[str, Any] | None = None,
-    name_of: Any = None,
+    record: Path | None = None,
+    inputs: list[str] | None = None,
 ) -> tuple[str, dict[str, FileDid], bool]:
     """Upload ``files`` (relative name → path) as the next version of data set
     ``scope:base`` — unless the last version holds the same files (names and adler32),
-    which is then returned.  Returns (data set DID, {relative name: file DID}, new)."""
+    which is then kept.  ``record`` (JSON: the data set, the DID of every file, the input
+    DIDs) is written and uploaded with them.  Returns (data set DID, {relative name:
+    file DID}, whether a version was made)."""
     existing = versions(client, scope, base)
+    record_name = record.name if record is not None else None
     if existing:
         last = existing[max(existing)]
-        have = {(f.name, f.adler32) for f in dataset_files(client, f"{scope}:{last}")}
+        have = {
+            (f.name, f.adler32)
+            for f in dataset_files(client, f"{scope}:{last}")
+            if record_name is None or f.name != f"{last}.{record_name}"
+        }
         want = {(f"{last}.{_flat(rel)}", adler32(p)) for rel, p in files.items()}
         if have == want:
             LOG.info("%s:%s holds these files already: nothing uploaded", scope, last)
+            if record is not None:
+                download(client, f"{scope}:{last}.{record.name}", record)
             return f"{scope}:{last}", _dids(scope, last, files), False
     version = f"{base}.v{max(existing, default=0) + 1}"
     dids = _dids(scope, version, files)
-    upload_dataset(
-        client, {dids[rel].name: p for rel, p in files.items()}, f"{scope}:{version}", rse, meta
-    )
-    return f"{scope}:{version}", _dids(scope, version, files), True
+    upload = {dids[rel].name: p for rel, p in files.items()}
+    if record is not None:
+        payload = {
+            "dataset": f"{scope}:{version}",
+            "rse": rse,
+            "files": {rel: d.did for rel, d in sorted(dids.items())},
+            "inputs": sorted(inputs or []),
+            "meta": dict(meta or {}),
+        }
+        from atlasod.histio import write_json  # (uproot: not at planning time)
+
+        write_json(record, payload)
+        upload[f"{version}.{record.name}"] = record
+    try:
+        upload_dataset(client, upload, f"{scope}:{version}", rse, meta)
+    except BaseException:
+        if record is not None:
+            record.unlink(missing_ok=True)
+        raise
+    return f"{scope}:{version}", dids, True
 
 
 def _flat(relative: str) -> str:

@@ -59,3 +59,31 @@ def split_variant(stem: str) -> tuple[str, int | None]:
     name that is not one."""
     m = _VARIANT.match(stem)
     return (m["stem"], int(m["number"])) if m else (stem, None)
+
+
+def logical_names(names: list[str], stems: set[str]) -> dict[str, str]:
+    """Which input each of ``names`` (Rucio DID names) is: {logical name: DID name}.
+
+    A DID name ends with the name of the file it holds — a catalogue file
+    (``data_A.4lep.root``), a variant of one (``data_A.4lep.v2.root``) or a demo file's
+    truth (``data_A.4lep.root.truth.json``) — after a prefix (its data set's name and a
+    dot, as ``atlasod rucio-register`` names them); ``stems`` are the catalogue stems.
+    Names that are none of these are left out."""
+    out: dict[str, str] = {}
+    for name in names:
+        core, suffix = name, ""
+        if name.endswith(".root.truth.json"):
+            core, suffix = name[: -len(".truth.json")], ".truth.json"
+        if not core.endswith(".root"):
+            continue
+        head, variant = split_variant(core[: -len(".root")])
+        parts = head.split(".")
+        for i in range(len(parts)):
+            stem = ".".join(parts[i:])
+            if stem in stems:
+                logical = f"{variant_stem(stem, variant)}.root{suffix}"
+                if logical in out:
+                    raise ValueError(f"{out[logical]} and {name} are both {logical}")
+                out[logical] = name
+                break
+    return out

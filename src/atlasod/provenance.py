@@ -107,6 +107,8 @@ def input_record(
 ) -> dict[str, Any]:
     """One input file: its location, size and adler32 (computed for local files)."""
     name = Path(location.split("?", maxsplit=1)[0]).name
+    # a file read by Rucio DID is named <data set>.<file>
+    name = next(iter(plan.logical_names([name], {f.stem for f in analysis.files})), name)
     stem, variant = plan.split_variant(name.removesuffix(".root"))
     sample = analysis.file(stem)
     record: dict[str, Any] = {"file": sample.file, "location": location}
@@ -132,6 +134,7 @@ def write_manifest(
     results: list[Path],
     out: Path,
     repo: Path,
+    input_dids: list[str] | None = None,
 ) -> dict[str, Any]:
     manifest = {
         "analysis": analysis.name,
@@ -142,5 +145,7 @@ def write_manifest(
         "inputs": [input_record(analysis, catalogue, loc, source) for loc in inputs],
         "results": {str(p): sha256(p) for p in results},
     }
+    if input_dids:  # the inputs were read by Rucio DID (the Datalake)
+        manifest["input_dids"] = sorted(input_dids)
     write_json(out, manifest)
     return manifest

@@ -179,7 +179,40 @@ rule manifest:
             f"--input {loc}" for loc in analysis_locations(w.analysis)
         ),
         results=lambda w, input: " ".join(f"--result {r}" for r in input.results),
+        dids=lambda w: " ".join(f"--input-did {d}" for d in input_dids(w.analysis)),
     shell:
         "{params.cli} --log {log} manifest --analysis {wildcards.analysis}"
         " --source {params.source} --config {params.config} {params.inputs}"
-        " {params.results} --out {output}"
+        " {params.results} {params.dids} --out {output}"
+
+
+# The results of an analysis written back to the Datalake (config rucio_results_rse) as
+# the next version of the data set <analysis>.<run>.results; unchanged results are not
+# written again.  The record lists the DID of every file and of every input.
+rule upload_results:
+    input:
+        results_to_upload,
+    output:
+        f"{RESULTS}/{{analysis}}/datalake.json",
+    log:
+        f"{LOGS}/upload_results/{{analysis}}.log",
+    resources:
+        mem_mb=500,
+        runtime=30,
+    params:
+        cli=CLI,
+        folder=lambda w: f"{RESULTS}/{w.analysis}",
+        base=lambda w: f"{w.analysis}.{RUN}.results",
+        rse=config.get("rucio_results_rse", ""),
+        scope=lambda w: (
+            f"--scope {config['rucio_scope']}" if config.get("rucio_scope") else ""
+        ),
+        meta=lambda w: upload_meta(
+            {"analysis": w.analysis, "run": RUN, "software": f"atlasod {__version__}"}
+        ),
+        dids=lambda w: " ".join(f"--input-did {d}" for d in input_dids(w.analysis)),
+        results=lambda w, input: " ".join(f"--result {r}" for r in input),
+    shell:
+        "{params.cli} --log {log} rucio-upload-results --results {params.folder}"
+        " {params.results} --base {params.base} {params.scope}"
+        " --rse {params.rse} {params.meta} {params.dids} --out {output}"

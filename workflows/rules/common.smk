@@ -15,7 +15,7 @@ min_version("7.32")
 # The planning modules of the package are light (stdlib, PyYAML, jsonschema), so the
 # Snakefile imports them from src/ even where the package is not installed (REANA).
 sys.path.insert(0, str(Path(str(workflow.current_basedir)).parents[1] / "src"))
-from atlasod import cache, failures, plan, runlock  # noqa: E402
+from atlasod import __version__, cache, failures, plan, runlock  # noqa: E402
 from atlasod.analysis import Analysis, discover  # noqa: E402
 from atlasod.analysis import validate as validate_against  # noqa: E402
 from atlasod.catalogue import Catalogue, format_location  # noqa: E402
@@ -64,6 +64,35 @@ MULTIPLIED = (
 )
 RESULTS = f"{config['results_dir']}/{RUN}"
 LOGS = f"{config.get('logs_dir', 'logs')}/{RUN}"
+
+
+def _config_list(key):
+    value = config.get(key) or []
+    if isinstance(value, str):  # --config key=a,b
+        value = [v.strip() for v in value.split(",") if v.strip()]
+    return value
+
+
+# Inputs by Rucio DID (the Datalake): data sets (or files) whose files replace the local
+# inputs; expanded to their files here, when the workflow is planned.  Every input of
+# the selected analyses must then be in them (no fallback); a variant of multiplied data
+# that is not in them is made from its original.
+RUCIO_INPUTS = _config_list("rucio_inputs")
+RUCIO_FILES = {}  # logical file name (plan.logical_names) -> FileDid
+if RUCIO_INPUTS:
+    from atlasod import datalake
+
+    try:
+        _client = datalake.connect()
+        _dids = {
+            f.name: f for d in RUCIO_INPUTS for f in datalake.dataset_files(_client, d)
+        }
+        _names = plan.logical_names(
+            sorted(_dids), {s.stem for a in ANALYSES.values() for s in a.files}
+        )
+    except (AtlasodError, ValueError) as exc:
+        raise WorkflowError(f"config rucio_inputs: {exc}") from None
+    RUCIO_FILES = {logical: _dids[name] for logical, name in _names.items()}
 
 
 def _is_planning_run():
@@ -128,7 +157,7 @@ wildcard_constraints:
     file=r"[^/]+\.root",
     stem="[^/]+",
     chunk=r"\d+",
-    origin="real|demo/[a-z][a-z0-9_]*",
+    origin="real|demo/[a-z][a-z0-9_]*|rucio/[0-9a-f]{8}",
     variant=r"\d+",
 
 
@@ -151,14 +180,42 @@ def sample_of(analysis, stem):
     return ANALYSES[analysis].file(split_stem(stem)[0])
 
 
+def rucio_input(analysis, sample, variant=None, suffix=""):
+    """The Rucio file of an input (None for a variant that is not in the inputs)."""
+    logical = f"{plan.variant_stem(sample.stem, variant)}.root{suffix}"
+    did = RUCIO_FILES.get(logical)
+    if did is None and variant is None:
+        raise WorkflowError(
+            f"{logical} (analysis {analysis}) is in none of the Rucio inputs "
+            f"{', '.join(RUCIO_INPUTS)}: add the data set that holds it to rucio_inputs"
+        )
+    return did
+
+
+def rucio_path(did):
+    """Where a file read by DID is downloaded (rule fetch_did)."""
+    return f"{DATA}/rucio/{did.scope}/{did.name}"
+
+
 def multiplied_path(analysis, sample, variant):
-    """Variant ``variant`` of an input file (made by the multiply step)."""
-    origin = f"demo/{analysis}" if SOURCE == "demo" else "real"
+    """Variant ``variant`` of an input file: from the Rucio inputs if they hold it, else
+    made by the multiply step from the original (an original read from Rucio is known by
+    its adler32)."""
+    if RUCIO_INPUTS:
+        did = rucio_input(analysis, sample, variant)
+        if did is not None:
+            return rucio_path(did)
+        origin = f"rucio/{rucio_input(analysis, sample).adler32}"
+    else:
+        origin = f"demo/{analysis}" if SOURCE == "demo" else "real"
     return f"{MULTIPLIED}/{origin}/{sample.skim}/{sample.kind}/{sample.stem}.v{variant}.root"
 
 
 def input_path(analysis, sample):
-    """Local path of an input file: the demo file of the analysis, or the cached real file."""
+    """Local path of an input file: the demo file of the analysis, or the cached real file,
+    or the file read by Rucio DID."""
+    if RUCIO_INPUTS:
+        return rucio_path(rucio_input(analysis, sample))
     if SOURCE == "demo":
         return f"{DATA}/demo/{analysis}/{sample.relpath}"
     return f"{DATA}/real/{sample.relpath}"
@@ -214,7 +271,7 @@ def process_input(wildcards):
     variant = split_stem(wildcards.stem)[1]
     if variant is not None:
         return multiplied_path(wildcards.analysis, sample, variant)
-    if SOURCE == "real" and config["access"] == "stream":
+    if SOURCE == "real" and config["access"] == "stream" and not RUCIO_INPUTS:
         return []
     return input_path(wildcards.analysis, sample)
 
@@ -224,7 +281,7 @@ def process_location(wildcards):
     variant = split_stem(wildcards.stem)[1]
     if variant is not None:
         return multiplied_path(wildcards.analysis, sample, variant)
-    if SOURCE == "real" and config["access"] == "stream":
+    if SOURCE == "real" and config["access"] == "stream" and not RUCIO_INPUTS:
         return locations(sample)[0]
     return input_path(wildcards.analysis, sample)
 
@@ -232,6 +289,8 @@ def process_location(wildcards):
 def multiply_location(wildcards):
     """Where the multiply step reads the original file: the local (generated or fetched)
     file, or its URL when real data are streamed."""
+    if wildcards.origin.startswith("rucio/"):
+        return rucio_path(RUCIO_FILES[f"{wildcards.stem}.root"])
     if wildcards.origin == "real" and config["access"] == "stream":
         return locations(CATALOGUE.file(f"{wildcards.stem}.root"))[0]
     return f"{DATA}/{wildcards.origin}/{wildcards.skim}/{wildcards.kind}/{wildcards.stem}.root"
@@ -255,6 +314,11 @@ def validate_inputs(wildcards):
         out["fit"] = f"{RESULTS}/{a.name}/fit.json"
     if MULTIPLY > 1:
         out.update(unmultiplied_results(a))
+    elif SOURCE == "demo" and RUCIO_INPUTS:
+        out["truth"] = [
+            rucio_path(rucio_input(a.name, f, suffix=".truth.json"))
+            for f in a.data_files
+        ]
     elif SOURCE == "demo":
         out["truth"] = [f"{input_path(a.name, f)}.truth.json" for f in a.data_files]
     return out
@@ -321,3 +385,43 @@ def demo_memory_mb(analysis, file):
 
 def fetch_disk_mb(file):
     return (CATALOGUE.file(file).size or 0) // 10**6 + 100
+
+
+def input_dids(analysis):
+    """The Rucio DIDs an analysis reads (empty when its inputs are local)."""
+    out = []
+    for sample in ANALYSES[analysis].files:
+        for variant in variants():
+            did = RUCIO_FILES.get(f"{plan.variant_stem(sample.stem, variant)}.root")
+            if did is None and variant is not None and RUCIO_INPUTS:
+                did = RUCIO_FILES.get(
+                    f"{sample.stem}.root"
+                )  # the original, multiplied here
+            if did is not None:
+                out.append(did.did)
+    return sorted(set(out))
+
+
+def variant_files(analysis):
+    """The variants of an analysis' inputs made here (multiply=N), by their file names."""
+    out = {}
+    for sample in ANALYSES[analysis].files:
+        for variant in variants():
+            if variant is not None:
+                out[f"{plan.variant_stem(sample.stem, variant)}.root"] = (
+                    multiplied_path(analysis, sample, variant)
+                )
+    return out
+
+
+def results_to_upload(wildcards):
+    a = ANALYSES[wildcards.analysis]
+    out = [f"{RESULTS}/{a.name}/histograms.root", f"{RESULTS}/{a.name}/cutflow.json"]
+    out += analysis_outputs(a.name)
+    return out
+
+
+def upload_meta(pairs):
+    return " ".join(
+        f"--meta {k}={shlex.quote(json.dumps(v))}" for k, v in pairs.items()
+    )

@@ -57,3 +57,57 @@ rule multiply:
         "{params.cli} --log {log} multiply --file {wildcards.stem}.root"
         " --input {params.location} --out {output} --variant {wildcards.variant}"
         " --seed {params.seed} --smear {params.smear}"
+
+
+# An input read by Rucio DID (config rucio_inputs): downloaded from a replica, adler32
+# checked against Rucio's.
+rule fetch_did:
+    output:
+        f"{DATA}/rucio/{{scope}}/{{name}}",
+    log:
+        f"{LOGS}/fetch_did/{{scope}}/{{name}}.log",
+    resources:
+        mem_mb=500,
+        runtime=60,
+    params:
+        cli=CLI,
+    shell:
+        "{params.cli} --log {log} rucio-fetch --did {wildcards.scope}:{wildcards.name}"
+        " --out {output}"
+
+
+# The variants made here (multiply=N) written to the Datalake as a data set, with its
+# source, factor, seed, smearing and software version as metadata.
+rule upload_multiplied:
+    input:
+        lambda w: list(variant_files(w.analysis).values()),
+    output:
+        f"{RESULTS}/{{analysis}}/multiplied.datalake.json",
+    log:
+        f"{LOGS}/upload_multiplied/{{analysis}}.log",
+    resources:
+        mem_mb=500,
+        runtime=60,
+    params:
+        cli=CLI,
+        root=MULTIPLIED,
+        base=lambda w: f"{w.analysis}.{SOURCE}.x{MULTIPLY}.{Path(MULTIPLIED).name}",
+        rse=config.get("rucio_multiplied_rse", ""),
+        scope=lambda w: (
+            f"--scope {config['rucio_scope']}" if config.get("rucio_scope") else ""
+        ),
+        meta=lambda w: upload_meta(
+            {
+                "source_datasets": RUCIO_INPUTS or f"local {SOURCE} files",
+                "factor": MULTIPLY,
+                "seed": config.get("multiply_seed", 1),
+                "smear": config.get("multiply_smear", 0.3),
+                "software": f"atlasod {__version__}",
+            }
+        ),
+        dids=lambda w: " ".join(f"--input-did {d}" for d in input_dids(w.analysis)),
+        results=lambda w, input: " ".join(f"--result {r}" for r in input),
+    shell:
+        "{params.cli} --log {log} rucio-upload-results --results {params.root}"
+        " {params.results} --base {params.base} {params.scope}"
+        " --rse {params.rse} {params.meta} {params.dids} --out {output}"

@@ -12,3 +12,16 @@ for _name in ANALYSES:
 rule validate:
     input:
         validation_outputs(SELECTED),
+
+
+# The results of the selected analyses written back to the Datalake (rucio_results_rse).
+rule datalake:
+    input:
+        [f"{RESULTS}/{name}/datalake.json" for name in SELECTED],
+
+
+# The multiplied data of the selected analyses written to the Datalake
+# (multiply=N, rucio_multiplied_rse).
+rule multiplied_datalake:
+    input:
+        [f"{RESULTS}/{name}/multiplied.datalake.json" for name in SELECTED],
