@@ -87,10 +87,15 @@ def cmd_fetch(args: argparse.Namespace) -> None:
 
 
 def cmd_multiply(args: argparse.Namespace) -> None:
-    from atlasod.multiply import Variant, multiply_file
+    from atlasod.multiply import Variant, multiply_variants
 
-    variant = Variant(seed=args.seed, number=args.variant, smear=args.smear)
-    multiply_file(args.input, args.file, args.out, variant)
+    if len(args.variant) != len(args.out):
+        raise AtlasodError("give one --out per --variant")
+    outs = {
+        Variant(seed=args.seed, number=k, smear=args.smear): out
+        for k, out in zip(args.variant, args.out, strict=True)
+    }
+    multiply_variants(args.input, args.file, outs)
 
 
 def _files_to_register(paths: list[Path]) -> list[Path]:
@@ -365,13 +370,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = add(
         "multiply",
         cmd_multiply,
-        "write one variant of a mini file (smeared, φ-rotated, renumbered; multiplied data)",
+        "write variants of a mini file (smeared, φ-rotated, renumbered; multiplied data)",
         analysis=False,
     )
     p.add_argument("--file", required=True, help="catalogue file name (seeds the variant)")
     p.add_argument("--input", required=True, help="local path or URL (https://, root://)")
-    p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--variant", type=int, required=True, help="variant number, 0, 1, ...")
+    p.add_argument("--variant", type=int, action="append", required=True, help="0, 1, ...")
+    p.add_argument(
+        "--out", type=Path, action="append", required=True, help="its file (one per --variant)"
+    )
     p.add_argument("--seed", type=int, default=1)
     p.add_argument(
         "--smear", type=float, default=0.3, help="smearing as a fraction of the resolution"

@@ -30,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -175,49 +176,62 @@ def branches_to_read(tree: Any, location: str) -> list[str]:
 def multiply_file(location: str, file_name: str, out: Path, variant: Variant) -> int:
     """Write variant ``variant`` of the ``mini`` file at ``location`` (a path or URL; its
     catalogue name ``file_name`` seeds the variant) to ``out``; returns the entries."""
-    if variant.number < 0:
-        raise AtlasodError(f"variant number must be ≥ 0, got {variant.number}")
-    if not 0.0 <= variant.smear <= 1.0:
-        raise AtlasodError(
-            f"smear must be a fraction of the resolution in [0, 1], got {variant.smear}"
-        )
+    return multiply_variants(location, file_name, {variant: out})
+
+
+def multiply_variants(location: str, file_name: str, outs: dict[Variant, Path]) -> int:
+    """Write several variants of the ``mini`` file at ``location``, reading it once:
+    ``outs`` maps each variant to its output file.  Returns the entries."""
+    for variant in outs:
+        if variant.number < 0:
+            raise AtlasodError(f"variant number must be ≥ 0, got {variant.number}")
+        if not 0.0 <= variant.smear <= 1.0:
+            raise AtlasodError(
+                f"smear must be a fraction of the resolution in [0, 1], got {variant.smear}"
+            )
     tree = open_tree(location)
     entries = int(tree.num_entries)
-    if (variant.number + 1) * entries > _INT32_MAX:
+    highest = max(v.number for v in outs)
+    if (highest + 1) * entries > _INT32_MAX:
         raise AtlasodError(
-            f"variant {variant.number} of {file_name} ({entries} events) needs event numbers "
+            f"variant {highest} of {file_name} ({entries} events) needs event numbers "
             f"beyond the int32 eventNumber branch: at most "
             f"{_INT32_MAX // max(entries, 1)} variants of this file"
         )
     branches = branches_to_read(tree, location)
     step = max(BLOCK, read_step(tree, branches) // BLOCK * BLOCK)
-    LOG.info(
-        "variant %d of %s (%d events, seed %d, smear %.2f of the resolution) -> %s",
-        variant.number,
-        file_name,
-        entries,
-        variant.seed,
-        variant.smear,
-        out,
-    )
-    start, done, last = time.monotonic(), 0, time.monotonic()
-    with reproducible_root_file(out) as f:
-        writer = MiniWriter(f, TREE_NAME)
+    for variant, out in sorted(outs.items(), key=lambda item: item[0].number):
+        LOG.info(
+            "variant %d of %s (%d events, seed %d, smear %.2f of the resolution) -> %s",
+            variant.number,
+            file_name,
+            entries,
+            variant.seed,
+            variant.smear,
+            out,
+        )
+    start = reported = time.monotonic()
+    with ExitStack() as stack:
+        writers = {
+            variant: MiniWriter(stack.enter_context(reproducible_root_file(out)), TREE_NAME)
+            for variant, out in outs.items()
+        }
         for first in range(0, entries, step):
-            last = min(entries, first + step)
-            (batch,) = read_batches(tree, branches, first, last, step=step)
-            for block in range(first // BLOCK, (last - 1) // BLOCK + 1):
+            stop = min(entries, first + step)
+            (batch,) = read_batches(tree, branches, first, stop, step=step)
+            for block in range(first // BLOCK, (stop - 1) // BLOCK + 1):
                 lo = block * BLOCK - first
                 part = batch[lo : lo + BLOCK]
-                rng = variant.rng(file_name, block)
-                writer.extend(transform(part, first + lo, entries, variant, rng))
-            done = last
-            if time.monotonic() - last > 5.0:
-                last = time.monotonic()
-                PROGRESS.info("%s v%d: %d/%d events", file_name, variant.number, done, entries)
+                for variant, writer in writers.items():
+                    rng = variant.rng(file_name, block)
+                    writer.extend(transform(part, first + lo, entries, variant, rng))
+            if time.monotonic() - reported > 5.0:
+                reported = time.monotonic()
+                PROGRESS.info("%s: %d/%d events", file_name, stop, entries)
         if entries == 0:
-            writer.extend(_empty())
-    LOG.info("wrote %d events in %.1f s", entries, time.monotonic() - start)
+            for writer in writers.values():
+                writer.extend(_empty())
+    LOG.info("wrote %d × %d events in %.1f s", len(outs), entries, time.monotonic() - start)
     return entries
 
 

@@ -36,15 +36,18 @@ rule fetch:
         " --timeout {params.timeout}"
 
 
-# One variant of an input file (multiply=N): smeared, rotated in φ, renumbered; streamed,
-# so a job's memory does not grow with the file.
+# The variants of an input file (multiply=N): smeared, rotated in φ, renumbered; the
+# input is read once and streamed, so a job's memory does not grow with the file.
 rule multiply:
     input:
         lambda w: [] if "://" in multiply_location(w) else multiply_location(w),
     output:
-        f"{MULTIPLIED}/{{origin}}/{{skim}}/{{kind}}/{{stem}}.v{{variant}}.root",
+        [
+            f"{MULTIPLIED}/{{origin}}/{{skim}}/{{kind}}/{{stem}}.v{k}.root"
+            for k in range(MULTIPLY)
+        ],
     log:
-        f"{LOGS}/multiply/{{origin}}/{{skim}}/{{kind}}/{{stem}}.v{{variant}}.log",
+        f"{LOGS}/multiply/{{origin}}/{{skim}}/{{kind}}/{{stem}}.log",
     resources:
         mem_mb=1000,
         runtime=60,
@@ -53,9 +56,12 @@ rule multiply:
         location=multiply_location,
         seed=config.get("multiply_seed", 1),
         smear=config.get("multiply_smear", 0.3),
+        variants=lambda w, output: " ".join(
+            f"--variant {k} --out {out}" for k, out in enumerate(output)
+        ),
     shell:
         "{params.cli} --log {log} multiply --file {wildcards.stem}.root"
-        " --input {params.location} --out {output} --variant {wildcards.variant}"
+        " --input {params.location} {params.variants}"
         " --seed {params.seed} --smear {params.smear}"
 
 

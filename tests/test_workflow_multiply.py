@@ -1,0 +1,109 @@
+"""The analyses on multiplied data (`--config multiply=3`): unchanged workflow, results
+under results/demo-x3, yields × 3, the same fitted masses with uncertainties / √3."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from .conftest import TEST_SCALE, run_snakemake
+
+N = 3
+ANALYSES = ("hyy", "z")
+
+
+@pytest.fixture(scope="module")
+def multiplied_run(demo_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`snakemake hyy z validate --config multiply=3` beside the session's demo run: its demo
+    files are the originals and its results the unmultiplied run to compare with."""
+    root = tmp_path_factory.mktemp("multiplied")
+    (root / "data").mkdir()
+    (root / "results").mkdir()
+    (root / "data" / "demo").symlink_to(demo_run / "data" / "demo")
+    (root / "results" / "demo").symlink_to(demo_run / "results" / "demo")
+    run_snakemake(
+        *ANALYSES,
+        "validate",
+        "--config",
+        "source=demo",
+        f"demo_scale={TEST_SCALE}",
+        f"multiply={N}",
+        f"analyses=[{','.join(ANALYSES)}]",
+        f"data_dir={root / 'data'}",
+        f"results_dir={root / 'results'}",
+        f"logs_dir={root / 'logs'}",
+    )
+    return root
+
+
+def _json(path: Path) -> dict:
+    return json.loads(path.read_text("utf-8"))
+
+
+@pytest.mark.parametrize("name", ANALYSES)
+def test_multiplied_data_scale_the_yields_and_keep_the_fitted_mass(
+    multiplied_run: Path, name: str
+) -> None:
+    base = multiplied_run / "results" / "demo" / name
+    run = multiplied_run / "results" / f"demo-x{N}" / name
+    y1, yn = _json(base / "yields.json"), _json(run / "yields.json")
+    # yields × N within the statistics of the multiplied sample
+    assert y1["data"] > 1000
+    assert abs(yn["data"] - N * y1["data"]) <= 3 * math.sqrt(N * y1["data"])
+    mc1, mcn = y1["total_mc"], yn["total_mc"]
+    assert abs(mcn["yield"] - N * mc1["yield"]) <= 3 * math.sqrt(N) * mc1["stat"]
+    # relative statistical uncertainties shrink like 1/√N
+    assert mcn["stat"] / mcn["yield"] * math.sqrt(N) == pytest.approx(
+        mc1["stat"] / mc1["yield"], rel=0.1
+    )
+    # the fitted peak stays within the unmultiplied fit's uncertainty; its error / √N
+    m1, mn = (_json(d / "fit.json")["parameters"]["mean"] for d in (base, run))
+    assert abs(mn["value"] - m1["value"]) < m1["error"]
+    assert mn["error"] * math.sqrt(N) == pytest.approx(m1["error"], rel=0.15)
+    # the workflow's own check says the same
+    checks = _json(run / "validation.json")["checks"]
+    assert [c["name"] for c in checks if c["passed"]] == [
+        "data events × N",
+        "total MC × N",
+        "MC relative stat. uncertainty × √N",
+        "fitted mean",
+        "fitted mean: uncertainty × √N",
+    ]
+
+
+def test_the_manifest_records_the_variants_read(multiplied_run: Path) -> None:
+    manifest = _json(multiplied_run / "results" / f"demo-x{N}" / "hyy" / "manifest.json")
+    assert manifest["config"]["multiply"] == N
+    inputs = manifest["inputs"]
+    data_a = [i for i in inputs if i["file"] == "data_A.GamGam.root"]
+    assert [i["variant"] for i in data_a] == list(range(N))
+    assert all(
+        i["location"].endswith(
+            f"/multiplied/seed1-smear0.3/demo/hyy/GamGam/Data/data_A.GamGam.v{k}.root"
+        )
+        for k, i in enumerate(data_a)
+    )
+    assert len({i["adler32"] for i in inputs}) == len(inputs)  # every variant is distinct
+
+
+def test_validating_a_multiplied_run_needs_the_unmultiplied_one(tmp_path: Path) -> None:
+    proc = run_snakemake(
+        "validate",
+        "--dry-run",
+        "--config",
+        "source=demo",
+        "multiply=2",
+        "analyses=[z]",
+        f"data_dir={tmp_path / 'data'}",
+        f"results_dir={tmp_path / 'results'}",
+        check=False,
+    )
+    assert proc.returncode != 0
+    assert (
+        f"validating z on data multiplied ×2 compares it with the run on the original data, "
+        f"but {tmp_path}/results/demo/z/yields.json, {tmp_path}/results/demo/z/fit.json does "
+        "not exist: run `snakemake z --config source=demo` first"
+    ) in proc.stdout + proc.stderr
