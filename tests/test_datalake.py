@@ -55,13 +55,15 @@ def _atlasod(config: Path, *args: str, check: bool = True) -> subprocess.Complet
     return proc
 
 
-def _snakemake(lake: dict, root: Path, *args: str, check: bool = True):
+def _snakemake(lake: dict, root: Path, *args: str, check: bool = True, chunks: int = 5000):
+    """Snakemake on H→ZZ as the user; ``chunks``: the session's demo run (5000) gives results
+    to compare byte for byte, the multiplied runs use the default (fewer jobs)."""
     os.environ["RUCIO_CONFIG"] = lake["user_config"]
     try:
         return run_snakemake(
             *args,
             f"demo_scale={TEST_SCALE}",
-            "chunk_entries=5000",
+            f"chunk_entries={chunks}",
             "analyses=[hzz]",
             f"data_dir={root / 'data'}",
             f"results_dir={root / 'results'}",
@@ -83,8 +85,10 @@ def test_the_datalake_starts_from_nothing_with_private_secrets(lake: dict) -> No
 
 @pytest.fixture(scope="module")
 def registered(lake: dict, demo_run: Path) -> Path:
-    """The demo files of H→ZZ (every skim it reads) registered as one data set on RSE A."""
+    """The demo files of H→ZZ (every skim it reads, and the truth of the data files)
+    registered as one data set on RSE A."""
     demo = demo_run / "data" / "demo" / "hzz"
+    files = [*demo.rglob("*.root"), *demo.rglob("Data/*.truth.json")]
     _atlasod(
         Path(lake["client_config"]),
         "rucio-register",
@@ -94,7 +98,7 @@ def registered(lake: dict, demo_run: Path) -> Path:
         RSE_A,
         "--meta",
         "source=demo",
-        str(demo),
+        *map(str, files),
     )
     return demo
 
@@ -109,7 +113,7 @@ def test_hzz_reads_its_inputs_by_did_and_gets_the_local_results(
         if (local / name).exists():
             assert (ours / name).read_bytes() == (local / name).read_bytes(), name
     manifest = json.loads((ours / "manifest.json").read_text())
-    assert f"{OPEN_DATA}.4lep.Data.data_A.4lep.root" in manifest["input_dids"]
+    assert f"{OPEN_DATA}.data_A.4lep.root" in manifest["input_dids"]
     assert len(manifest["input_dids"]) == len(list(registered.rglob("*.root")))
     # the inputs were downloaded by DID, not generated
     assert not (root / "data" / "demo").exists()
@@ -128,6 +132,7 @@ def test_multiplied_data_go_to_rse_a_and_their_analysis_back_to_rse_b(
         "multiply=3",
         f"rucio_inputs=[{OPEN_DATA}]",
         f"rucio_multiplied_rse={RSE_A}",
+        chunks=500_000,
     )
     record = json.loads(
         (root / "results" / "demo-x3" / "hzz" / "multiplied.datalake.json").read_text()
@@ -158,6 +163,7 @@ def test_multiplied_data_go_to_rse_a_and_their_analysis_back_to_rse_b(
         "multiply=3",
         f"rucio_inputs=[{multiplied}]",
         f"rucio_results_rse={RSE_B}",
+        chunks=500_000,
     )
     results = root / "results" / "demo-x3" / "hzz"
     assert not (root / "data" / "multiplied").exists()  # read from Rucio, not made here
@@ -189,6 +195,7 @@ def test_multiplied_data_go_to_rse_a_and_their_analysis_back_to_rse_b(
         "multiply=3",
         f"rucio_inputs=[{multiplied}]",
         f"rucio_results_rse={RSE_B}",
+        chunks=500_000,
     )
     assert json.loads((results / "datalake.json").read_text())["dataset"] == written["dataset"]
 
@@ -213,16 +220,38 @@ def test_bad_cases_give_clear_errors_and_leave_nothing(
         "list what is there with `rucio list-dids opendata:*`"
     ) in proc.stdout + proc.stderr
 
+    # an input that none of the data sets holds (no fallback to local files)
+    proc = _snakemake(
+        lake,
+        tmp_path,
+        "hzz",
+        "--config",
+        "source=demo",
+        "rucio_inputs=[user.jdoe:hzz.demo.x3.seed1-smear0.3.v1]",
+        check=False,
+    )
+    assert proc.returncode != 0
+    assert (
+        "(analysis hzz) is in none of the Rucio inputs user.jdoe:hzz.demo.x3.seed1-smear0.3.v1: "
+        "add the data set that holds it to rucio_inputs"
+    ) in proc.stdout + proc.stderr
+
     # wrong credentials
     wrong = tmp_path / "wrong.cfg"
-    wrong.write_text(user.read_text().replace("password = ", "password = x"))
+    # (an account with no token cached by the client: the client reuses a cached token)
+    text = user.read_text().replace("password = ", "password = x")
+    wrong.write_text(
+        text.replace("username = jdoe", "username = mallory").replace(
+            "account = jdoe", "account = mallory"
+        )
+    )
     proc = _atlasod(wrong, "rucio-fetch", "--did", f"{OPEN_DATA}.x", "--out", "x", check=False)
     assert proc.returncode == 2
     assert f"the Rucio server refused the credentials in {wrong}" in proc.stderr
     assert "check username, password and account in its [client] section" in proc.stderr
 
     # a replica whose bytes changed on the storage
-    did = f"{OPEN_DATA}.4lep.Data.data_B.4lep.root"
+    did = f"{OPEN_DATA}.data_B.4lep.root"
     replica = next((lake["state"] / RSE_A).rglob(did.split(":")[1]))
     data = bytearray(replica.read_bytes())
     data[1000] ^= 0xFF
@@ -238,7 +267,7 @@ def test_bad_cases_give_clear_errors_and_leave_nothing(
 
     # an RSE that is down: reading from it, and writing to it leaves nothing registered
     os.kill(lake["pids"][f"xrootd-{RSE_A}"], 15)
-    did = f"{OPEN_DATA}.4lep.Data.data_A.4lep.root"
+    did = f"{OPEN_DATA}.data_A.4lep.root"
     proc = _atlasod(user, "rucio-fetch", "--did", did, "--out", str(out), check=False)
     assert proc.returncode == 2
     assert f"no replica of Rucio DID {did} could be read" in proc.stderr

@@ -43,17 +43,38 @@ class Task:
     lumi_pb: float
     generate: dict[str, Any] | None = None  # demo file to make first, if missing
     options: tuple[tuple[str, Any], ...] = ()  # the workflow's switches (w_mtw_double_fill)
+    variant: int | None = None  # multiplied data: the variant this chunk reads
+    original: str = ""  # multiplied data: the file the variant is made from
+    multiply: tuple[tuple[str, Any], ...] = ()  # multiplied data: seed, smear, variants
+
+    @property
+    def name(self) -> str:
+        """The input's name, as the workflow names its chunks (and sums them in order)."""
+        return plan.variant_stem(self.stem, self.variant)
 
 
 def _prepare(task: Task) -> tuple[Analysis, Catalogue, SampleFile]:
-    """Worker side: load the task's analysis; generate its demo file if it is missing."""
+    """Worker side: load the task's analysis; generate its demo file if it is missing, and
+    (multiplied data) the missing variants of it."""
     from atlasod.demo import generate_file
+    from atlasod.multiply import Variant, multiply_variants
 
     catalogue = Catalogue.load(Path(task.catalogue) if task.catalogue else None)
     analysis = load_analysis(Path(task.analyses_dir), task.analysis, catalogue)
     sample = analysis.file(task.stem)
-    if task.generate is not None and not Path(task.location).is_file():
-        generate_file(analysis, catalogue, sample, Path(task.location), **task.generate)
+    original = Path(task.original or task.location)
+    if task.generate is not None and not original.is_file():
+        generate_file(analysis, catalogue, sample, original, **task.generate)
+    if task.multiply:
+        settings = dict(task.multiply)
+        variants_dir = Path(task.location).parent
+        missing = {
+            Variant(settings["seed"], k, settings["smear"]): path
+            for k in range(settings["variants"])
+            if not (path := variants_dir / f"{plan.variant_stem(sample.stem, k)}.root").is_file()
+        }
+        if missing:
+            multiply_variants(str(original), sample.file, missing)
     return analysis, catalogue, sample
 
 
@@ -78,7 +99,7 @@ def _run_task(task: Task) -> tuple[str, int, dict[str, Any], dict[str, Any]]:
         write_chunk(result, sample, hist_path, flow_path)
         histograms = read_histograms(hist_path)
     record = {"file": sample.file, "entries": result.entries, "cutflow": result.cutflow}
-    return task.stem, task.index, histograms, record
+    return task.name, task.index, histograms, record
 
 
 def _make_input(task: Task) -> str:
@@ -99,9 +120,14 @@ def plan_tasks(
     catalogue_path: str | None,
     analyses_dir: Path,
 ) -> list[Task]:
-    """The chunks of every file of ``analysis``, as the workflow plans them."""
+    """The chunks of every file of ``analysis`` (or of every variant of it, with
+    ``multiply``), as the workflow plans them."""
     source, data_dir = config["source"], Path(config["data_dir"])
     options = switches(analysis, config)
+    n_variants = int(config.get("multiply", 1))
+    seed, smear = int(config.get("multiply_seed", 1)), float(config.get("multiply_smear", 0.3))
+    multiplied = data_dir / "multiplied" / f"seed{seed}-smear{config.get('multiply_smear', 0.3)}"
+    origin = f"demo/{analysis.name}" if source == "demo" else "real"
     tasks = []
     for sample in analysis.files:
         generate = None
@@ -123,21 +149,34 @@ def plan_tasks(
         n = plan.n_chunks(
             analysis.raw, sample, source, config["chunk_entries"], config["demo_scale"]
         )
-        for index in range(n):
-            tasks.append(
-                Task(
-                    str(analyses_dir.resolve()),
-                    analysis.name,
-                    catalogue_path,
-                    sample.stem,
-                    location,
-                    index,
-                    n,
-                    config["lumi_pb"],
-                    generate if index == 0 else None,
-                    options,
+        variants: list[int | None] = list(range(n_variants)) if n_variants > 1 else [None]
+        for variant in variants:
+            if variant is None:
+                where, made_from, settings = location, "", ()
+            else:  # the workflow's path of the variant, made from the original
+                folder = (multiplied / origin / sample.skim / sample.kind).resolve()
+                where = str(folder / f"{plan.variant_stem(sample.stem, variant)}.root")
+                made_from = location
+                settings = (("seed", seed), ("smear", smear), ("variants", n_variants))
+            for index in range(n):
+                first = index == 0 and variant in (None, 0)
+                tasks.append(
+                    Task(
+                        str(analyses_dir.resolve()),
+                        analysis.name,
+                        catalogue_path,
+                        sample.stem,
+                        where,
+                        index,
+                        n,
+                        config["lumi_pb"],
+                        generate if first else None,
+                        options,
+                        variant,
+                        made_from,
+                        settings if first else (),
+                    )
                 )
-            )
     return tasks
 
 
@@ -157,10 +196,12 @@ def run(
     ``DaskExecutor`` (same numbers, summed in coffea's chunking)."""
     from distributed import Client, LocalCluster
 
+    if engine == "coffea" and int(config.get("multiply", 1)) > 1:
+        raise AtlasodError("--engine coffea does not read multiplied data: use --engine chunks")
     tasks = plan_tasks(analysis, config, catalogue_path, analyses_dir)
-    # Demo files are made by the first chunk of their file; the others wait for it.
-    first = [t for t in tasks if t.index == 0]
-    rest = [t for t in tasks if t.index > 0]
+    # Demo files (and variants) are made by the first chunk of their file; the others wait.
+    first = [t for t in tasks if t.generate is not None or t.multiply]
+    rest = [t for t in tasks if not (t.generate is not None or t.multiply)]
     cluster = None
     if scheduler:
         client = Client(scheduler)
@@ -182,7 +223,8 @@ def run(
         if cluster is not None:
             cluster.close()
     merged, cutflows = combine(chunks)
-    out_dir = Path(config["results_dir"]) / config["source"] / analysis.name
+    run_name = config["source"] + (f"-x{n}" if (n := int(config.get("multiply", 1))) > 1 else "")
+    out_dir = Path(config["results_dir"]) / run_name / analysis.name
     out = out_dir / "histograms.root"
     write_merged(merged, cutflows, out, out_dir / "cutflow.json")
     events = sum(c["entries"] for c in cutflows.values())

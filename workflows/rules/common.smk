@@ -158,7 +158,6 @@ wildcard_constraints:
     stem="[^/]+",
     chunk=r"\d+",
     origin="real|demo/[a-z][a-z0-9_]*|rucio/[0-9a-f]{8}",
-    variant=r"\d+",
 
 
 def variants():
