@@ -18,13 +18,13 @@ import os
 import re
 import shutil
 import tempfile
-import zlib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from atlasod.cache import adler32_of as adler32
 from atlasod.errors import AtlasodError
 
 LOG = logging.getLogger(__name__)
@@ -32,7 +32,6 @@ _DID = re.compile(
     r"^(?P<scope>[A-Za-z0-9][A-Za-z0-9._-]{0,29}):(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)$"
 )
 _VERSION = re.compile(r"\.v(?P<k>\d+)$")
-BLOCK = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -55,14 +54,6 @@ def parse_did(text: str) -> tuple[str, str]:
             f"{text!r} is not a Rucio DID: write scope:name, e.g. opendata:demo.hzz.4lep"
         )
     return m["scope"], m["name"]
-
-
-def adler32(path: Path) -> str:
-    value = 1
-    with path.open("rb") as f:
-        while block := f.read(BLOCK):
-            value = zlib.adler32(block, value)
-    return f"{value & 0xFFFFFFFF:08x}"
 
 
 def _settings() -> str:

@@ -14,12 +14,12 @@ import importlib.metadata
 import os
 import platform
 import subprocess
-import zlib
 from pathlib import Path
 from typing import Any
 
 from atlasod import plan
 from atlasod.analysis import Analysis
+from atlasod.cache import adler32_of as adler32
 from atlasod.catalogue import Catalogue
 from atlasod.histio import write_json
 
@@ -40,14 +40,6 @@ KEY_PACKAGES = (
 LOCK_ENV = "ATLASOD_LOCK"  # path of the lock file inside the image
 IMAGE_ENV = "ATLASOD_IMAGE"  # name:tag of the image, set by its recipe (envs/Dockerfile)
 BLOCK = 1 << 20
-
-
-def adler32(path: Path) -> str:
-    value = 1
-    with path.open("rb") as f:
-        while block := f.read(BLOCK):
-            value = zlib.adler32(block, value)
-    return f"{value & 0xFFFFFFFF:08x}"
 
 
 def sha256(path: Path) -> str:
