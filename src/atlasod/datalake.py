@@ -194,7 +194,7 @@ def _rucio_logger() -> logging.Logger:
     logger = logging.getLogger("atlasod.rucio.upload")
     logger.propagate = False
     for handler in logging.getLogger().handlers:
-        if isinstance(handler, logging.FileHandler):
+        if isinstance(handler, logging.FileHandler) and handler not in logger.handlers:
             logger.addHandler(handler)
     return logger
 
@@ -212,9 +212,11 @@ def upload_dataset(
     dataset: str,
     rse: str,
     meta: Mapping[str, Any] | None = None,
+    checksums: Mapping[str, str] | None = None,
 ) -> list[FileDid]:
     """Register ``files`` (DID name → local path) as the new data set ``dataset`` on
-    ``rse``, with ``meta``; all or nothing."""
+    ``rse``, with ``meta``; all or nothing.  ``checksums``: the adler32 of files already
+    read (DID name → adler32), not computed again."""
     from rucio.client.uploadclient import UploadClient
     from rucio.common import exception as rucio_errors
 
@@ -230,7 +232,11 @@ def upload_dataset(
         raise AtlasodError(
             f"unknown RSE {rse}: the Datalake has {', '.join(_rse_names(client))}"
         ) from exc
-    dids = [FileDid(scope, n, p.stat().st_size, adler32(p)) for n, p in sorted(files.items())]
+    known = checksums or {}
+    dids = [
+        FileDid(scope, n, p.stat().st_size, known.get(n) or adler32(p))
+        for n, p in sorted(files.items())
+    ]
     for did in dids:
         if _exists(client, scope, did.name):
             raise AtlasodError(f"Rucio DID {did.did} exists already (DIDs are write-once)")
@@ -318,6 +324,7 @@ def upload_versioned(
     file DID}, whether a version was made)."""
     existing = versions(client, scope, base)
     record_name = record.name if record is not None else None
+    sums = {rel: adler32(p) for rel, p in files.items()}  # each file read once
     if existing:
         last = existing[max(existing)]
         have = {
@@ -325,14 +332,14 @@ def upload_versioned(
             for f in dataset_files(client, f"{scope}:{last}")
             if record_name is None or f.name != f"{last}.{record_name}"
         }
-        want = {(f"{last}.{_flat(rel)}", adler32(p)) for rel, p in files.items()}
+        want = {(f"{last}.{_flat(rel)}", sums[rel]) for rel in files}
         if have == want:
             LOG.info("%s:%s holds these files already: nothing uploaded", scope, last)
             if record is not None:
                 download(client, f"{scope}:{last}.{record.name}", record)
-            return f"{scope}:{last}", _dids(scope, last, files), False
+            return f"{scope}:{last}", _dids(scope, last, files, sums), False
     version = f"{base}.v{max(existing, default=0) + 1}"
-    dids = _dids(scope, version, files)
+    dids = _dids(scope, version, files, sums)
     upload = {dids[rel].name: p for rel, p in files.items()}
     if record is not None:
         payload = {
@@ -347,7 +354,8 @@ def upload_versioned(
         write_json(record, payload)
         upload[f"{version}.{record.name}"] = record
     try:
-        upload_dataset(client, upload, f"{scope}:{version}", rse, meta)
+        checksums = {d.name: d.adler32 for d in dids.values()}
+        upload_dataset(client, upload, f"{scope}:{version}", rse, meta, checksums)
     except BaseException:
         if record is not None:
             record.unlink(missing_ok=True)
@@ -360,9 +368,11 @@ def _flat(relative: str) -> str:
     return relative.replace("/", ".")
 
 
-def _dids(scope: str, dataset: str, files: Mapping[str, Path]) -> dict[str, FileDid]:
+def _dids(
+    scope: str, dataset: str, files: Mapping[str, Path], sums: Mapping[str, str]
+) -> dict[str, FileDid]:
     return {
-        rel: FileDid(scope, f"{dataset}.{_flat(rel)}", p.stat().st_size, adler32(p))
+        rel: FileDid(scope, f"{dataset}.{_flat(rel)}", p.stat().st_size, sums[rel])
         for rel, p in files.items()
     }
 
