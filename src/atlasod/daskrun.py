@@ -126,7 +126,7 @@ def plan_tasks(
     options = switches(analysis, config)
     n_variants = int(config.get("multiply", 1))
     seed, smear = int(config.get("multiply_seed", 1)), float(config.get("multiply_smear", 0.3))
-    multiplied = data_dir / "multiplied" / f"seed{seed}-smear{config.get('multiply_smear', 0.3)}"
+    multiplied = plan.multiplied_dir(str(data_dir), seed, config.get("multiply_smear", 0.3))
     origin = f"demo/{analysis.name}" if source == "demo" else "real"
     tasks = []
     for sample in analysis.files:
@@ -154,8 +154,7 @@ def plan_tasks(
             if variant is None:
                 where, made_from, settings = location, "", ()
             else:  # the workflow's path of the variant, made from the original
-                folder = (multiplied / origin / sample.skim / sample.kind).resolve()
-                where = str(folder / f"{plan.variant_stem(sample.stem, variant)}.root")
+                where = str(Path(plan.variant_file(multiplied, origin, sample, variant)).resolve())
                 made_from = location
                 settings = (("seed", seed), ("smear", smear), ("variants", n_variants))
             for index in range(n):
@@ -223,7 +222,7 @@ def run(
         if cluster is not None:
             cluster.close()
     merged, cutflows = combine(chunks)
-    run_name = config["source"] + (f"-x{n}" if (n := int(config.get("multiply", 1))) > 1 else "")
+    run_name = plan.run_name(config["source"], int(config.get("multiply", 1)))
     out_dir = Path(config["results_dir"]) / run_name / analysis.name
     out = out_dir / "histograms.root"
     write_merged(merged, cutflows, out, out_dir / "cutflow.json")

@@ -49,6 +49,23 @@ def n_chunks(
 _VARIANT = re.compile(r"^(?P<stem>.+)\.v(?P<number>\d+)$")
 
 
+def run_name(source: str, multiply: int) -> str:
+    """The results folder of a run: the source, with ``-xN`` for data multiplied N times."""
+    return source if multiply <= 1 else f"{source}-x{multiply}"
+
+
+def multiplied_dir(data_dir: str, seed: Any, smear: Any) -> str:
+    """Where the variants made with ``seed`` and ``smear`` are kept (the workflow and
+    ``atlasod dask`` share them)."""
+    return f"{data_dir}/multiplied/seed{seed}-smear{smear}"
+
+
+def variant_file(root: str, origin: str, sample: SampleFile, number: int) -> str:
+    """Variant ``number`` of ``sample`` under ``root`` (:func:`multiplied_dir`); ``origin``
+    names the original: ``demo/<analysis>``, ``real``, or ``rucio/<adler32>``."""
+    return f"{root}/{origin}/{sample.skim}/{sample.kind}/{variant_stem(sample.stem, number)}.root"
+
+
 def variant_stem(stem: str, number: int | None) -> str:
     """Name of variant ``number`` of the file with stem ``stem`` (``stem`` for None)."""
     return stem if number is None else f"{stem}.v{number}"

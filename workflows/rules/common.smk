@@ -57,10 +57,9 @@ DATA = config["data_dir"]
 # multiply=N: every input file is replaced by N variants of it (atlasod.multiply), made
 # once per seed and smearing under data_dir/multiplied/; results go to results/<source>-xN.
 MULTIPLY = int(config.get("multiply", 1))
-RUN = SOURCE if MULTIPLY == 1 else f"{SOURCE}-x{MULTIPLY}"
-MULTIPLIED = (
-    f"{DATA}/multiplied/seed{config.get('multiply_seed', 1)}"
-    f"-smear{config.get('multiply_smear', 0.3)}"
+RUN = plan.run_name(SOURCE, MULTIPLY)
+MULTIPLIED = plan.multiplied_dir(
+    DATA, config.get("multiply_seed", 1), config.get("multiply_smear", 0.3)
 )
 RESULTS = f"{config['results_dir']}/{RUN}"
 LOGS = f"{config.get('logs_dir', 'logs')}/{RUN}"
@@ -207,7 +206,7 @@ def multiplied_path(analysis, sample, variant):
         origin = f"rucio/{rucio_input(analysis, sample).adler32}"
     else:
         origin = f"demo/{analysis}" if SOURCE == "demo" else "real"
-    return f"{MULTIPLIED}/{origin}/{sample.skim}/{sample.kind}/{sample.stem}.v{variant}.root"
+    return plan.variant_file(MULTIPLIED, origin, sample, variant)
 
 
 def input_path(analysis, sample):
