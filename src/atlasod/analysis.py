@@ -17,11 +17,11 @@ from types import ModuleType
 from typing import Any
 
 import jsonschema
-import yaml
 
 from atlasod.catalogue import Catalogue, SampleFile
 from atlasod.declarative import DeclarativeSelection
 from atlasod.errors import AtlasodError
+from atlasod.yamlio import YAMLError, load_yaml
 
 CONFIG_NAME = "analysis.yaml"
 SELECTION_NAME = "selection.py"
@@ -30,7 +30,7 @@ DEMO_NAME = "demo.py"
 
 def load_schema(name: str) -> dict[str, Any]:
     text = resources.files("atlasod").joinpath(f"schemas/{name}").read_text("utf-8")
-    return yaml.safe_load(text)
+    return load_yaml(text)
 
 
 def validate(instance: Any, schema: dict[str, Any], origin: str) -> None:
@@ -108,8 +108,8 @@ class Analysis:
         if not config_path.is_file():
             raise AtlasodError(f"analysis folder {folder} has no {CONFIG_NAME}")
         try:
-            raw = yaml.safe_load(config_path.read_text("utf-8"))
-        except yaml.YAMLError as exc:
+            raw = load_yaml(config_path.read_text("utf-8"))
+        except YAMLError as exc:
             raise AtlasodError(f"{config_path}: not valid YAML: {exc}") from exc
         validate(raw, load_schema("analysis.schema.yaml"), str(config_path))
         if raw["name"] != folder.name:

@@ -17,9 +17,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from atlasod.errors import AtlasodError
+from atlasod.yamlio import load_yaml
 
 _FILE_RE = re.compile(
     r"^(?:data_(?P<period>[A-D])|mc_(?P<dsid>\d+)\.(?P<short>[^.]+))\.(?P<skim>[^.]+)\.root$"
@@ -125,9 +124,7 @@ class Catalogue:
             if not path.is_file():
                 raise AtlasodError(f"sample catalogue {path} does not exist")
             text, origin = path.read_text("utf-8"), str(path)
-        # libyaml's loader when present: the catalogue is read by every job
-        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        return cls(yaml.load(text, Loader=loader), origin)
+        return cls(load_yaml(text), origin)
 
     @property
     def files(self) -> list[SampleFile]:

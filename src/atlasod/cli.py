@@ -263,20 +263,19 @@ def cmd_manifest(args: argparse.Namespace) -> None:
 
 
 def cmd_dask(args: argparse.Namespace) -> None:
-    import yaml
-
     from atlasod.daskrun import run
+    from atlasod.yamlio import load_yaml
 
     analysis, _ = _analysis(args)
     config_path = args.configfile
     if not config_path.is_file():
         raise AtlasodError(f"workflow config {config_path} does not exist (see --configfile)")
-    config = yaml.safe_load(config_path.read_text("utf-8"))
+    config = load_yaml(config_path.read_text("utf-8"))
     for item in args.config or []:
         key, sep, value = item.partition("=")
         if not sep or key not in config:
             raise AtlasodError(f"--config expects KEY=VALUE with a key of {config_path}: {item!r}")
-        config[key] = yaml.safe_load(value)
+        config[key] = load_yaml(value)
     run(
         analysis,
         config,

@@ -40,6 +40,7 @@ import yaml
 from atlasod.errors import AtlasodError
 from atlasod.expressions import MEMO, Expression, Origin, compile_expression
 from atlasod.mini import COLLECTIONS, branch_names
+from atlasod.yamlio import load_yaml
 
 SOLUTIONS_NAME = "solutions.yaml"
 
@@ -65,7 +66,7 @@ def yaml_positions(text: str) -> dict[tuple[Any, ...], tuple[int, int, int]]:
                 line, column = line + 1, 1
             positions[path] = (line, column, node.end_mark.line + 1)
 
-    root = yaml.compose(text)
+    root = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     if root is not None:
         walk(root, ())
     return positions
@@ -193,7 +194,7 @@ class DeclarativeSelection:
                 f"--config solutions=true but {path} does not exist; it holds the values of "
                 f"the exercises {sorted(self.exercises)}"
             )
-        values = yaml.safe_load(path.read_text("utf-8")) or {}
+        values = load_yaml(path.read_text("utf-8")) or {}
         missing = sorted(set(self.exercises) - set(values))
         if missing:
             raise AtlasodError(f"{path}: no value for the exercises {missing}")

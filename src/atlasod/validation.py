@@ -38,7 +38,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from atlasod.analysis import Analysis, load_schema, validate
 from atlasod.errors import AtlasodError
@@ -49,6 +48,7 @@ from atlasod.histio import (
     values_and_variances,
     write_json,
 )
+from atlasod.yamlio import load_yaml
 
 LOG = logging.getLogger(__name__)
 FILE_NAME = "validation.yaml"
@@ -144,7 +144,7 @@ def load_checks(analysis: Analysis, source: str) -> list[dict[str, Any]]:
     path = analysis.folder / FILE_NAME
     if not path.is_file():
         raise AtlasodError(f"analysis {analysis.name} has no {FILE_NAME} in {analysis.folder}")
-    raw = yaml.safe_load(path.read_text("utf-8"))
+    raw = load_yaml(path.read_text("utf-8"))
     validate(raw, load_schema("validation.schema.yaml"), str(path))
     checks = raw.get(source) or []
     if not checks:

@@ -1,0 +1,16 @@
+"""YAML reading with libyaml's loader when PyYAML has it (5-10× faster than the pure-Python
+one): analysis folders, schemas and the catalogue are read by every job and Dask task."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+YAMLError = yaml.YAMLError
+
+
+def load_yaml(text: str) -> Any:
+    """``yaml.safe_load`` with the C loader when available (same results, safe tags only)."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return yaml.load(text, Loader=loader)
