@@ -11,7 +11,6 @@ same image."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,20 +18,14 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import REPO
+from . import condor_pool
+from .condor_pool import JOB_UID, checkout, condor_history, in_pool
 
 pytestmark = pytest.mark.workflow
-POOL_SCRIPT = REPO / "tests" / "htcondor" / "pool.sh"
-POOL_ROOT = Path(os.environ.get("ATLASOD_CONDOR_ROOT", "/var/tmp/atlasod-htcondor"))
-JOB_UID = 2000  # the pool's unprivileged job user (pool.sh)
 ANALYSIS = "hzz"
 # relative data/results/logs folders (the defaults): inside each checkout
 DEMO = "--config source=demo demo_scale=0.5 chunk_entries=5000"
 COMPARED = ("histograms.root", "cutflow.json", "yields.json")
-
-
-def _pool(*args: str | Path) -> None:
-    subprocess.run(["bash", str(POOL_SCRIPT), *map(str, args)], check=True)
 
 
 @pytest.fixture(scope="module")
@@ -42,65 +35,12 @@ def pool_work(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         pytest.skip("the test pool runs in a chroot: run the tests as root (CI does)")
     if Path(sys.base_prefix) in (Path("/usr"), Path("/")):
         pytest.skip("the environment's Python lives in /usr, which the chroot cannot share")
-    _pool("build", POOL_ROOT)  # quick when `make test` built it already
     work = tmp_path_factory.mktemp("htcondor")
-    tokens = work / "tokens"
-    _pool("start", POOL_ROOT, tokens, REPO, Path(sys.base_prefix), work)
+    condor_pool.start(work)  # the build is quick when `make test` built the pool already
     try:
         yield work
     finally:
-        _pool("stop", POOL_ROOT)
-
-
-def in_pool(work: Path, script: str) -> subprocess.CompletedProcess[str]:
-    """Run ``script`` (bash) in the pool's file system as the job user, with the
-    environment's Python first on PATH."""
-    env = {
-        "HOME": str(work),
-        "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
-        "LANG": "C.UTF-8",
-        "_CONDOR_SEC_TOKEN_DIRECTORY": str(work / "tokens"),
-    }
-    return subprocess.run(
-        ["chroot", f"--userspec={JOB_UID}:{JOB_UID}", str(POOL_ROOT), "env", "-i"]
-        + [f"{k}={v}" for k, v in env.items()]
-        + ["bash", "-c", script],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=1800,
-    )
-
-
-def checkout(work: Path, name: str) -> Path:
-    """The user's checkout on the submit node: the workflow as it is in the repository,
-    owned by the job user."""
-    path = work / name
-    path.mkdir()
-    shutil.copy(REPO / "Snakefile", path)
-    for folder in ("workflows", "analyses"):
-        shutil.copytree(REPO / folder, path / folder)
-    chown_tree(work)
-    return path
-
-
-def chown_tree(root: Path) -> None:
-    for path in (root, *root.rglob("*")):
-        os.chown(path, JOB_UID, JOB_UID, follow_symlinks=False)
-
-
-def condor_history(*attributes: str) -> list[list[str]]:
-    proc = subprocess.run(
-        ["chroot", str(POOL_ROOT), "condor_history", "-af", *attributes],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if proc.returncode != 0:  # a fresh pool has no history file yet
-        assert "history" in proc.stderr.lower(), proc.stderr
-        return []
-    out = proc.stdout
-    return [line.split() for line in out.splitlines() if line.strip()]
+        condor_pool.stop()
 
 
 def assert_same_results(results: Path, local: Path) -> None:

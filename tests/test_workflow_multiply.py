@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from atlasod.analysis import Analysis
+
 from .conftest import REPO, TEST_SCALE, run_snakemake
 
 N = 2
@@ -90,6 +92,37 @@ def test_the_manifest_records_the_variants_read(multiplied_run: Path) -> None:
         for k, i in enumerate(data_a)
     )
     assert len({i["adler32"] for i in inputs}) == len(inputs)  # every variant is distinct
+
+
+def test_one_job_processes_a_chunk_of_every_variant(multiplied_run: Path, hyy: Analysis) -> None:
+    """Rule process_variants: one job (and log) per chunk of an original file, reading its N
+    variants one after the other, instead of N jobs."""
+    logs = multiplied_run / "logs" / f"demo-x{N}" / "process_chunk" / "hyy"
+    assert sorted(p.name for p in logs.iterdir()) == sorted(f"{f.stem}.x{N}" for f in hyy.files)
+    log = (logs / f"data_A.GamGam.x{N}" / "0.log").read_text("utf-8")
+    assert log.count("data_A.GamGam.root: chunk 1/1, entries 0-") == N
+    chunks = multiplied_run / "results" / f"demo-x{N}" / "hyy" / "chunks"
+    assert sorted(p.name for p in chunks.glob("data_A.GamGam*")) == [
+        f"data_A.GamGam.v{k}" for k in range(N)
+    ]
+
+
+def test_process_needs_an_output_pair_for_each_input(tmp_path: Path) -> None:
+    args = ["--file", "data_A.GamGam", "--input", "a.root", "--input", "b.root"]
+    args += ["--out", str(tmp_path / "a.root"), "--cutflow", str(tmp_path / "a.json")]
+    proc = subprocess.run(
+        [sys.executable, "-m", "atlasod", "process", "--analysis", "hyy", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=REPO,
+    )
+    assert proc.returncode == 2
+    assert (
+        "process: 2 --input, 1 --out and 1 --cutflow given: give one --out and one --cutflow "
+        "for each --input, in the same order" in proc.stderr
+    )
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_validating_a_multiplied_run_needs_the_unmultiplied_one(tmp_path: Path) -> None:

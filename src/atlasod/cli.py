@@ -181,21 +181,30 @@ def cmd_rucio_upload_results(args: argparse.Namespace) -> None:
 
 
 def cmd_process(args: argparse.Namespace) -> None:
+    """One chunk of one input; or (multiplied data) the same chunk of several variants of
+    it, one after the other in one process: ``--input/--out/--cutflow`` repeated, in step."""
     from atlasod.processing import process_chunk, write_chunk
 
+    inputs, outs, cutflows = args.input, args.out, args.cutflow
+    if not len(inputs) == len(outs) == len(cutflows):
+        raise AtlasodError(
+            f"process: {len(inputs)} --input, {len(outs)} --out and {len(cutflows)} --cutflow "
+            "given: give one --out and one --cutflow for each --input, in the same order"
+        )
     analysis, catalogue = _analysis(args)
     sample = analysis.file(args.file)
-    result = process_chunk(
-        analysis,
-        sample,
-        args.input,
-        args.chunk,
-        args.n_chunks,
-        args.lumi,
-        catalogue,
-        _options(args),
-    )
-    write_chunk(result, sample, args.out, args.cutflow)
+    for location, out, cutflow in zip(inputs, outs, cutflows, strict=True):
+        result = process_chunk(
+            analysis,
+            sample,
+            location,
+            args.chunk,
+            args.n_chunks,
+            args.lumi,
+            catalogue,
+            _options(args),
+        )
+        write_chunk(result, sample, out, cutflow)
 
 
 def cmd_merge(args: argparse.Namespace) -> None:
@@ -419,12 +428,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("process", cmd_process, "select events of one chunk and fill histograms")
     p.add_argument("--file", required=True, help="sample stem, e.g. data_A.GamGam")
-    p.add_argument("--input", required=True, help="local path or URL (https://, root://)")
+    p.add_argument(
+        "--input",
+        required=True,
+        action="append",
+        help="local path or URL (https://, root://); repeated (with --out and --cutflow) for "
+        "the variants of multiplied data",
+    )
     p.add_argument("--chunk", type=int, default=0)
     p.add_argument("--n-chunks", type=int, default=1)
     p.add_argument("--lumi", type=float, default=10064.0, help="luminosity in pb^-1")
-    p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--cutflow", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True, action="append")
+    p.add_argument("--cutflow", type=Path, required=True, action="append")
     p.add_argument("--option", action="append", help="KEY=true|false analysis switch")
 
     p = add("merge", cmd_merge, "sum chunk histograms and cutflows", analysis=False)

@@ -284,6 +284,12 @@ def process_location(wildcards):
     return input_path(wildcards.analysis, sample)
 
 
+def variants_input(wildcards):
+    """The N variants of an input, in order (multiplied data: rule process_variants)."""
+    sample = sample_of(wildcards.analysis, wildcards.stem)
+    return [multiplied_path(wildcards.analysis, sample, k) for k in range(MULTIPLY)]
+
+
 def multiply_location(wildcards):
     """Where the multiply step reads the original file: the local (generated or fetched)
     file, or its URL when real data are streamed."""
