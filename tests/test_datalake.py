@@ -119,6 +119,22 @@ def test_hzz_reads_its_inputs_by_did_and_gets_the_local_results(
     assert not (root / "data" / "demo").exists()
 
 
+def test_hzz_streams_its_inputs_from_their_replicas(
+    lake: dict, registered: Path, demo_run: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """access=stream: the ROOT files are read in place from RSE A's XRootD server."""
+    root = tmp_path_factory.getbasetemp() / "datalake-stream"
+    config = ("source=demo", "access=stream", f"rucio_inputs=[{OPEN_DATA}]")
+    _snakemake(lake, root, "hzz", "--config", *config)
+    ours, local = root / "results" / "demo" / "hzz", demo_run / "results" / "demo" / "hzz"
+    for name in ("histograms.root", "cutflow.json", "yields.json"):
+        assert (ours / name).read_bytes() == (local / name).read_bytes(), name
+    manifest = json.loads((ours / "manifest.json").read_text())
+    read = [i["location"] for i in manifest["inputs"]]
+    assert read and all(loc.startswith("root://127.0.0.1:") for loc in read), read[:3]
+    assert not (root / "data").exists()  # nothing was downloaded
+
+
 def test_multiplied_data_go_to_rse_a_and_their_analysis_back_to_rse_b(
     lake: dict, registered: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
@@ -288,3 +304,25 @@ def test_bad_cases_give_clear_errors_and_leave_nothing(
         user, "rucio-get", "--did", "user.jdoe:down", "--out", str(tmp_path / "d"), check=False
     )
     assert "unknown Rucio DID user.jdoe:down" in listed.stderr
+
+
+def test_streaming_needs_a_replica_readable_in_place() -> None:
+    """access=stream with an input whose replicas have no root:// URL (a client that lists
+    replicas as Rucio's does, without a server)."""
+    from atlasod import datalake
+    from atlasod.errors import AtlasodError
+
+    class Replicas:
+        def list_replicas(self, dids: list[dict], schemes: list[str], all_states: bool):
+            assert schemes == ["root"] and not all_states
+            yield {"scope": "s", "name": "a.root", "rses": {"B": ["root://h//b"], "A": []}}
+            yield {"scope": "s", "name": "b.root", "rses": {}}
+
+    files = [datalake.FileDid("s", name, 1, "00000001") for name in ("a.root", "b.root")]
+    with pytest.raises(AtlasodError) as err:
+        datalake.stream_urls(Replicas(), files)
+    assert str(err.value) == (
+        "1 Rucio input(s) have no replica that can be read in place (root://), first "
+        "s:b.root: download them instead (access=download)"
+    )
+    assert datalake.stream_urls(Replicas(), files[:1]) == {"s:a.root": "root://h//b"}

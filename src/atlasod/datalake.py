@@ -135,6 +135,26 @@ def _replicas(client: Any, scope: str, name: str) -> tuple[dict[str, Any], list[
     return record, pfns
 
 
+def stream_urls(client: Any, files: list[FileDid]) -> dict[str, str]:
+    """For reading in place (``access=stream``): the ``root://`` URL of each file's first
+    replica (RSEs in name order), by DID; an error names a file that has none.  Nothing is
+    checksummed: a file read in place is not copied, so its adler32 is not computed."""
+    wanted = [{"scope": f.scope, "name": f.name} for f in files]
+    urls: dict[str, str] = {}
+    with rucio_errors_explained("listing the replicas of the Rucio inputs"):
+        for record in client.list_replicas(wanted, schemes=["root"], all_states=False):
+            pfns = [u for _, found in sorted(record.get("rses", {}).items()) for u in found]
+            if pfns:
+                urls[f"{record['scope']}:{record['name']}"] = pfns[0]
+    missing = sorted({f.did for f in files} - set(urls))
+    if missing:
+        raise AtlasodError(
+            f"{len(missing)} Rucio input(s) have no replica that can be read in place "
+            f"(root://), first {missing[0]}: download them instead (access=download)"
+        )
+    return urls
+
+
 def download(client: Any, did: str, out: Path) -> FileDid:
     """Download file ``did`` to ``out``: from the first replica that answers, adler32
     checked against Rucio's; ``out`` appears only when complete and verified."""

@@ -54,7 +54,7 @@ rule process_variants:
         variants=lambda w, output: " ".join(
             f"--input {location} --out {hist} --cutflow {flow}"
             for location, hist, flow in zip(
-                variants_input(w), output.hists, output.cutflows, strict=True
+                variants_location(w), output.hists, output.cutflows, strict=True
             )
         ),
     shell:

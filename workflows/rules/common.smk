@@ -78,6 +78,7 @@ def _config_list(key):
 # that is not in them is made from its original.
 RUCIO_INPUTS = _config_list("rucio_inputs")
 RUCIO_FILES = {}  # logical file name (plan.logical_names) -> FileDid
+RUCIO_URLS = {}  # DID -> root:// URL of a replica (access=stream)
 if RUCIO_INPUTS:
     from atlasod import datalake
 
@@ -92,6 +93,14 @@ if RUCIO_INPUTS:
     except (AtlasodError, ValueError) as exc:
         raise WorkflowError(f"config rucio_inputs: {exc}") from None
     RUCIO_FILES = {logical: _dids[name] for logical, name in _names.items()}
+    # access=stream: ROOT files are read in place from a replica (root://), not downloaded
+    if config["access"] == "stream":
+        try:
+            RUCIO_URLS = datalake.stream_urls(
+                _client, [f for n, f in RUCIO_FILES.items() if n.endswith(".root")]
+            )
+        except AtlasodError as exc:
+            raise WorkflowError(f"config rucio_inputs: {exc}") from None
 
 
 def _is_planning_run():
@@ -195,6 +204,17 @@ def rucio_path(did):
     return f"{DATA}/rucio/{did.scope}/{did.name}"
 
 
+def rucio_location(did):
+    """Where a ROOT file read by DID is read: its replica's URL (access=stream), or the
+    downloaded copy."""
+    return RUCIO_URLS.get(did.did) or rucio_path(did)
+
+
+def local_only(location):
+    """A rule's input for a location: the file, or nothing for a URL (read in place)."""
+    return [] if "://" in location else location
+
+
 def multiplied_path(analysis, sample, variant):
     """Variant ``variant`` of an input file: from the Rucio inputs if they hold it, else
     made by the multiply step from the original (an original read from Rucio is known by
@@ -202,7 +222,7 @@ def multiplied_path(analysis, sample, variant):
     if RUCIO_INPUTS:
         did = rucio_input(analysis, sample, variant)
         if did is not None:
-            return rucio_path(did)
+            return rucio_location(did)
         origin = f"rucio/{rucio_input(analysis, sample).adler32}"
     else:
         origin = f"demo/{analysis}" if SOURCE == "demo" else "real"
@@ -213,7 +233,7 @@ def input_path(analysis, sample):
     """Local path of an input file: the demo file of the analysis, or the cached real file,
     or the file read by Rucio DID."""
     if RUCIO_INPUTS:
-        return rucio_path(rucio_input(analysis, sample))
+        return rucio_location(rucio_input(analysis, sample))
     if SOURCE == "demo":
         return f"{DATA}/demo/{analysis}/{sample.relpath}"
     return f"{DATA}/real/{sample.relpath}"
@@ -264,17 +284,12 @@ def analysis_outputs(analysis):
 
 
 def process_input(wildcards):
-    """The local input file of a chunk; none when real data are streamed."""
-    sample = sample_of(wildcards.analysis, wildcards.stem)
-    variant = split_stem(wildcards.stem)[1]
-    if variant is not None:
-        return multiplied_path(wildcards.analysis, sample, variant)
-    if SOURCE == "real" and config["access"] == "stream" and not RUCIO_INPUTS:
-        return []
-    return input_path(wildcards.analysis, sample)
+    """The local input file of a chunk; none when the file is read in place (a URL)."""
+    return local_only(process_location(wildcards))
 
 
 def process_location(wildcards):
+    """Where a chunk's input is read: a local path, or a URL (access=stream)."""
     sample = sample_of(wildcards.analysis, wildcards.stem)
     variant = split_stem(wildcards.stem)[1]
     if variant is not None:
@@ -284,17 +299,22 @@ def process_location(wildcards):
     return input_path(wildcards.analysis, sample)
 
 
-def variants_input(wildcards):
-    """The N variants of an input, in order (multiplied data: rule process_variants)."""
+def variants_location(wildcards):
+    """Where the N variants of an input are read, in order (rule process_variants)."""
     sample = sample_of(wildcards.analysis, wildcards.stem)
     return [multiplied_path(wildcards.analysis, sample, k) for k in range(MULTIPLY)]
+
+
+def variants_input(wildcards):
+    """The local files among them."""
+    return [p for p in map(local_only, variants_location(wildcards)) if p]
 
 
 def multiply_location(wildcards):
     """Where the multiply step reads the original file: the local (generated or fetched)
     file, or its URL when real data are streamed."""
     if wildcards.origin.startswith("rucio/"):
-        return rucio_path(RUCIO_FILES[f"{wildcards.stem}.root"])
+        return rucio_location(RUCIO_FILES[f"{wildcards.stem}.root"])
     if wildcards.origin == "real" and config["access"] == "stream":
         return locations(CATALOGUE.file(f"{wildcards.stem}.root"))[0]
     return f"{DATA}/{wildcards.origin}/{wildcards.skim}/{wildcards.kind}/{wildcards.stem}.root"

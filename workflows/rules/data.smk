@@ -40,7 +40,7 @@ rule fetch:
 # input is read once and streamed, so a job's memory does not grow with the file.
 rule multiply:
     input:
-        lambda w: [] if "://" in multiply_location(w) else multiply_location(w),
+        lambda w: local_only(multiply_location(w)),
     output:
         [
             f"{MULTIPLIED}/{{origin}}/{{skim}}/{{kind}}/{{stem}}.v{k}.root"
