@@ -207,6 +207,12 @@ def cmd_process(args: argparse.Namespace) -> None:
         write_chunk(result, sample, out, cutflow)
 
 
+def cmd_collect(args: argparse.Namespace) -> None:
+    from atlasod.classroom import collect
+
+    collect(args.analysis, args.homes, args.out)
+
+
 def cmd_merge(args: argparse.Namespace) -> None:
     from atlasod.merging import merge
 
@@ -508,6 +514,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="workflow config to read (source, data_dir, results_dir, chunk_entries, ...)",
     )
     p.add_argument("--config", nargs="*", help="KEY=VALUE overrides, as for snakemake")
+
+    p = add(
+        "collect",
+        cmd_collect,
+        "teachers: copy every student's results of an analysis into one folder, with a summary",
+    )
+    p.add_argument("--out", type=Path, required=True, help="folder to (re)write")
+    p.add_argument("homes", type=Path, nargs="+", help="the students' home folders, e.g. /home/*")
 
     p = add("notebook", cmd_notebook, "write the notebook view of an analysis (jupytext)")
     p.add_argument("--out", type=Path, help="default: notebooks/<analysis>.py")
