@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CORES ?= 2
 
-.PHONY: install demo test faults lint lock lock-check reana-validate root-env rucio-env datalake datalake-stop image system-deps clean
+.PHONY: install demo test faults lint lock lock-check reana-validate root-env rucio-env datalake datalake-stop image system-deps notebooks clean
 
 LOCK := envs/requirements.lock
 UV_COMPILE = $(BIN)/uv pip compile --quiet --python-version 3.11 --generate-hashes envs/requirements.in
@@ -107,6 +107,10 @@ lock-check: install
 		echo "$(LOCK) is up to date with envs/requirements.in"; rm -rf $$tmp; \
 	else diff <(grep -v '^#' $(LOCK)) <(grep -v '^#' $$tmp/lock) | head -40; rm -rf $$tmp; \
 		echo "$(LOCK) is out of date: run 'make lock'"; exit 1; fi
+
+# The notebooks students open (.ipynb), from the jupytext sources `atlasod notebook` writes.
+notebooks: install
+	$(BIN)/python tools/sync_notebooks.py
 
 lint: install
 	$(BIN)/ruff check src analyses tests tools benchmarks notebooks

@@ -1,5 +1,6 @@
 """The notebook view of each analysis: generated from the folder, valid, runs top to bottom."""
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -30,6 +31,27 @@ def test_notebook_is_up_to_date_and_a_valid_jupyter_notebook(
     notebook = jupytext.read(path)
     nbformat.validate(notebook)
     assert sum(c.cell_type == "code" for c in notebook.cells) >= 5
+
+
+@pytest.mark.parametrize("name", discover(ANALYSES))
+def test_ipynb_holds_the_cells_of_its_source(name: str) -> None:
+    """notebooks/<name>.ipynb (for students' JupyterLab) is generated from the jupytext
+    source by tools/sync_notebooks.py: the same cells, no outputs, a valid notebook."""
+    ipynb = NOTEBOOKS / f"{name}.ipynb"
+    assert ipynb.is_file(), "run: python tools/sync_notebooks.py"
+    spec = importlib.util.spec_from_file_location("sync", REPO / "tools" / "sync_notebooks.py")
+    assert spec is not None and spec.loader is not None
+    sync = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sync)
+    ours = nbformat.read(ipynb, as_version=4)
+    nbformat.validate(ours)
+    expected = nbformat.reads(sync.ipynb_text(NOTEBOOKS / f"{name}.py"), as_version=4)
+    cells = [(c.cell_type, c.source, c.id) for c in ours.cells]
+    assert cells == [(c.cell_type, c.source, c.id) for c in expected.cells], (
+        f"{ipynb} is stale: run python tools/sync_notebooks.py"
+    )
+    assert ours.metadata.kernelspec.name == "python3"
+    assert all(not c.get("outputs") for c in ours.cells)
 
 
 @pytest.mark.workflow
