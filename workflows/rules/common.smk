@@ -230,8 +230,8 @@ def multiplied_path(analysis, sample, variant):
 
 
 def input_path(analysis, sample):
-    """Local path of an input file: the demo file of the analysis, or the cached real file,
-    or the file read by Rucio DID."""
+    """Where an input file is read: the demo file of the analysis, the cached real file, or
+    the file read by Rucio DID (downloaded, or its replica's URL with access=stream)."""
     if RUCIO_INPUTS:
         return rucio_location(rucio_input(analysis, sample))
     if SOURCE == "demo":
