@@ -32,6 +32,11 @@ def test_collect_gathers_every_students_results_with_a_summary(
     _student_run(demo_run, homes / "bob", "class/workflows", "demo")
     bob_x2 = _student_run(demo_run, homes / "bob", "class/workflows", "demo-x2")
     (homes / "bob" / "class" / "workflows" / "data" / "hyy").mkdir(parents=True)  # not searched
+    secret = tmp_path / "secret.txt"  # a file only the teacher can read
+    secret.write_text("not for the class")
+    (bob_x2 / "yields.md").unlink()
+    (bob_x2 / "yields.md").symlink_to(secret)  # links are not followed
+    (bob_x2 / "plots" / "leak.png").symlink_to(secret)
     (homes / "carol" / "notes").mkdir(parents=True)  # nothing run yet
     (homes / "dave").mkdir()
     real_scandir = os.scandir
@@ -70,8 +75,10 @@ def test_collect_gathers_every_students_results_with_a_summary(
         assert (out / "bob" / "demo-x2" / name).read_bytes() == (bob_x2 / name).read_bytes()
     plots = sorted(p.name for p in (out / "alice" / "demo" / "plots").iterdir())
     assert plots == sorted(p.name for p in (alice / "plots").glob("*.png")) and plots
+    assert not (out / "bob" / "demo-x2" / "yields.md").exists()
+    assert not (out / "bob" / "demo-x2" / "plots" / "leak.png").exists()
     assert not (out / "stale").exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["class-hyy", "home"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["class-hyy", "home", "secret.txt"]
 
 
 def test_fit_headlines_of_each_kind_of_fit() -> None:

@@ -3,8 +3,9 @@
 ``atlasod collect --analysis hyy --out class-hyy /home/*`` looks in each student's home for
 the workflow's results of the analysis (``<checkout>/results/<run>/<analysis>/yields.json``;
 data, hidden and Snakemake folders are not searched), copies what a teacher looks at (yields,
-fit, validation, manifest, plots) to ``<out>/<student>/<run>/`` and writes a summary table,
-``summary.md`` and ``summary.csv``: who ran what, when, the data events, the fitted headline
+fit, validation, manifest, plots; regular files only, never what a link points to) to
+``<out>/<student>/<run>/`` and writes a summary table, ``summary.md`` and ``summary.csv``:
+who ran what, when, the data events, the fitted headline
 number (a mass, a normalisation, a signal strength) and the validation checks passed.  A home
 that cannot be read, or holds no results, gets a row saying so.  The folder is rebuilt from
 scratch and appears only when complete.
@@ -27,8 +28,14 @@ from typing import Any
 from atlasod.errors import AtlasodError
 
 LOG = logging.getLogger(__name__)
-COPIED = ("yields.json", "yields.md", "fit.json", "validation.json", "validation.md")
-COPIED_TOO = ("manifest.json",)
+COPIED = (
+    "yields.json",
+    "yields.md",
+    "fit.json",
+    "validation.json",
+    "validation.md",
+    "manifest.json",
+)
 SKIPPED = {"data", "chunks", "logs", "node_modules", "__pycache__", "site-packages"}
 MAX_DEPTH = 6  # home / checkout / results / run / analysis, with room for a parent folder
 
@@ -65,7 +72,7 @@ def find_results(home: Path, analysis: str) -> list[Path]:
                 continue
             path = Path(entry.path)
             if entry.name == analysis and path.parent.parent.name == "results":
-                if (path / "yields.json").is_file():
+                if _regular(path / "yields.json"):
                     found.append(path)
                 continue
             if entry.name not in SKIPPED and depth < MAX_DEPTH:
@@ -75,7 +82,15 @@ def find_results(home: Path, analysis: str) -> list[Path]:
     return found
 
 
+def _regular(path: Path) -> bool:
+    """A regular file, not a link: what a student links to (another student's files, the
+    system's) is not copied with the teacher's rights."""
+    return path.is_file() and not path.is_symlink()
+
+
 def _json(path: Path) -> dict[str, Any] | None:
+    if not _regular(path):
+        return None
     try:
         return json.loads(path.read_text("utf-8"))
     except (OSError, ValueError):
@@ -108,12 +123,13 @@ def fit_headline(fit: dict[str, Any] | None) -> str:
 def summarise(student: str, results: Path, copy: Path, root: Path) -> Row:
     """One run's row; its files copied to ``copy`` (under the summary's folder ``root``)."""
     copy.mkdir(parents=True)
-    for name in (*COPIED, *COPIED_TOO):
-        if (results / name).is_file():
+    for name in COPIED:
+        if _regular(results / name):
             shutil.copy2(results / name, copy / name)
-    if (results / "plots").is_dir():
+    plots = results / "plots"
+    if plots.is_dir() and not plots.is_symlink():
         (copy / "plots").mkdir()
-        for png in sorted((results / "plots").glob("*.png")):
+        for png in sorted(p for p in plots.glob("*.png") if _regular(p)):
             shutil.copy2(png, copy / "plots" / png.name)
     yields = _json(results / "yields.json") or {}
     validation = _json(results / "validation.json")
