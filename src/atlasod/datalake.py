@@ -131,8 +131,12 @@ def _replicas(client: Any, scope: str, name: str) -> tuple[dict[str, Any], list[
     if not found:
         raise _unknown(f"{scope}:{name}")
     record = found[0]
-    pfns = [(rse, pfn) for rse, urls in sorted(record.get("rses", {}).items()) for pfn in urls]
-    return record, pfns
+    return record, _pfns(record)
+
+
+def _pfns(record: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(RSE, PFN) of a list_replicas record, RSEs in name order."""
+    return [(rse, pfn) for rse, urls in sorted(record.get("rses", {}).items()) for pfn in urls]
 
 
 def stream_urls(client: Any, files: list[FileDid]) -> dict[str, str]:
@@ -143,9 +147,9 @@ def stream_urls(client: Any, files: list[FileDid]) -> dict[str, str]:
     urls: dict[str, str] = {}
     with rucio_errors_explained("listing the replicas of the Rucio inputs"):
         for record in client.list_replicas(wanted, schemes=["root"], all_states=False):
-            pfns = [u for _, found in sorted(record.get("rses", {}).items()) for u in found]
+            pfns = _pfns(record)
             if pfns:
-                urls[f"{record['scope']}:{record['name']}"] = pfns[0]
+                urls[f"{record['scope']}:{record['name']}"] = pfns[0][1]
     missing = sorted({f.did for f in files} - set(urls))
     if missing:
         raise AtlasodError(

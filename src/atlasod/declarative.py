@@ -40,7 +40,7 @@ import yaml
 from atlasod.errors import AtlasodError
 from atlasod.expressions import MEMO, Expression, Origin, compile_expression
 from atlasod.mini import COLLECTIONS, branch_names
-from atlasod.yamlio import load_yaml
+from atlasod.yamlio import compose_yaml, load_yaml
 
 SOLUTIONS_NAME = "solutions.yaml"
 
@@ -66,7 +66,7 @@ def yaml_positions(text: str) -> dict[tuple[Any, ...], tuple[int, int, int]]:
                 line, column = line + 1, 1
             positions[path] = (line, column, node.end_mark.line + 1)
 
-    root = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    root = compose_yaml(text)
     if root is not None:
         walk(root, ())
     return positions

@@ -10,7 +10,15 @@ import yaml
 YAMLError = yaml.YAMLError
 
 
+def _loader() -> type:
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def load_yaml(text: str) -> Any:
     """``yaml.safe_load`` with the C loader when available (same results, safe tags only)."""
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    return yaml.load(text, Loader=loader)
+    return yaml.load(text, Loader=_loader())
+
+
+def compose_yaml(text: str) -> yaml.Node | None:
+    """The node tree of a document (with positions), by the same loader."""
+    return yaml.compose(text, Loader=_loader())
