@@ -54,6 +54,18 @@ for _name in config.get("analyses", []):
 SELECTED = config.get("analyses") or sorted(ANALYSES)
 SOURCE = config["source"]
 DATA = config["data_dir"]
+# A class's shared, read-only cache of verified real files (filled by its teacher): a file
+# found there is read in place; the others are fetched into data_dir as usual.
+DATA_CACHE = config.get("data_cache") or ""
+
+
+def real_path(sample):
+    """A real file: in the class's shared cache if it holds it, else under data_dir."""
+    if DATA_CACHE and Path(f"{DATA_CACHE}/real/{sample.relpath}").is_file():
+        return f"{DATA_CACHE}/real/{sample.relpath}"
+    return f"{DATA}/real/{sample.relpath}"
+
+
 # multiply=N: every input file is replaced by N variants of it (atlasod.multiply), made
 # once per seed and smearing under data_dir/multiplied/; results go to results/<source>-xN.
 MULTIPLY = int(config.get("multiply", 1))
@@ -133,7 +145,7 @@ if _is_planning_run():
             try:
                 _problem = cache.check_cached(
                     _sample,
-                    Path(f"{DATA}/real/{_sample.relpath}"),
+                    Path(real_path(_sample)),
                     always=config.get("verify_cache") == "always",
                 )
             except AtlasodError as exc:
@@ -236,7 +248,7 @@ def input_path(analysis, sample):
         return rucio_location(rucio_input(analysis, sample))
     if SOURCE == "demo":
         return f"{DATA}/demo/{analysis}/{sample.relpath}"
-    return f"{DATA}/real/{sample.relpath}"
+    return real_path(sample)
 
 
 def location_templates():
