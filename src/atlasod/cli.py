@@ -213,6 +213,12 @@ def cmd_collect(args: argparse.Namespace) -> None:
     collect(args.analysis, args.homes, args.out)
 
 
+def cmd_class_sync(args: argparse.Namespace) -> None:
+    from atlasod.classroom import sync_class
+
+    sync_class(args.source, args.dest)
+
+
 def cmd_merge(args: argparse.Namespace) -> None:
     from atlasod.merging import merge
 
@@ -522,6 +528,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", type=Path, required=True, help="folder to (re)write")
     p.add_argument("homes", type=Path, nargs="+", help="the students' home folders, e.g. /home/*")
+
+    p = add(
+        "class-sync",
+        cmd_class_sync,
+        "students (at every login): bring the teacher's course material into your home; files "
+        "you changed are kept, the teacher's new version beside them as <name>.new",
+        analysis=False,
+    )
+    p.add_argument("--source", type=Path, required=True, help="the teacher's course folder")
+    p.add_argument("--dest", type=Path, required=True, help="the folder in your home")
 
     p = add("notebook", cmd_notebook, "write the notebook view of an analysis (jupytext)")
     p.add_argument("--out", type=Path, help="default: notebooks/<analysis>.py")
