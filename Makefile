@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CORES ?= 2
 
-.PHONY: install demo test faults lint lock lock-check reana-validate root-env rucio-env datalake datalake-stop image system-deps notebooks clean
+.PHONY: install demo test faults lint lock lock-check reana-validate root-env rucio-env deploy-env datalake datalake-stop image system-deps notebooks clean
 
 LOCK := envs/requirements.lock
 UV_COMPILE = $(BIN)/uv pip compile --quiet --python-version 3.11 --generate-hashes envs/requirements.in
@@ -53,6 +53,17 @@ $(RUCIO_STAMP): $(RUCIO_LOCK)
 	touch $@
 rucio-env: $(RUCIO_STAMP)
 
+# Ansible, ansible-lint and Playwright (envs/deploy.lock): the class hub's playbook
+# (deploy/ansible) is linted, and applied to a Debian 12 container by tests/test_classhub.py.
+DEPLOY_VENV := .venv-deploy
+DEPLOY_PY := $(DEPLOY_VENV)/bin/python
+DEPLOY_STAMP := $(DEPLOY_VENV)/.installed
+$(DEPLOY_STAMP): envs/deploy.lock
+	$(PYTHON) -m venv $(DEPLOY_VENV)
+	$(DEPLOY_VENV)/bin/pip install --quiet --require-hashes -r envs/deploy.lock
+	touch $@
+deploy-env: $(DEPLOY_STAMP)
+
 DATALAKE_DIR ?= .datalake
 datalake: install $(RUCIO_STAMP)
 	$(RUCIO_PY) tools/datalake.py start --dir $(DATALAKE_DIR)
@@ -80,49 +91,51 @@ image:
 	envs/build-image.sh $(IMAGE) $(VERSION)
 
 # Debian packages some tests need (local XRootD servers; xrdcp and xrdfs, with which Rucio
-# reads and writes its RSEs; PostgreSQL for the Datalake's Rucio) and the chroot of the test HTCondor pool
+# reads and writes its RSEs; PostgreSQL for the Datalake's Rucio; chromium for the class
+# hub's browser test; cloud-init to check its user-data) and the chroot of the test HTCondor pool
 # (tests/htcondor/pool.sh); installed only when running as root.
 CONDOR_ROOT ?= /var/tmp/atlasod-htcondor
 system-deps:
 	@need=""; command -v xrootd >/dev/null 2>&1 || need="$$need xrootd-server"; \
 	command -v xrdcp >/dev/null 2>&1 || need="$$need xrootd-client"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need="$$need postgresql"; \
+	command -v chromium >/dev/null 2>&1 || need="$$need chromium"; \
+	command -v cloud-init >/dev/null 2>&1 || need="$$need cloud-init"; \
 	if [ -n "$$need" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$need >/dev/null; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$need >/dev/null; \
 	fi
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		bash tests/htcondor/pool.sh build $(CONDOR_ROOT); fi
 
-# Regenerate the lock after editing envs/requirements.in (keeps the current pins where it can;
+# Regenerate the locks after editing an envs/*.in (keeps the current pins where it can;
 # `make lock UPGRADE=1` takes the newest releases).
 lock: install
-	$(UV_COMPILE) $(if $(UPGRADE),--upgrade) -o $(LOCK)
-	$(BIN)/uv pip compile --quiet --python-version 3.11 --generate-hashes \
-		$(if $(UPGRADE),--upgrade) envs/datalake-server.in -o $(RUCIO_LOCK)
+	UV=$(BIN)/uv tools/locks.sh compile $(if $(UPGRADE),--upgrade)
 
-# The lock must satisfy envs/requirements.in: recompiling it changes nothing.
+# Every lock must satisfy its .in file: recompiling it changes nothing (tools/locks.sh).
 lock-check: install
-	@tmp=$$(mktemp -d) && cp $(LOCK) $$tmp/lock && $(UV_COMPILE) -o $$tmp/lock \
-	&& if diff -q <(grep -v '^#' $(LOCK)) <(grep -v '^#' $$tmp/lock) >/dev/null; then \
-		echo "$(LOCK) is up to date with envs/requirements.in"; rm -rf $$tmp; \
-	else diff <(grep -v '^#' $(LOCK)) <(grep -v '^#' $$tmp/lock) | head -40; rm -rf $$tmp; \
-		echo "$(LOCK) is out of date: run 'make lock'"; exit 1; fi
+	UV=$(BIN)/uv tools/locks.sh check
 
 # The notebooks students open (.ipynb), from the jupytext sources `atlasod notebook` writes.
 notebooks: install
 	$(BIN)/python tools/sync_notebooks.py
 
-lint: install
+lint: install $(DEPLOY_STAMP)
 	$(BIN)/ruff check src analyses tests tools benchmarks notebooks
 	$(BIN)/ruff format --check src analyses tests tools benchmarks notebooks
 	$(BIN)/snakefmt --check Snakefile workflows/rules
 	$(BIN)/hadolint envs/Dockerfile
+	$(BIN)/hadolint tests/classhub/Containerfile
+	cd deploy/ansible && PATH=$(abspath $(DEPLOY_VENV))/bin:$$PATH ansible-lint --offline site.yml
+	@if command -v cloud-init >/dev/null; then cloud-init schema --config-file deploy/cloud-init/user-data.yaml; \
+	elif [ -n "$$CI" ]; then echo "cloud-init is needed to check deploy/cloud-init/user-data.yaml (make system-deps)"; exit 1; \
+	else echo "cloud-init not installed: user-data not checked"; fi
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/snakemake --lint --config source=demo
 
-test: install $(SMK7) $(ROOT_STAMP) $(RUCIO_STAMP) system-deps lock-check lint reana-validate image
+test: install $(SMK7) $(ROOT_STAMP) $(RUCIO_STAMP) $(DEPLOY_STAMP) system-deps lock-check lint reana-validate image
 	PATH=$(abspath $(BIN)):$$PATH ATLASOD_SNAKEMAKE7=$(abspath $(SMK7)) ATLASOD_IMAGE_UNDER_TEST=$(IMAGE) \
 		ATLASOD_CONDOR_ROOT=$(CONDOR_ROOT) ATLASOD_ROOT_PYTHON=$(abspath $(ROOT_PY)) \
-		ATLASOD_RUCIO_PYTHON=$(abspath $(RUCIO_PY)) \
+		ATLASOD_RUCIO_PYTHON=$(abspath $(RUCIO_PY)) ATLASOD_DEPLOY_PYTHON=$(abspath $(DEPLOY_PY)) \
 		$(BIN)/pytest
 
 # The fault-injection tests alone (killed runs, cut downloads, corrupt cache, full disk,

@@ -1,0 +1,197 @@
+"""A class hub (deploy/ansible) on a fresh Debian 12 systemd container, from Python: start
+it (the playbook applied twice), run commands on it, drive it with a browser
+(tests/classhub/browser.py), stop it.  Used by tests/test_classhub.py and
+benchmarks/bench_classhub.py.
+
+The container runs privileged with its own cgroup namespace and no user namespace: on a
+cgroup v1 host that is the only way systemd inside it can enforce the students' memory
+limits (with a user namespace its systemd does not start).  Its students' uids (3000+) are
+therefore host uids, a range no host account uses.  It shares the host's network; the hub
+listens on 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import ssl
+import subprocess
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+PLAYBOOK = REPO / "deploy" / "ansible"
+TARGET_IMAGE = "localhost/atlasod-classhub-target"
+BROWSER = REPO / "tests" / "classhub" / "browser.py"
+
+
+@dataclass
+class Hub:
+    container: str
+    url: str
+    teacher: str
+    teacher_password: str
+    recaps: list[str]  # the PLAY RECAP line of each playbook run
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(asdict(self)))
+
+    @classmethod
+    def load(cls, path: Path) -> Hub:
+        return cls(**json.loads(path.read_text()))
+
+
+def podman(
+    *args: str, check: bool = True, timeout: float = 900
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["podman", "--runtime", "runc", *args],
+        capture_output=True,
+        text=True,
+        check=check,
+        timeout=timeout,
+    )
+
+
+def in_hub(hub: Hub | str, script: str, user: str = "root") -> subprocess.CompletedProcess[str]:
+    """Run ``script`` (bash) on the hub machine as ``user``."""
+    name = hub.container if isinstance(hub, Hub) else hub
+    runas = [] if user == "root" else ["runuser", "-u", user, "--"]
+    return podman("exec", name, *runas, "bash", "-c", script, check=False)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def answers(url: str) -> bool:
+    """Whether ``url`` answers 200 (the hub's certificate is self-signed)."""
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    try:
+        with urllib.request.urlopen(url, context=context, timeout=5) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if condition():
+            return
+        time.sleep(1)
+    raise RuntimeError(f"{what}: not ready after {timeout} s")
+
+
+def apply_playbook(deploy_python: str, inventory: Path, host: str, log: Path) -> str:
+    """Run the playbook (the tasks' times go to ``log``); returns the hub's PLAY RECAP line."""
+    bin_dir = Path(deploy_python).parent
+    proc = subprocess.run(
+        [str(bin_dir / "ansible-playbook"), "-i", str(inventory), "site.yml"],
+        cwd=PLAYBOOK,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=1800,
+        env={
+            "PATH": f"{bin_dir}:/usr/bin:/bin",
+            "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.profile_tasks",
+        },
+    )
+    log.write_text(proc.stdout + proc.stderr)
+    recap = [line for line in proc.stdout.splitlines() if re.match(rf"{host}\s+: ok=", line)]
+    if proc.returncode != 0 or not recap:
+        raise RuntimeError(f"the playbook failed (log: {log}):\n{proc.stdout[-6000:]}")
+    return recap[-1]
+
+
+def start(
+    work: Path,
+    deploy_python: str,
+    artifacts: Path,
+    class_list: dict[str, str],
+    settings: dict[str, str],
+) -> Hub:
+    """A fresh hub machine with the playbook applied twice; ``class_list``: its students'
+    passwords by name; ``settings``: more playbook variables (classhub_mem_limit, ...)."""
+    podman("build", "--network=host", "-q", "-t", TARGET_IMAGE, str(REPO / "tests" / "classhub"))
+    name = f"atlasod-classhub-{uuid.uuid4().hex[:8]}"
+    mounts = ["-v", "/etc/ssl/certs:/host-certs:ro"]
+    pip_cache = Path.home() / ".cache" / "pip"
+    if pip_cache.is_dir():  # the wheels `make install` fetched are not fetched again
+        mounts += ["-v", f"{pip_cache}:/root/.cache/pip"]
+    podman(
+        "run", "-d", "--name", name, "--systemd=always", "--privileged", "--cgroupns=private",
+        "--network=host", *mounts,
+        "-e", "PIP_CERT=/host-certs/ca-certificates.crt",
+        "-e", "NODE_EXTRA_CA_CERTS=/host-certs/ca-certificates.crt",
+        TARGET_IMAGE,
+    )  # fmt: skip
+    try:
+        port = _free_port()
+        students = work / "class.csv"
+        students.write_text(
+            "username,password\n" + "".join(f"{u},{p}\n" for u, p in class_list.items())
+        )
+        variables = {
+            "ansible_connection": "containers.podman.podman",
+            "ansible_become": "false",
+            "classhub_bind_ip": "127.0.0.1",
+            "classhub_port": str(port),
+            "classhub_api_port": str(_free_port()),
+            "classhub_proxy_api_port": str(_free_port()),
+            "classhub_hostname": "localhost",
+            "classhub_first_uid": "3000",
+            "classhub_last_uid": "3999",
+            "classhub_class_list": str(students),
+            "classhub_credentials_dir": str(work / "credentials"),
+            "classhub_build_dir": str(work / "build"),
+            **settings,
+        }
+        inventory = work / "inventory.ini"
+        inventory.write_text(
+            "[classhub]\n" + name + "".join(f" {k}={v}" for k, v in variables.items()) + "\n"
+        )
+        artifacts.mkdir(parents=True, exist_ok=True)
+        recaps = [
+            apply_playbook(deploy_python, inventory, name, artifacts / f"playbook-{n}.log")
+            for n in (1, 2)
+        ]
+        password = (work / "credentials" / name / "teacher").read_text().split()[0]
+        url = f"https://127.0.0.1:{port}"
+        wait_for(lambda: answers(f"{url}/hub/api/"), 60, "the hub")
+    except BaseException:
+        stop(name, artifacts)
+        raise
+    return Hub(name, url, "teacher", password, recaps)
+
+
+def stop(hub: Hub | str, artifacts: Path | None = None) -> None:
+    """Keep the hub's and the students' logs in ``artifacts``, then remove the machine."""
+    name = hub.container if isinstance(hub, Hub) else hub
+    if artifacts is not None:
+        artifacts.mkdir(parents=True, exist_ok=True)
+        log = in_hub(name, "journalctl --no-pager -n 2000 -u jupyterhub -u 'jupyter-*'").stdout
+        (artifacts / "hub-journal.log").write_text(log)
+    podman("rm", "-f", "-t", "5", name, check=False)
+
+
+def browse(hub: Hub, deploy_python: str, artifacts: Path, *args: str) -> dict:
+    """One command of tests/classhub/browser.py (Playwright, Debian's chromium); its JSON."""
+    proc = subprocess.run(
+        [deploy_python, str(BROWSER), args[0], "--url", hub.url, "--out", str(artifacts),
+         *args[1:]],
+        capture_output=True, text=True, check=False, timeout=3600,
+    )  # fmt: skip
+    if proc.returncode != 0:
+        raise RuntimeError(f"browser.py {args[0]} failed:\n{proc.stderr[-5000:]}")
+    return json.loads(proc.stdout.splitlines()[-1])

@@ -1,0 +1,212 @@
+"""The class hub (deploy/ansible): the playbook applied twice to a fresh Debian 12 machine (a
+systemd container, see tests/classhub/hub.py), then a real headless Chromium as a teacher and
+two students.  The browser's screenshots and the logs are kept in test-artifacts/classhub/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .classhub import hub as classhub
+from .classhub.hub import Hub, in_hub, podman
+from .conftest import REPO, tool_from_environment
+from .servers import RangeHTTPServer, catalogue_for
+
+pytestmark = [pytest.mark.workflow, pytest.mark.network]
+
+ARTIFACTS = REPO / "test-artifacts" / "classhub"
+MEM_LIMIT = "1G"
+STUDENTS = {"alice": "alice-pw-4417", "bob": "bob-pw-5531"}
+LISTED = ("carol", "carol-pw-6642")  # from the class list (CSV)
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
+    reuse = os.environ.get("ATLASOD_REUSE_CLASSHUB")  # development only: a kept hub's record
+    if reuse:
+        yield Hub.load(Path(reuse))
+        return
+    deploy_python = tool_from_environment("ATLASOD_DEPLOY_PYTHON", "the Python of .venv-deploy")
+    if not shutil.which("podman"):
+        pytest.fail("podman is needed (make test installs it with the image)")
+    if ARTIFACTS.exists():
+        shutil.rmtree(ARTIFACTS)
+    hub = classhub.start(
+        tmp_path_factory.mktemp("classhub"),
+        deploy_python,
+        ARTIFACTS,
+        class_list=dict([LISTED]),
+        settings={"classhub_mem_limit": MEM_LIMIT, "classhub_cpu_limit": "1.0"},
+    )
+    keep = os.environ.get("ATLASOD_KEEP_CLASSHUB")  # development only
+    if keep:
+        hub.save(Path(keep))
+    try:
+        yield hub
+    finally:
+        if not keep:
+            classhub.stop(hub, ARTIFACTS)
+
+
+def browse(hub: Hub, *args: str) -> dict:
+    """One step of tests/classhub/browser.py (Playwright, Debian's chromium)."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian's chromium is needed (make system-deps installs it)")
+    python = tool_from_environment("ATLASOD_DEPLOY_PYTHON", "the Python of .venv-deploy")
+    return classhub.browse(hub, python, ARTIFACTS, *args)
+
+
+def test_second_run_of_the_playbook_changes_nothing(hub: Hub) -> None:
+    first, second = hub.recaps
+    assert int(re.search(r"changed=(\d+)", first).group(1)) > 10
+    assert re.search(r"changed=0 ", second), second
+    assert re.search(r"failed=0 ", second), second
+
+
+def test_hub_state_and_secrets_are_root_only(hub: Hub) -> None:
+    modes = in_hub(
+        hub,
+        "stat -c '%a %U %n' /srv/jupyterhub /srv/jupyterhub/jupyterhub.sqlite"
+        " /srv/jupyterhub/jupyterhub_cookie_secret /etc/jupyterhub /etc/jupyterhub/accounts.csv"
+        " /etc/jupyterhub/tls/hub.key",
+    ).stdout.split("\n")
+    assert [m.split()[:2] for m in modes if m] == [
+        ["700", "root"],
+        ["600", "root"],
+        ["600", "root"],
+        ["700", "root"],
+        ["600", "root"],
+        ["600", "root"],
+    ]
+
+
+def test_class_cache_is_filled_once_and_read_in_place(
+    hub: Hub, demo_run: Path, tmp_path: Path
+) -> None:
+    """The teacher's one command fills the cache (fetch step: progress, checksums); a
+    student's workflow then plans no download; students cannot write to it."""
+    served = demo_run / "data" / "demo" / "hyy"
+    catalogue = catalogue_for(served, tmp_path / "catalogue.yaml")
+    podman("cp", str(catalogue), f"{hub.container}:/root/catalogue.yaml")
+    with RangeHTTPServer(served) as server:
+        fill = in_hub(
+            hub,
+            f"atlasod-class-cache hyy --cores 2 --catalogue /root/catalogue.yaml"
+            f" --location '{server.url}/{{skim}}/{{kind}}/{{file}}'",
+        )
+    assert fill.returncode == 0, fill.stdout[-3000:] + fill.stderr[-3000:]
+    files = sorted(p.name for p in (served / "GamGam" / "Data").glob("*.root"))
+    listing = in_hub(
+        hub,
+        "cd /srv/atlasod/data/real/GamGam/Data && ls && stat -c '%U %a' *.root",
+    )
+    assert listing.stdout.split("\n")[: len(files)] == files
+    assert set(listing.stdout.split("\n")[len(files) :]) - {""} == {"atlasod-data 644"}
+    assert "Finished jobid" in fill.stderr or "steps (100%) done" in fill.stderr
+    # A student (account made at the first login, see below: made here if not yet).
+    in_hub(hub, "id alice || adduser --quiet --disabled-password --gecos '' --firstuid 3000 alice")
+    denied = in_hub(hub, "touch /srv/atlasod/data/real/GamGam/Data/x", user="alice")
+    assert denied.returncode != 0 and "Permission denied" in denied.stderr
+    plan = in_hub(
+        hub,
+        "cd /tmp && cp -r /opt/atlasod/course plan && cd plan && . /etc/profile.d/atlasod.sh"
+        " && snakemake -n hyy"
+        " --config catalogue=/srv/atlasod/data/catalogue.yaml --quiet rules",
+        user="alice",
+    )
+    assert plan.returncode == 0, plan.stdout[-3000:] + plan.stderr[-3000:]
+    assert "process_chunk" in plan.stdout and "fetch" not in plan.stdout
+
+
+def test_teacher_approves_students_who_run_the_hyy_notebook_to_its_plot(hub: Hub) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    students = [f"--student={user}:{password}" for user, password in STUDENTS.items()]
+    result = browse(
+        hub,
+        "class",
+        f"--teacher={hub.teacher}:{hub.teacher_password}",
+        *students,
+        "--notebook=atlas-opendata/notebooks/hyy.ipynb",
+    )
+    for user in STUDENTS:
+        assert result[user]["refused_before_approval"], result[user]
+        assert "admin" in result[user]["signup_says"].lower(), result[user]["signup_says"]
+        assert result[user]["lab_url"].startswith(f"{hub.url}/user/{user}/lab")
+        assert result[user]["dialogs"] == [], result[user]  # JupyterLab asked nothing
+        assert result[user]["images"] >= 1 and result[user]["image_width"] > 300, result[user]
+        assert result[user]["tracebacks"] == 0, result[user]
+        assert (ARTIFACTS / f"{user}-hyy.png").stat().st_size > 10_000
+    # Isolation: bob cannot read alice's home or signal or read her processes.
+    assert in_hub(hub, "stat -c %a /home/alice").stdout.strip() == "700"
+    peek = in_hub(hub, "ls /home/alice/atlas-opendata", user="bob")
+    assert peek.returncode != 0 and "Permission denied" in peek.stderr
+    pid = in_hub(hub, "systemctl show -p MainPID --value jupyter-alice-singleuser").stdout.strip()
+    assert int(pid) > 0
+    unit = "jupyter-alice-singleuser"
+    hidden = in_hub(hub, f"systemctl show -p ProtectProc -p PrivateTmp --value {unit}")
+    assert hidden.stdout.split() == ["yes", "invisible"]  # PrivateTmp, ProtectProc
+    assert in_hub(hub, f"kill -0 {pid}", user="bob").returncode != 0
+    assert "Permission denied" in in_hub(hub, f"cat /proc/{pid}/environ", user="bob").stderr
+    # The hub's database and the class list are not readable by students.
+    for secret in ("/srv/jupyterhub/jupyterhub.sqlite", "/etc/jupyterhub/accounts.csv"):
+        assert "Permission denied" in in_hub(hub, f"head -c 1 {secret}", user="bob").stderr
+    # The course arrived as alice's own files.
+    owner = in_hub(hub, "stat -c %U /home/alice/atlas-opendata/notebooks/hyy.ipynb")
+    assert owner.stdout.strip() == "alice"
+
+
+def test_a_student_over_the_memory_limit_is_stopped_and_the_others_keep_working(
+    hub: Hub,
+) -> None:
+    """alice's kernel allocates twice her limit: it is killed (JupyterLab says so), her
+    server, the hub and bob's server stay up."""
+    unit = "jupyter-alice-singleuser"
+    if in_hub(hub, f"systemctl is-active {unit}").stdout.strip() != "active":
+        pytest.fail("alice's server is not running: the test above must run first")
+    assert in_hub(hub, f"systemctl show -p MemoryMax --value {unit}").stdout.strip() == str(1024**3)
+    hog = {
+        "cells": [
+            {
+                "cell_type": "code",
+                "execution_count": None,
+                "id": "hog",
+                "metadata": {},
+                "outputs": [],
+                "source": "import numpy as np\nhog = np.ones(2 * 1024**3 // 8)\n",
+            }
+        ],
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3"}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    in_hub(hub, f"cat > /home/alice/hog.ipynb <<'EOF'\n{json.dumps(hog)}\nEOF", user="alice")
+    died = browse(hub, "run", "--user=alice", "--notebook=hog.ipynb", "--expect=died")
+    assert re.search("died|restarting", died["message"], re.IGNORECASE), died
+    assert in_hub(hub, f"systemctl is-active {unit}").stdout.strip() == "active"
+    assert in_hub(hub, "systemctl is-active jupyterhub").stdout.strip() == "active"
+    assert browse(hub, "get", "--user=bob", "--path=/user/bob/api/status")["status"] == 200
+    assert browse(hub, "get", "--user=alice", "--path=/user/alice/api/status")["status"] == 200
+    log = in_hub(hub, f"journalctl --no-pager -u {unit} -n 100").stdout
+    assert "restarting kernel" in log, log[-2000:]
+    # The kernel's out-of-memory killer acted in alice's cgroup (v1 here, v2 elsewhere).
+    oom = in_hub(
+        hub,
+        f"cg=$(systemctl show -p ControlGroup --value {unit});"
+        " cat /sys/fs/cgroup/memory$cg/memory.oom_control /sys/fs/cgroup$cg/memory.events"
+        " 2>/dev/null",
+    ).stdout
+    assert int(re.search(r"^oom_kill (\d+)", oom, re.MULTILINE).group(1)) >= 1, oom
+
+
+def test_class_list_account_logs_in(hub: Hub) -> None:
+    result = browse(hub, "login", f"--student={LISTED[0]}:{LISTED[1]}")
+    assert result["url"].startswith(f"{hub.url}/user/{LISTED[0]}/")
+    assert 3000 <= int(in_hub(hub, f"id -u {LISTED[0]}").stdout) <= 3999  # the class's range
