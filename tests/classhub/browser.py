@@ -38,12 +38,14 @@ def _context(browser: Browser, out: Path, user: str | None = None) -> Any:
     )
 
 
-def _login(page: Page, url: str, user: str, password: str) -> None:
+def _login(page: Page, url: str, user: str, password: str, wait: bool = True) -> None:
+    """Log in; ``wait=False`` sends the form and returns at once (logins of many at once)."""
     page.goto(f"{url}/hub/login")
     page.fill("#username_input", user)
     page.fill("#password_input", password)
-    page.click("#login_submit")
-    page.wait_for_load_state()
+    page.click("#login_submit", no_wait_after=not wait)
+    if wait:
+        page.wait_for_load_state()
 
 
 def _answer_dialogs(page: Page, seen: list[str]) -> None:
@@ -192,10 +194,7 @@ def cmd_crowd(browser: Browser, args: argparse.Namespace) -> dict[str, Any]:
     for user, password in users.items():
         if args.phase == "login":  # the logins are sent at once; the servers start in parallel
             page = _context(browser, args.out).new_page()
-            page.goto(f"{args.url}/hub/login")
-            page.fill("#username_input", user)
-            page.fill("#password_input", password)
-            page.click("#login_submit", no_wait_after=True)
+            _login(page, args.url, user, password, wait=False)
         else:
             page = _context(browser, args.out, user).new_page()
             page.goto(f"{args.url}/user/{user}/lab/tree/{args.notebook}", timeout=TIMEOUT_MS)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import ssl
 import subprocess
 import time
@@ -23,6 +22,8 @@ import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from ..servers import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 PLAYBOOK = REPO / "deploy" / "ansible"
@@ -63,12 +64,6 @@ def in_hub(hub: Hub | str, script: str, user: str = "root") -> subprocess.Comple
     name = hub.container if isinstance(hub, Hub) else hub
     runas = [] if user == "root" else ["runuser", "-u", user, "--"]
     return podman("exec", name, *runas, "bash", "-c", script, check=False)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def answers(url: str) -> bool:
@@ -137,7 +132,7 @@ def start(
         TARGET_IMAGE,
     )  # fmt: skip
     try:
-        port = _free_port()
+        port = free_port()
         students = work / "class.csv"
         students.write_text(
             "username,password\n" + "".join(f"{u},{p}\n" for u, p in class_list.items())
@@ -147,8 +142,8 @@ def start(
             "ansible_become": "false",
             "classhub_bind_ip": "127.0.0.1",
             "classhub_port": str(port),
-            "classhub_api_port": str(_free_port()),
-            "classhub_proxy_api_port": str(_free_port()),
+            "classhub_api_port": str(free_port()),
+            "classhub_proxy_api_port": str(free_port()),
             "classhub_hostname": "localhost",
             "classhub_first_uid": "3000",
             "classhub_last_uid": "3999",

@@ -61,9 +61,12 @@ DATA_CACHE = config.get("data_cache") or ""
 
 def real_path(sample):
     """A real file: in the class's shared cache if it holds it, else under data_dir."""
-    if DATA_CACHE and Path(f"{DATA_CACHE}/real/{sample.relpath}").is_file():
-        return f"{DATA_CACHE}/real/{sample.relpath}"
-    return f"{DATA}/real/{sample.relpath}"
+    cached = f"{DATA_CACHE}/real/{sample.relpath}"
+    return (
+        cached
+        if DATA_CACHE and Path(cached).is_file()
+        else f"{DATA}/real/{sample.relpath}"
+    )
 
 
 # multiply=N: every input file is replaced by N variants of it (atlasod.multiply), made
