@@ -56,13 +56,28 @@ def memory_mb(hub: classhub.Hub, unit: str, what: str = "current") -> float:
 
 
 def stop_servers(hub: classhub.Hub) -> None:
+    """Stop every student's server and wait until the hub has seen it (it polls its
+    servers every 30 s; a student logging in before that would be sent to the dead one)."""
+    units = classhub.in_hub(
+        hub,
+        "systemctl list-units --plain --no-legend 'jupyter-*-singleuser.service'"
+        " | awk '{print $1}'",
+    ).stdout.split()
+    users = [u.removeprefix("jupyter-").removesuffix("-singleuser.service") for u in units]
+    since = classhub.in_hub(hub, "date +%s").stdout.strip()
     classhub.in_hub(hub, "systemctl stop 'jupyter-*-singleuser.service' || true")
-    time.sleep(3)
+
+    def seen() -> bool:
+        log = classhub.in_hub(hub, f"journalctl -u jupyterhub --since @{since} -o cat").stdout
+        return all(f"Removing user {u} from proxy" in log for u in users)
+
+    classhub.wait_for(seen, 120, "the hub to see the stopped servers")
 
 
 def add_students(hub: classhub.Hub, names: dict[str, str]) -> None:
     """On a reused hub: the benchmark's students added to the class list it imports."""
-    rows = "".join(f"{u},{p}\n" for u, p in names.items())
+    listed = classhub.in_hub(hub, "cut -d, -f1 /etc/jupyterhub/accounts.csv").stdout.split()
+    rows = "".join(f"{u},{p}\n" for u, p in names.items() if u not in listed)
     classhub.in_hub(hub, f"printf '{rows}' >> /etc/jupyterhub/accounts.csv")
     classhub.in_hub(hub, "systemctl restart jupyterhub")
     classhub.wait_for(lambda: classhub.answers(f"{hub.url}/hub/api/"), 60, "the hub")
