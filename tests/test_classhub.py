@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from .classhub import hub as classhub
-from .classhub.hub import Hub, in_hub, podman
+from .classhub.hub import Hub, in_hub, podman, wait_for
 from .conftest import REPO, tool_from_environment
 from .servers import RangeHTTPServer, catalogue_for
 
@@ -210,3 +210,43 @@ def test_class_list_account_logs_in(hub: Hub) -> None:
     result = browse(hub, "login", f"--student={LISTED[0]}:{LISTED[1]}")
     assert result["url"].startswith(f"{hub.url}/user/{LISTED[0]}/")
     assert 3000 <= int(in_hub(hub, f"id -u {LISTED[0]}").stdout) <= 3999  # the class's range
+
+
+def test_idle_servers_are_culled_and_their_files_stay(hub: Hub) -> None:
+    """The hub runs jupyterhub-idle-culler with the configured timeout (3600 s); the same
+    culler with the service's own token and a one-second timeout stops the idle servers
+    (the culler at work without waiting an hour), the hub stays up, the students' files stay."""
+    culler = in_hub(  # (no procps on the minimal machine: /proc read directly)
+        hub,
+        "for p in /proc/[0-9]*; do c=$(tr '\\0' ' ' < $p/cmdline 2>/dev/null);"
+        " case $c in */python3\\ -m\\ jupyterhub_idle_culler\\ *) echo ${p#/proc/} $c;; esac;"
+        " done",
+    ).stdout.strip()
+    assert "--timeout=3600" in culler, culler
+    environ = in_hub(hub, f"tr '\\0' '\\n' < /proc/{culler.split()[0]}/environ").stdout
+    env = dict(line.split("=", 1) for line in environ.splitlines() if "=" in line)
+    running = in_hub(
+        hub, "systemctl list-units --plain --no-legend --state=active 'jupyter-*-singleuser*'"
+    ).stdout
+    assert "jupyter-alice-singleuser" in running and "jupyter-bob-singleuser" in running
+    culled = in_hub(
+        hub,
+        f"JUPYTERHUB_API_TOKEN={env['JUPYTERHUB_API_TOKEN']} timeout 20"
+        " /opt/jupyterhub/venv/bin/python -m jupyterhub_idle_culler"
+        f" --url={env['JUPYTERHUB_API_URL']} --timeout=1 --cull-every=5",
+    )
+    wait_for(
+        lambda: (
+            not in_hub(
+                hub,
+                "systemctl list-units --plain --no-legend --state=active 'jupyter-*-singleuser*'",
+            ).stdout.strip()
+        ),
+        60,
+        "every idle server stopped",
+    )
+    assert in_hub(hub, "systemctl is-active jupyterhub").stdout.strip() == "active"
+    assert in_hub(hub, "test -f /home/alice/hog.ipynb").returncode == 0
+    assert re.search("culling server alice", culled.stdout + culled.stderr, re.IGNORECASE), (
+        culled.stdout[-2000:] + culled.stderr[-2000:]
+    )
