@@ -58,12 +58,7 @@ def memory_mb(hub: classhub.Hub, unit: str, what: str = "current") -> float:
 def stop_servers(hub: classhub.Hub) -> None:
     """Stop every student's server and wait until the hub has seen it (it polls its
     servers every 30 s; a student logging in before that would be sent to the dead one)."""
-    units = classhub.in_hub(
-        hub,
-        "systemctl list-units --plain --no-legend 'jupyter-*-singleuser.service'"
-        " | awk '{print $1}'",
-    ).stdout.split()
-    users = [u.removeprefix("jupyter-").removesuffix("-singleuser.service") for u in units]
+    users = classhub.running_servers(hub)
     since = classhub.in_hub(hub, "date +%s").stdout.strip()
     classhub.in_hub(hub, "systemctl stop 'jupyter-*-singleuser.service' || true")
 

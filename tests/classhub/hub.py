@@ -66,6 +66,16 @@ def in_hub(hub: Hub | str, script: str, user: str = "root") -> subprocess.Comple
     return podman("exec", name, *runas, "bash", "-c", script, check=False)
 
 
+def running_servers(hub: Hub | str) -> list[str]:
+    """The students whose server (systemd unit jupyter-<name>-singleuser) is active."""
+    units = in_hub(
+        hub,
+        "systemctl list-units --plain --no-legend --state=active"
+        " 'jupyter-*-singleuser.service' | awk '{print $1}'",
+    ).stdout.split()
+    return [u.removeprefix("jupyter-").removesuffix("-singleuser.service") for u in units]
+
+
 def answers(url: str) -> bool:
     """Whether ``url`` answers 200 (the hub's certificate is self-signed)."""
     context = ssl.create_default_context()
