@@ -9,7 +9,11 @@ import json
 import os
 import re
 import shutil
+import ssl
+import subprocess
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -212,6 +216,33 @@ def test_class_list_account_logs_in(hub: Hub) -> None:
     assert 3000 <= int(in_hub(hub, f"id -u {LISTED[0]}").stdout) <= 3999  # the class's range
 
 
+def test_the_other_notebooks_run_to_their_plots_in_jupyterlab(hub: Hub) -> None:
+    """The five other analyses' notebooks, opened in JupyterLab and run top to bottom (H → γγ
+    ran above): alice runs Z′ while bob runs the other four one after the other, each
+    student's kernel under the 1G limit."""
+    share = {"alice": ["zprime"], "bob": ["hzz", "ttbar", "w", "z"]}
+    with ThreadPoolExecutor(len(share)) as pool:
+        runs = {
+            user: pool.submit(
+                browse,
+                hub,
+                "notebooks",
+                f"--user={user}",
+                *(f"--notebook=atlas-opendata/notebooks/{n}.ipynb" for n in names),
+            )
+            for user, names in share.items()
+        }
+    for user, names in share.items():
+        result = runs[user].result()
+        assert list(result) == names
+        for name, ran in result.items():
+            assert ran["dialogs"] == [] and ran["tracebacks"] == 0, (user, name, ran)
+            assert ran["images"] >= 1 and ran["image_width"] > 300, (user, name, ran)
+            assert (ARTIFACTS / f"{user}-{name}.png").stat().st_size > 10_000
+            hists = f"/home/{user}/atlas-opendata/notebooks/notebook-output/demo/{name}"
+            assert in_hub(hub, f"test -s {hists}/histograms.root", user=user).returncode == 0
+
+
 def test_idle_servers_are_culled_and_their_files_stay(hub: Hub) -> None:
     """The hub runs jupyterhub-idle-culler with the configured timeout (3600 s); the same
     culler with the service's own token and a one-second timeout stops the idle servers
@@ -238,3 +269,71 @@ def test_idle_servers_are_culled_and_their_files_stay(hub: Hub) -> None:
     assert re.search("culling server alice", culled.stdout + culled.stderr, re.IGNORECASE), (
         culled.stdout[-2000:] + culled.stderr[-2000:]
     )
+
+
+def test_a_teacher_update_reaches_a_student_at_the_next_login(hub: Hub) -> None:
+    """The teacher updates the course (as a new run of the playbook does, in
+    /opt/atlasod/course); at bob's next login a new file arrives, a file he left alone is
+    updated, one he edited is kept with the teacher's version beside it as .new."""
+    if "bob" in running_servers(hub):
+        pytest.fail("bob's server is running: the culling test above must run first")
+    mine, untouched = "analyses/hyy/analysis.yaml", "analyses/z/analysis.yaml"
+    home = "/home/bob/atlas-opendata"
+    update = "# an update from the teacher"
+    edits = [
+        in_hub(hub, f"echo '# my note' >> {home}/{mine}", user="bob"),
+        *(
+            in_hub(hub, f"echo '{update}' >> /opt/atlasod/course/{name}")
+            for name in (mine, untouched)
+        ),
+        in_hub(hub, "echo 'Exercise 2' > /opt/atlasod/course/notebooks/exercise-2.md"),
+    ]
+    assert all(edit.returncode == 0 for edit in edits), edits
+
+    result = browse(hub, "login", f"--student=bob:{STUDENTS['bob']}")
+    assert result["url"].startswith(f"{hub.url}/user/bob/")
+    assert in_hub(hub, f"cat {home}/notebooks/exercise-2.md").stdout == "Exercise 2\n"
+    assert in_hub(hub, f"stat -c %U {home}/notebooks/exercise-2.md").stdout.strip() == "bob"
+    assert in_hub(hub, f"tail -1 {home}/{untouched}").stdout.strip() == update
+    assert in_hub(hub, f"tail -1 {home}/{mine}").stdout.strip() == "# my note"
+    assert in_hub(hub, f"tail -1 {home}/{mine}.new").stdout.strip() == update
+
+
+def test_a_real_certificate_replaces_the_self_signed_one(hub: Hub, tmp_path: Path) -> None:
+    """classhub_tls_cert/classhub_tls_key: a key other users can read is refused before
+    anything changes; once it is root's alone the hub serves that certificate (signed here
+    by a test CA).  Runs last: the hub restarts."""
+    ca, cert, key = tmp_path / "ca.crt", tmp_path / "hub.crt", tmp_path / "hub.key"
+    openssl = ["openssl", "req", "-nodes", "-newkey", "rsa:2048", "-days", "2"]
+    run = partial(subprocess.run, check=True, capture_output=True)
+    run([*openssl, "-x509", "-subj", "/CN=Test class CA", "-keyout", tmp_path / "ca.key",
+         "-out", ca])  # fmt: skip
+    run([*openssl, "-subj", "/CN=localhost", "-keyout", key, "-out", tmp_path / "hub.csr"])
+    san = tmp_path / "san.ext"
+    san.write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    sign = ["openssl", "x509", "-req", "-in", tmp_path / "hub.csr", "-days", "2"]
+    run([*sign, "-CA", ca, "-CAkey", tmp_path / "ca.key", "-CAcreateserial", "-extfile", san,
+         "-out", cert])  # fmt: skip
+    in_hub(hub, "mkdir -p /etc/ssl/classhub")
+    for name in (cert, key):
+        podman("cp", str(name), f"{hub.container}:/etc/ssl/classhub/{name.name}")
+    in_hub(hub, "chown root:root /etc/ssl/classhub/* && chmod 644 /etc/ssl/classhub/*")
+    real = {
+        "classhub_tls_cert": "/etc/ssl/classhub/hub.crt",
+        "classhub_tls_key": "/etc/ssl/classhub/hub.key",
+    }
+    python = tool_from_environment("ATLASOD_DEPLOY_PYTHON", "the Python of .venv-deploy")
+    again = partial(classhub.apply_playbook, python, Path(hub.inventory), hub.container)
+    with pytest.raises(RuntimeError) as refused:
+        again(ARTIFACTS / "playbook-cert-refused.log", real)
+    assert "no user but root may read the key (chmod 600 /etc/ssl/classhub/hub.key)" in str(
+        refused.value
+    )
+    assert not classhub.answers(f"{hub.url}/hub/api/", cafile=ca)  # still the self-signed one
+
+    in_hub(hub, "chmod 600 /etc/ssl/classhub/hub.key")
+    recap = again(ARTIFACTS / "playbook-cert.log", real)
+    assert re.search(r"failed=0 ", recap), recap
+    wait_for(lambda: classhub.answers(f"{hub.url}/hub/api/", cafile=ca), 60, "the hub (real cert)")
+    served = ssl.get_server_certificate(("127.0.0.1", int(hub.url.rsplit(":", 1)[1])))
+    assert ssl.PEM_cert_to_DER_cert(served) == ssl.PEM_cert_to_DER_cert(cert.read_text())

@@ -26,6 +26,13 @@ TIMEOUT_MS = 600_000
 IDLE = ".jp-Notebook-ExecutionIndicator[data-status='idle']"
 # The status bar once the notebook's kernel (the analyses' environment) has started.
 KERNEL_IDLE = re.compile(r"\(ATLAS Open Data\) \| Idle")
+# True once every code cell of the notebook on show has run ("[7]:", not "[*]:" or "[ ]:").
+ALL_CELLS_RAN = r"""() => {
+  const panel = [...document.querySelectorAll('.jp-NotebookPanel')]
+    .find(p => !p.classList.contains('lm-mod-hidden'));
+  const prompts = panel ? [...panel.querySelectorAll('.jp-CodeCell .jp-InputPrompt')] : [];
+  return prompts.length > 0 && prompts.every(p => /^\[\d+\]:$/.test(p.textContent.trim()));
+}"""
 ERROR_OUTPUT = ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.error']"
 
 
@@ -92,10 +99,8 @@ def _run_all(
 
 def _wait_for_plot(page: Page, out: Path, user: str, name: str) -> dict[str, Any]:
     page.wait_for_selector(".jp-OutputArea-output img", state="attached", timeout=TIMEOUT_MS)
-    # The last cell has run when the kernel is idle again.
-    page.wait_for_selector(
-        ".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=TIMEOUT_MS
-    )
+    # The last cell has run when every code cell of the notebook shown has its number.
+    page.wait_for_function(ALL_CELLS_RAN, timeout=TIMEOUT_MS)
     image = page.locator(".jp-OutputArea-output img").first
     image.scroll_into_view_if_needed()
     page.screenshot(path=str(out / f"{user}-{name}.png"))
@@ -169,6 +174,36 @@ def cmd_run(browser: Browser, args: argparse.Namespace) -> dict[str, Any]:
     return {"message": " ".join(died.inner_text().split())}
 
 
+def cmd_notebooks(browser: Browser, args: argparse.Namespace) -> dict[str, Any]:
+    """Each notebook in turn, in a fresh workspace with the student's other kernels shut
+    down (one kernel at a time stays under the memory limit): open, run all cells to the
+    last, screenshot."""
+    page = _context(browser, args.out, args.user).new_page()
+    base = f"{args.url}/user/{args.user}"
+    result: dict[str, Any] = {}
+    for notebook in args.notebook:
+        page.goto(f"{base}/lab?reset", timeout=TIMEOUT_MS)  # no tabs of earlier notebooks
+        page.wait_for_selector(".jp-DirListing-item", timeout=TIMEOUT_MS)
+        xsrf = next(  # the student server's token, not the hub's (path /hub/)
+            c["value"]
+            for c in page.context.cookies()
+            if c["name"] == "_xsrf" and c["path"].startswith(f"/user/{args.user}")
+        )
+        for kernel in page.request.get(f"{base}/api/kernels").json():
+            gone = page.request.delete(
+                f"{base}/api/kernels/{kernel['id']}", headers={"X-XSRFToken": xsrf}
+            )
+            if gone.status != 204:
+                raise RuntimeError(f"shutting down kernel {kernel['id']}: {gone.status}")
+        name = Path(notebook).stem
+        dialogs: list[str] = []
+        t0 = time.monotonic()
+        _run_all(page, args.url, args.user, notebook, dialogs)
+        result[name] = {**_wait_for_plot(page, args.out, args.user, name), "dialogs": dialogs}
+        result[name]["seconds"] = round(time.monotonic() - t0, 1)
+    return result
+
+
 def cmd_get(browser: Browser, args: argparse.Namespace) -> dict[str, Any]:
     context = _context(browser, args.out, args.user)
     response = context.request.get(f"{args.url}{args.path}")
@@ -180,6 +215,7 @@ def cmd_login(browser: Browser, args: argparse.Namespace) -> dict[str, Any]:
     page = _context(browser, args.out).new_page()
     _login(page, args.url, user, password)
     page.wait_for_url(re.compile(f"/user/{user}/"), timeout=TIMEOUT_MS)
+    page.context.storage_state(path=str(args.out / f"{user}.json"))  # for later commands
     return {"url": page.url}
 
 
@@ -222,7 +258,7 @@ def cmd_crowd(browser: Browser, args: argparse.Namespace) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("class", "run", "get", "login", "crowd"):
+    for name in ("class", "run", "notebooks", "get", "login", "crowd"):
         p = sub.add_parser(name)
         p.add_argument("--url", required=True)
         p.add_argument("--out", type=Path, required=True)
@@ -233,8 +269,10 @@ def main() -> None:
             p.add_argument("--notebook", required=True)
         if name == "crowd":
             p.add_argument("--phase", choices=["login", "run"], required=True)
-        if name in ("run", "get"):
+        if name in ("run", "notebooks", "get"):
             p.add_argument("--user", required=True)
+        if name == "notebooks":
+            p.add_argument("--notebook", action="append", required=True)
         if name == "run":
             p.add_argument("--notebook", required=True)
             p.add_argument("--expect", choices=["plot", "died"], required=True)
@@ -247,6 +285,7 @@ def main() -> None:
     command = {
         "class": cmd_class,
         "run": cmd_run,
+        "notebooks": cmd_notebooks,
         "get": cmd_get,
         "login": cmd_login,
         "crowd": cmd_crowd,

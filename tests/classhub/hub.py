@@ -28,6 +28,10 @@ from ..servers import free_port
 REPO = Path(__file__).resolve().parents[2]
 PLAYBOOK = REPO / "deploy" / "ansible"
 TARGET_IMAGE = "localhost/atlasod-classhub-target"
+# The fresh machines the playbook is tried on: Debian 12 (envs/build-image.sh makes its
+# base) and Ubuntu 24.04 (tests/classhub/ubuntu-base.sh).
+DEBIAN_12 = "localhost/atlasod-debian-bookworm-base"
+UBUNTU_24_04 = "localhost/atlasod-ubuntu-noble-base"
 BROWSER = REPO / "tests" / "classhub" / "browser.py"
 
 
@@ -38,6 +42,7 @@ class Hub:
     teacher: str
     teacher_password: str
     recaps: list[str]  # the PLAY RECAP line of each playbook run
+    inventory: str  # the playbook's inventory for this machine (to run it again)
 
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self)))
@@ -76,10 +81,12 @@ def running_servers(hub: Hub | str) -> list[str]:
     return [u.removeprefix("jupyter-").removesuffix("-singleuser.service") for u in units]
 
 
-def answers(url: str) -> bool:
-    """Whether ``url`` answers 200 (the hub's certificate is self-signed)."""
-    context = ssl.create_default_context()
-    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+def answers(url: str, cafile: Path | None = None) -> bool:
+    """Whether ``url`` answers 200; its certificate is verified against ``cafile`` if given
+    (the hub's own certificate is self-signed)."""
+    context = ssl.create_default_context(cafile=cafile)
+    if cafile is None:
+        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
     try:
         with urllib.request.urlopen(url, context=context, timeout=5) as response:
             return response.status == 200
@@ -96,11 +103,19 @@ def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
     raise RuntimeError(f"{what}: not ready after {timeout} s")
 
 
-def apply_playbook(deploy_python: str, inventory: Path, host: str, log: Path) -> str:
-    """Run the playbook (the tasks' times go to ``log``); returns the hub's PLAY RECAP line."""
+def apply_playbook(
+    deploy_python: str,
+    inventory: Path,
+    host: str,
+    log: Path,
+    extra: dict[str, str] | None = None,
+) -> str:
+    """Run the playbook (the tasks' times go to ``log``; ``extra``: variables given with
+    ``-e``); returns the hub's PLAY RECAP line."""
     bin_dir = Path(deploy_python).parent
     proc = subprocess.run(
-        [str(bin_dir / "ansible-playbook"), "-i", str(inventory), "site.yml"],
+        [str(bin_dir / "ansible-playbook"), "-i", str(inventory), "site.yml"]
+        + (["-e", json.dumps(extra)] if extra else []),
         cwd=PLAYBOOK,
         capture_output=True,
         text=True,
@@ -125,10 +140,16 @@ def start(
     artifacts: Path,
     class_list: dict[str, str],
     settings: dict[str, str],
+    base: str = DEBIAN_12,
 ) -> Hub:
-    """A fresh hub machine with the playbook applied twice; ``class_list``: its students'
-    passwords by name; ``settings``: more playbook variables (classhub_mem_limit, ...)."""
-    podman("build", "--network=host", "-q", "-t", TARGET_IMAGE, str(REPO / "tests" / "classhub"))
+    """A fresh hub machine (from the root file system ``base``) with the playbook applied
+    twice; ``class_list``: its students' passwords by name; ``settings``: more playbook
+    variables (classhub_mem_limit, ...)."""
+    image = TARGET_IMAGE if base == DEBIAN_12 else f"{TARGET_IMAGE}-{base.rsplit('-', 2)[-2]}"
+    podman(
+        "build", "--network=host", "-q", "--build-arg", f"BASE={base}", "-t", image,
+        str(REPO / "tests" / "classhub"),
+    )  # fmt: skip
     name = f"atlasod-classhub-{uuid.uuid4().hex[:8]}"
     mounts = ["-v", "/etc/ssl/certs:/host-certs:ro"]
     pip_cache = Path.home() / ".cache" / "pip"
@@ -139,7 +160,7 @@ def start(
         "--network=host", *mounts,
         "-e", "PIP_CERT=/host-certs/ca-certificates.crt",
         "-e", "NODE_EXTRA_CA_CERTS=/host-certs/ca-certificates.crt",
-        TARGET_IMAGE,
+        image,
     )  # fmt: skip
     try:
         port = free_port()
@@ -177,7 +198,7 @@ def start(
     except BaseException:
         stop(name, artifacts)
         raise
-    return Hub(name, url, "teacher", password, recaps)
+    return Hub(name, url, "teacher", password, recaps, str(inventory))
 
 
 def stop(hub: Hub | str, artifacts: Path | None = None) -> None:
