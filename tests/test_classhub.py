@@ -208,6 +208,14 @@ def test_a_student_over_the_memory_limit_is_stopped_and_the_others_keep_working(
         " 2>/dev/null",
     ).stdout
     assert int(re.search(r"^oom_kill (\d+)", oom, re.MULTILINE).group(1)) >= 1, oom
+    # Her CPU limit (classhub_cpu_limit 1.0) is the kernel's CFS quota on her cgroup.
+    quota = in_hub(
+        hub,
+        f"cg=$(systemctl show -p ControlGroup --value {unit}); d=/sys/fs/cgroup/cpu$cg;"
+        " cat $d/cpu.cfs_quota_us $d/cpu.cfs_period_us 2>/dev/null"
+        " || cat /sys/fs/cgroup$cg/cpu.max",
+    ).stdout.split()
+    assert int(quota[0]) == int(quota[1]) > 0, quota  # one CPU
 
 
 def test_class_list_account_logs_in(hub: Hub) -> None:

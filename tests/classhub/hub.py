@@ -1,6 +1,6 @@
-"""A class hub (deploy/ansible) on a fresh Debian 12 systemd container, from Python: start
-it (the playbook applied twice), run commands on it, drive it with a browser
-(tests/classhub/browser.py), stop it.  Used by tests/test_classhub.py and
+"""A class hub (deploy/ansible) on a fresh Debian 12 (or Ubuntu 24.04) systemd container,
+from Python: start it (the playbook applied twice), run commands on it, drive it with a
+browser (tests/classhub/browser.py), stop it.  Used by tests/test_classhub.py and
 benchmarks/bench_classhub.py.
 
 The container runs privileged with its own cgroup namespace and no user namespace: on a
