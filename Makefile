@@ -125,7 +125,7 @@ lint: install $(DEPLOY_STAMP)
 	$(BIN)/ruff format --check src analyses tests tools benchmarks notebooks
 	$(BIN)/snakefmt --check Snakefile workflows/rules
 	$(BIN)/hadolint envs/Dockerfile
-	$(BIN)/hadolint tests/classhub/Containerfile
+	$(BIN)/hadolint tests/classhub/Containerfile tests/classhub/cloud-init/Containerfile
 	cd deploy/ansible && PATH=$(abspath $(DEPLOY_VENV))/bin:$$PATH ansible-lint --offline site.yml
 	@if command -v cloud-init >/dev/null; then cloud-init schema --config-file deploy/cloud-init/user-data.yaml; \
 	elif [ -n "$$CI" ]; then echo "cloud-init is needed to check deploy/cloud-init/user-data.yaml (make system-deps)"; exit 1; \

@@ -35,6 +35,14 @@ def tool_from_environment(variable: str, what: str) -> str:
     return value
 
 
+def on_demand(variable: str, cost: str) -> pytest.MarkDecorator:
+    """Skip a slow test unless ``variable`` is set (it runs on demand, not in CI); ``cost``
+    says what running it takes."""
+    return pytest.mark.skipif(
+        not os.environ.get(variable), reason=f"on demand ({variable}=1): {cost}"
+    )
+
+
 def snakemake_command(snakemake: str, *args: str) -> list[str]:
     return [
         snakemake,

@@ -8,7 +8,6 @@ archive): ATLASOD_CLASSHUB_UBUNTU=1.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -18,15 +17,12 @@ import pytest
 
 from .classhub import hub as classhub
 from .classhub.hub import in_hub
-from .conftest import REPO, tool_from_environment
+from .conftest import REPO, on_demand, tool_from_environment
 
 pytestmark = [
     pytest.mark.workflow,
     pytest.mark.network,
-    pytest.mark.skipif(
-        not os.environ.get("ATLASOD_CLASSHUB_UBUNTU"),
-        reason="on demand (ATLASOD_CLASSHUB_UBUNTU=1): ~8 min, reaches Ubuntu's archive",
-    ),
+    on_demand("ATLASOD_CLASSHUB_UBUNTU", "~10 min, reaches Ubuntu's archive"),
 ]
 
 ARTIFACTS = REPO / "test-artifacts" / "classhub-ubuntu"

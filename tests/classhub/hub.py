@@ -19,7 +19,7 @@ import subprocess
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -33,6 +33,7 @@ TARGET_IMAGE = "localhost/atlasod-classhub-target"
 DEBIAN_12 = "localhost/atlasod-debian-bookworm-base"
 UBUNTU_24_04 = "localhost/atlasod-ubuntu-noble-base"
 BROWSER = REPO / "tests" / "classhub" / "browser.py"
+HOST_CA = "/host-certs/ca-certificates.crt"  # the host's CA bundle inside the machine
 
 
 @dataclass
@@ -134,6 +135,38 @@ def apply_playbook(
     return recap[-1]
 
 
+def build_image(base: str = DEBIAN_12) -> str:
+    """The image of a fresh machine with systemd (tests/classhub/Containerfile) on the root
+    file system ``base``; its name."""
+    image = TARGET_IMAGE if base == DEBIAN_12 else f"{TARGET_IMAGE}-{base.rsplit('-', 2)[-2]}"
+    podman(
+        "build", "--network=host", "-q", "--build-arg", f"BASE={base}", "-t", image,
+        str(REPO / "tests" / "classhub"),
+    )  # fmt: skip
+    return image
+
+
+def boot(
+    image: str, name: str, mounts: Sequence[str] = (), env: Mapping[str, str] | None = None
+) -> None:
+    """Boot a machine container ``name`` from ``image``: systemd as its first process,
+    privileged with its own cgroup namespace (see above), the host's network, the host's CA
+    bundle at /host-certs (this machine reaches PyPI and npm through it) and the host's pip
+    cache (the wheels `make install` fetched are not fetched again); ``mounts``: more
+    podman -v arguments."""
+    volumes = ["-v", "/etc/ssl/certs:/host-certs:ro"]
+    pip_cache = Path.home() / ".cache" / "pip"
+    if pip_cache.is_dir():
+        volumes += ["-v", f"{pip_cache}:/root/.cache/pip"]
+    for mount in mounts:
+        volumes += ["-v", mount]
+    environment = [f"--env={k}={v}" for k, v in (env or {}).items()]
+    podman(
+        "run", "-d", "--name", name, "--systemd=always", "--privileged", "--cgroupns=private",
+        "--network=host", *volumes, *environment, image,
+    )  # fmt: skip
+
+
 def start(
     work: Path,
     deploy_python: str,
@@ -145,23 +178,9 @@ def start(
     """A fresh hub machine (from the root file system ``base``) with the playbook applied
     twice; ``class_list``: its students' passwords by name; ``settings``: more playbook
     variables (classhub_mem_limit, ...)."""
-    image = TARGET_IMAGE if base == DEBIAN_12 else f"{TARGET_IMAGE}-{base.rsplit('-', 2)[-2]}"
-    podman(
-        "build", "--network=host", "-q", "--build-arg", f"BASE={base}", "-t", image,
-        str(REPO / "tests" / "classhub"),
-    )  # fmt: skip
     name = f"atlasod-classhub-{uuid.uuid4().hex[:8]}"
-    mounts = ["-v", "/etc/ssl/certs:/host-certs:ro"]
-    pip_cache = Path.home() / ".cache" / "pip"
-    if pip_cache.is_dir():  # the wheels `make install` fetched are not fetched again
-        mounts += ["-v", f"{pip_cache}:/root/.cache/pip"]
-    podman(
-        "run", "-d", "--name", name, "--systemd=always", "--privileged", "--cgroupns=private",
-        "--network=host", *mounts,
-        "-e", "PIP_CERT=/host-certs/ca-certificates.crt",
-        "-e", "NODE_EXTRA_CA_CERTS=/host-certs/ca-certificates.crt",
-        image,
-    )  # fmt: skip
+    # podman exec (Ansible's connection) passes the container's environment on
+    boot(build_image(base), name, env={"PIP_CERT": HOST_CA, "NODE_EXTRA_CA_CERTS": HOST_CA})
     try:
         port = free_port()
         students = work / "class.csv"
