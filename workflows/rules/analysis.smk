@@ -112,30 +112,43 @@ rule fit:
         " --out {output} {params.options}"
 
 
-rule plot:
-    input:
-        unpack(plot_inputs),
-    output:
-        png=report(
-            f"{RESULTS}/{{analysis}}/plots/{{hist}}.png",
-            caption="../report/plot.rst",
-            category="{analysis}",
-            subcategory="plots",
-        ),
-        pdf=f"{RESULTS}/{{analysis}}/plots/{{hist}}.pdf",
-    log:
-        f"{LOGS}/plot/{{analysis}}/{{hist}}.log",
-    resources:
-        mem_mb=1000,
-        runtime=5,
-    params:
-        cli=CLI,
-        fit=lambda w, input: f"--fit {input.fit}" if "fit" in input.keys() else "",
-        options=OPTIONS,
-    shell:
-        "{params.cli} --log {log} plot --analysis {wildcards.analysis} --histograms {input.hists}"
-        " --only {wildcards.hist} --outdir $(dirname {output.png})"
-        " {params.fit} {params.options}"
+# The plots: one job per analysis draws all of its histograms (one process imports
+# matplotlib once, rather than one job per histogram); a rule per analysis, since each has
+# its own list of histograms.
+for _name, _analysis in ANALYSES.items():
+
+    rule:
+        name:
+            f"plot_{_name}"
+        input:
+            hists=f"{RESULTS}/{_name}/histograms.root",
+            fit=[f"{RESULTS}/{_name}/fit.json"] if _analysis.fit else [],
+        output:
+            png=[
+                report(
+                    f"{RESULTS}/{_name}/plots/{h.name}.png",
+                    caption="../report/plot.rst",
+                    category=_name,
+                    subcategory="plots",
+                    labels={"histogram": h.name},
+                )
+                for h in _analysis.histograms
+            ],
+            pdf=[f"{RESULTS}/{_name}/plots/{h.name}.pdf" for h in _analysis.histograms],
+        log:
+            f"{LOGS}/plot/{_name}.log",
+        resources:
+            mem_mb=1000,
+            runtime=5,
+        params:
+            cli=CLI,
+            analysis=_name,
+            fit=lambda w, input: "".join(f"--fit {f}" for f in input.fit),
+            outdir=lambda w, output: Path(output.png[0]).parent,
+            options=OPTIONS,
+        shell:
+            "{params.cli} --log {log} plot --analysis {params.analysis}"
+            " --histograms {input.hists} --outdir {params.outdir} {params.fit} {params.options}"
 
 
 rule yields:

@@ -335,13 +335,6 @@ def multiply_location(wildcards):
     return f"{DATA}/{wildcards.origin}/{wildcards.skim}/{wildcards.kind}/{wildcards.stem}.root"
 
 
-def plot_inputs(wildcards):
-    out = {"hists": f"{RESULTS}/{wildcards.analysis}/histograms.root"}
-    if ANALYSES[wildcards.analysis].fit:
-        out["fit"] = f"{RESULTS}/{wildcards.analysis}/fit.json"
-    return out
-
-
 def validate_inputs(wildcards):
     """What the validate step compares: yields, fit, histograms and (demo) the truth."""
     a = ANALYSES[wildcards.analysis]
