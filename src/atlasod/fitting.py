@@ -44,6 +44,11 @@ def model_curve(result: dict[str, Any], x: np.ndarray) -> tuple[np.ndarray, np.n
     return bkg + _gauss(x, **p), bkg
 
 
+# Below this improvement of the chi2 by the Gaussian, the fit has found no peak (a flat or
+# featureless histogram); a real peak, however weak, improves it by orders of magnitude more.
+NO_PEAK_DELTA_CHI2 = 1e-6
+
+
 def fit_poly3_gauss(
     centres: np.ndarray,
     counts: np.ndarray,
@@ -139,9 +144,18 @@ def fit_poly3_gauss(
     grad[ia] = sig * math.sqrt(2 * math.pi) / bin_width
     grad[isg] = amp * math.sqrt(2 * math.pi) / bin_width
     yield_err = float(math.sqrt(max(grad @ cov @ grad, 0.0)))
+    validity = _validity(m, ("mean", "sigma"))
+    if not m.fixed["amplitude"] and delta_chi2 < NO_PEAK_DELTA_CHI2:
+        # A Gaussian that does not lower the chi2 is no peak: its mean and width are then
+        # undetermined and end wherever the minimiser left them (machine-dependent).
+        validity = {
+            "valid": False,
+            "problem": "no peak found: the Gaussian does not improve the fit"
+            " (local significance 0)",
+        }
     return {
         "model": "poly3_gauss",
-        **_validity(m, ("mean", "sigma")),
+        **validity,
         "chi2": chi2_sb,
         "ndf": int(ndf),
         "chi2_ndf": chi2_sb / ndf if ndf > 0 else float("nan"),
