@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -167,6 +168,40 @@ def test_killed_download_resumes_and_a_flipped_byte_is_fetched_again(
     )  # the intact files stay
     assert adler32_of(victim) == adler32_of(root / "GamGam" / "Data" / "data_A.GamGam.root")
     assert_same_results(second, "real", demo_run)
+
+
+def test_a_killed_writers_temporary_folder_goes_even_before_the_writer_is_reaped(
+    tmp_path: Path,
+) -> None:
+    """The temporary folder a killed writer left (named with its process id) is removed by
+    the next write of the same file, also while the killed process is a zombie: killed with
+    its parent, not yet collected by the system's first process (seen in CI: the rerun of
+    a killed workflow then kept the folder)."""
+    from atlasod.histio import atomic_path
+
+    target = tmp_path / "histograms.root"
+    writer = subprocess.Popen(["sleep", "60"])
+    left = tmp_path / f".histograms.root.{writer.pid}-{socket.gethostname()}.k3x9q"
+    left.mkdir()
+    (left / "histograms.root").write_bytes(b"half")
+    try:
+        with atomic_path(target) as tmp:  # its writer runs: its folder stays
+            tmp.write_bytes(b"one")
+        assert left.is_dir()
+        writer.kill()  # not waited for: a zombie until this test reaps it
+        stat = Path(f"/proc/{writer.pid}/stat")
+        deadline = time.monotonic() + 10
+        while stat.read_text().rpartition(")")[2].split()[0] != "Z":
+            assert time.monotonic() < deadline, "the killed writer never became a zombie"
+            time.sleep(0.05)
+        with atomic_path(target) as tmp:
+            tmp.write_bytes(b"two")
+        assert not left.exists()
+        assert target.read_bytes() == b"two"
+        assert [p.name for p in tmp_path.iterdir()] == ["histograms.root"]
+    finally:
+        writer.kill()
+        writer.wait()
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small file system needs root")

@@ -102,13 +102,22 @@ def _remove_abandoned(path: Path) -> None:
 
 
 def _running(pid: int) -> bool:
+    """Whether process ``pid`` still runs.  A killed process that its parent has not reaped
+    yet (a zombie: its parent was killed too, and the system's first process has not
+    collected it) answers signals but writes nothing more: it does not run."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:  # another user's process
+        pass
+    try:  # Linux: the state follows the command name (in parentheses) in /proc/<pid>/stat
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except FileNotFoundError:
+        return not Path("/proc/self").exists()  # gone since, or no /proc to tell
+    except (OSError, IndexError):
         return True
-    return True
+    return state not in ("Z", "X")
 
 
 @contextmanager
