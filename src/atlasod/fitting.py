@@ -144,18 +144,9 @@ def fit_poly3_gauss(
     grad[ia] = sig * math.sqrt(2 * math.pi) / bin_width
     grad[isg] = amp * math.sqrt(2 * math.pi) / bin_width
     yield_err = float(math.sqrt(max(grad @ cov @ grad, 0.0)))
-    validity = _validity(m, ("mean", "sigma"))
-    if not m.fixed["amplitude"] and delta_chi2 < NO_PEAK_DELTA_CHI2:
-        # A Gaussian that does not lower the chi2 is no peak: its mean and width are then
-        # undetermined and end wherever the minimiser left them (machine-dependent).
-        validity = {
-            "valid": False,
-            "problem": "no peak found: the Gaussian does not improve the fit"
-            " (local significance 0)",
-        }
     return {
         "model": "poly3_gauss",
-        **validity,
+        **_validity(m, ("mean", "sigma"), None if m.fixed["amplitude"] else delta_chi2),
         "chi2": chi2_sb,
         "ndf": int(ndf),
         "chi2_ndf": chi2_sb / ndf if ndf > 0 else float("nan"),
@@ -184,9 +175,15 @@ def _peak_at_limit(m: Minuit, names: tuple[str, ...]) -> list[str]:
     return stuck
 
 
-def _validity(m: Minuit, peak: tuple[str, ...]) -> dict[str, Any]:
-    """``valid`` of a peak fit, and its ``problem`` when it is not: Minuit's verdict, and
-    no peak parameter at a limit."""
+def _validity(m: Minuit, peak: tuple[str, ...], delta_chi2: float | None = None) -> dict[str, Any]:
+    """``valid`` of a peak fit, and its ``problem`` when it is not: a peak that does not
+    improve the chi2 over the background alone (``delta_chi2``, where the fit has that
+    comparison), no peak parameter at a limit, and Minuit's verdict."""
+    if delta_chi2 is not None and delta_chi2 < NO_PEAK_DELTA_CHI2:
+        # such a peak's mean and width are undetermined: they end wherever the minimiser
+        # left them (machine-dependent), at a limit or not
+        problem = "no peak found: the Gaussian does not improve the fit (local significance 0)"
+        return {"valid": False, "problem": problem}
     stuck = _peak_at_limit(m, peak)
     if stuck:
         problem = f"no peak found: {', '.join(stuck)} at the limit of the allowed range"
