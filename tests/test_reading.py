@@ -8,6 +8,7 @@ from pathlib import Path
 import awkward as ak
 import numpy as np
 import pytest
+import uproot
 
 from atlasod import processing
 from atlasod.analysis import Analysis
@@ -53,3 +54,24 @@ def test_histograms_do_not_depend_on_the_batch_size(
     events = {cut: entry["events"] for cut, entry in whole.cutflow.items()}
     assert events == {cut: entry["events"] for cut, entry in small.cutflow.items()}
     assert list(events.values())[-1] > 0
+
+
+def test_batches_end_on_cluster_boundaries(tmp_path: Path) -> None:
+    """A batch boundary inside a basket would read and decompress it twice: batches end on
+    the file's cluster boundaries (here every 300 entries) when one falls inside the step,
+    and are never longer than the step."""
+    path = tmp_path / "clusters.root"
+    with uproot.recreate(path) as out:
+        out.mktree("mini", {"x": "float32"})
+        for i in range(5):
+            out["mini"].extend({"x": np.arange(300 * i, 300 * (i + 1), dtype=np.float32)})
+    tree = processing.open_tree(str(path))
+    assert list(tree.common_entry_offsets()) == [0, 300, 600, 900, 1200, 1500]
+    ranges = list(processing.batch_ranges(tree, 100, 1500, 400))
+    assert ranges == [(100, 300), (300, 600), (600, 900), (900, 1200), (1200, 1500)]
+    assert list(processing.batch_ranges(tree, 0, 1400, 250)) == [
+        (0, 250), (250, 300), (300, 550), (550, 600), (600, 850), (850, 900),
+        (900, 1150), (1150, 1400),
+    ]  # fmt: skip
+    batches = processing.read_batches(tree, ["x"], 100, 1500, step=400)
+    assert np.array_equal(np.concatenate([b.x.to_numpy() for b in batches]), np.arange(100, 1500))
