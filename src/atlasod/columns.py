@@ -106,13 +106,13 @@ class Column(NDArrayOperatorsMixin):
         valid = None if self.valid is None else np.repeat(self.valid, shape.counts)
         return Column(np.repeat(self.content, shape.counts), shape, valid)
 
-    def selected_events(self, mask: np.ndarray, missing: Any) -> np.ndarray:
-        """The per-event values of the events where ``mask`` is true, ``missing`` where
-        there is none."""
-        values = self.content[mask]
-        if self.valid is None:
-            return values
-        return np.where(self.valid[mask], values, missing)
+    def selected_events(self, events: np.ndarray) -> np.ndarray:
+        """The per-event values (float64) of the ``events`` (their indices), NaN where there
+        is none."""
+        values = self.content.take(events).astype(np.float64, copy=False)
+        if self.valid is not None:
+            values[~self.valid.take(events)] = np.nan
+        return values
 
     def filled(self, value: Any) -> np.ndarray:
         """The values, with ``value`` where there is none."""

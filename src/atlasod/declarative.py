@@ -241,8 +241,9 @@ class DeclarativeSelection:
             current = current & _event_mask(cut.expr(env), n, cut.name)
             cutflow[cut.name] = current.copy()
         variables = {}
+        events = np.flatnonzero(current)
         for name in self.histogram_names:
-            variables[name] = _selected(env[name], current, n)
+            variables[name] = _selected(env[name], current, events)
         return Selected(mask=current, variables=variables, cutflow=cutflow)
 
 
@@ -263,9 +264,9 @@ def _event_mask(value: Any, n: int, name: str) -> Any:
     return np.asarray(value, dtype=bool)
 
 
-def _selected(value: Any, mask: Any, n: int) -> Any:
-    """The values of the selected events: floats (NaN where missing) per event, an awkward
-    array of lists per object."""
+def _selected(value: Any, mask: Any, events: Any) -> Any:
+    """The values of the selected events (``mask``, or their indices ``events``): floats
+    (NaN where missing) per event, an awkward array of lists per object."""
     import numpy as np
 
     from atlasod.columns import Column, Selector
@@ -274,8 +275,8 @@ def _selected(value: Any, mask: Any, n: int) -> Any:
         if value.jagged:
             assert value.shape is not None
             return Selector(Column(mask).repeated(value.shape))(value).to_awkward()
-        return value.selected_events(mask, np.nan).astype(np.float64, copy=False)
+        return value.selected_events(events)
     value = np.asarray(value)
     if value.ndim == 0:
-        return np.full(int(mask.sum()), float(value))
-    return value[mask]
+        return np.full(len(events), float(value))
+    return value[events]
