@@ -13,6 +13,7 @@ from atlasod.physics import (
     MEV_PER_GEV,
     MUON,
     Z_MASS_GEV,
+    FlatObjects,
     Selected,
     d0_ratio,
     z0_sin_theta,
@@ -41,21 +42,22 @@ PAIRINGS = (((0, 1), (2, 3)), ((0, 2), (1, 3)), ((0, 3), (1, 2)))
 
 def good_leptons(events: ak.Array) -> ak.Array:
     """Loose isolation and impact-parameter cuts; no tight-ID requirement (as the original)."""
-    pt = events.lep_pt
-    electron = events.lep_type == ELECTRON
-    muon = events.lep_type == MUON
-    d0 = d0_ratio(events.lep_trackd0pvunbiased, events.lep_tracksigd0pvunbiased)
-    z0 = z0_sin_theta(events.lep_z0, events.lep_eta)
+    lep = FlatObjects(events, "lep")
+    pt = lep.lep_pt
+    electron = lep.lep_type == ELECTRON
+    muon = lep.lep_type == MUON
+    d0 = d0_ratio(lep.lep_trackd0pvunbiased, lep.lep_tracksigd0pvunbiased)
+    z0 = z0_sin_theta(lep.lep_z0, lep.lep_eta)
     common = (
         (pt > 5 * MEV_PER_GEV)
-        & (np.abs(events.lep_eta) < 2.5)
-        & (events.lep_ptcone30 / pt < 0.3)
-        & (events.lep_etcone20 / pt < 0.3)
+        & (np.abs(lep.lep_eta) < 2.5)
+        & (lep.lep_ptcone30 / pt < 0.3)
+        & (lep.lep_etcone20 / pt < 0.3)
         & (z0 < 0.5)
     )
-    ele = electron & (pt > 7 * MEV_PER_GEV) & (np.abs(events.lep_eta) < 2.47) & (d0 < 5)
+    ele = electron & (pt > 7 * MEV_PER_GEV) & (np.abs(lep.lep_eta) < 2.47) & (d0 < 5)
     mu = muon & (d0 < 3)
-    return common & (ele | mu)
+    return lep.per_event(common & (ele | mu))
 
 
 def pair_masses(

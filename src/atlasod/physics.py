@@ -32,6 +32,32 @@ class Selected:
     cutflow: dict[str, np.ndarray] = field(default_factory=dict)
 
 
+class FlatObjects:
+    """The branches of one collection (``lep_pt``, ``lep_eta``, ...) of a batch of events as
+    flat numpy arrays over all its objects, taken from ``events`` when first used.
+
+    Per-object conditions computed on these cost a fraction of awkward's broadcasting, with
+    the same values (the same numpy ufuncs on the same types); :meth:`per_event` gives the
+    result back as a list per event."""
+
+    def __init__(self, events: ak.Array, collection: str) -> None:
+        self._events = events
+        self._prefix = f"{collection}_"
+        self._values: dict[str, np.ndarray] = {}
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        if name.startswith("_") or not name.startswith(self._prefix):
+            raise AttributeError(f"{name} is not a branch of the {self._prefix[:-1]} collection")
+        if name not in self._values:
+            self._values[name] = ak.to_numpy(ak.flatten(self._events[name]))
+        return self._values[name]
+
+    def per_event(self, values: np.ndarray) -> ak.Array:
+        """``values`` (one per object) as a list per event."""
+        branch = next(iter(self._values))
+        return ak.unflatten(values, ak.num(self._events[branch], axis=1))
+
+
 def delta_phi(phi1: Any, phi2: Any) -> Any:
     """|Δφ| folded into [0, π]."""
     d = np.abs(phi1 - phi2)
@@ -83,37 +109,34 @@ def tight_leptons(
     |η| < 2.5 with |d0|/σ < 3; |z0 sinθ| < 0.5 mm.  ``inclusive_ip`` keeps leptons
     exactly at the impact-parameter cut values, as the W analysis does ("reject if >").
     """
-    pt = events.lep_pt
-    abs_eta = np.abs(events.lep_eta)
-    d0 = d0_ratio(events.lep_trackd0pvunbiased, events.lep_tracksigd0pvunbiased)
-    z0 = z0_sin_theta(events.lep_z0, events.lep_eta)
+    lep = FlatObjects(events, "lep")
+    pt = lep.lep_pt
+    abs_eta = np.abs(lep.lep_eta)
+    d0 = d0_ratio(lep.lep_trackd0pvunbiased, lep.lep_tracksigd0pvunbiased)
+    z0 = z0_sin_theta(lep.lep_z0, lep.lep_eta)
 
     def below(value: Any, cut: float) -> Any:
         return value <= cut if inclusive_ip else value < cut
 
     base = (
-        events.lep_isTightID
+        lep.lep_isTightID
         & (pt > pt_min_gev * MEV_PER_GEV)
-        & (events.lep_ptcone30 / pt < iso_max)
-        & (events.lep_etcone20 / pt < iso_max)
+        & (lep.lep_ptcone30 / pt < iso_max)
+        & (lep.lep_etcone20 / pt < iso_max)
         & below(z0, 0.5)
     )
-    ele = (
-        (events.lep_type == ELECTRON)
-        & (abs_eta < 2.47)
-        & ~in_lepton_crack(abs_eta)
-        & below(d0, 5.0)
-    )
-    mu = (events.lep_type == MUON) & (abs_eta < 2.5) & below(d0, 3.0)
-    return base & (ele | mu)
+    ele = (lep.lep_type == ELECTRON) & (abs_eta < 2.47) & ~in_lepton_crack(abs_eta) & below(d0, 5.0)
+    mu = (lep.lep_type == MUON) & (abs_eta < 2.5) & below(d0, 3.0)
+    return lep.per_event(base & (ele | mu))
 
 
 def good_jets(events: ak.Array, pt_min_gev: float = 30.0, eta_max: float = 2.5) -> ak.Array:
     """Per-jet mask: pT and |η| cuts plus the JVT cleaning of tt̄ and Z′ (reference §2.3):
     a jet with pT < 60 GeV and |η| < 2.4 must have JVT > 0.59."""
-    pt, abs_eta = events.jet_pt, np.abs(events.jet_eta)
-    pileup = (pt < 60 * MEV_PER_GEV) & (abs_eta < 2.4) & (events.jet_jvt < 0.59)
-    return (pt > pt_min_gev * MEV_PER_GEV) & (abs_eta < eta_max) & ~pileup
+    jet = FlatObjects(events, "jet")
+    pt, abs_eta = jet.jet_pt, np.abs(jet.jet_eta)
+    pileup = (pt < 60 * MEV_PER_GEV) & (abs_eta < 2.4) & (jet.jet_jvt < 0.59)
+    return jet.per_event((pt > pt_min_gev * MEV_PER_GEV) & (abs_eta < eta_max) & ~pileup)
 
 
 def first(values: ak.Array, mask: ak.Array) -> ak.Array:
