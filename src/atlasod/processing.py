@@ -161,8 +161,8 @@ def fill(
             keep = ak.to_numpy(selected.variables[spec.where]).astype(bool)
             values, w = values[keep], w[keep]
         values = ak.Array(values) if not isinstance(values, np.ndarray) else values
-        if isinstance(values, ak.Array) and values.ndim > 1:
-            w = ak.to_numpy(ak.flatten(ak.broadcast_arrays(w, values)[0]))
+        if isinstance(values, ak.Array) and values.ndim > 1:  # per object: the event's weight
+            w = np.repeat(w, ak.to_numpy(ak.num(values, axis=1)))
             values = ak.flatten(values)
         values = np.asarray(ak.to_numpy(values), dtype=np.float64)
         # a quirk of an original analysis: every event filled twice (W: hist_mtw)
