@@ -9,7 +9,8 @@ side and interleaved in one run:
 
 - uproot reading and decompressing the branches the selection needs (the read floor), as
   the chunk step reads them (plain file reads, branches in groups, batches within a memory
-  budget) and with uproot's defaults (memory-mapped, all branches at once);
+  budget that end on the file's cluster boundaries) and with uproot's defaults
+  (memory-mapped, all branches at once, ``iterate``);
 - the chunk step (read, select, weight, fill the histograms), one core;
 - RDataFrame running the same selection (``benchmarks/rdf_selections.py``), one thread and
   with implicit multi-threading on every core.
