@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from .classhub import hub as classhub
-from .classhub.hub import in_hub, podman
+from .classhub.hub import in_hub
 from .conftest import REPO, on_demand
 from .servers import free_port
 
@@ -56,11 +56,7 @@ def test_user_data_turns_a_fresh_vm_into_a_hub(tmp_path: Path) -> None:
         shutil.rmtree(ARTIFACTS)
     ARTIFACTS.mkdir(parents=True)
     # the fresh Debian 12 machine, with cloud-init (tests/classhub/cloud-init/Containerfile)
-    base = classhub.build_image()
-    podman(
-        "build", "--network=host", "-q", "--build-arg", f"BASE={base}", "-t", IMAGE,
-        str(REPO / "tests" / "classhub" / "cloud-init"),
-    )  # fmt: skip
+    classhub.build_image(classhub.build_image(), REPO / "tests" / "classhub" / "cloud-init", IMAGE)
     seed = tmp_path / "seed"
     seed.mkdir()
     port = free_port()

@@ -135,13 +135,16 @@ def apply_playbook(
     return recap[-1]
 
 
-def build_image(base: str = DEBIAN_12) -> str:
-    """The image of a fresh machine with systemd (tests/classhub/Containerfile) on the root
-    file system ``base``; its name."""
-    image = TARGET_IMAGE if base == DEBIAN_12 else f"{TARGET_IMAGE}-{base.rsplit('-', 2)[-2]}"
+def build_image(
+    base: str = DEBIAN_12, folder: Path = REPO / "tests" / "classhub", image: str | None = None
+) -> str:
+    """The image built from ``folder``'s Containerfile on the root file system ``base``
+    (by default the image of a fresh machine with systemd, tests/classhub/Containerfile);
+    its name (``image``, or one made from the base's)."""
+    if image is None:
+        image = TARGET_IMAGE if base == DEBIAN_12 else f"{TARGET_IMAGE}-{base.rsplit('-', 2)[-2]}"
     podman(
-        "build", "--network=host", "-q", "--build-arg", f"BASE={base}", "-t", image,
-        str(REPO / "tests" / "classhub"),
+        "build", "--network=host", "-q", "--build-arg", f"BASE={base}", "-t", image, str(folder)
     )  # fmt: skip
     return image
 
