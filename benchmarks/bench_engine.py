@@ -34,10 +34,11 @@ from pathlib import Path
 
 import uproot
 
-from atlasod.analysis import load_analysis
-from atlasod.catalogue import Catalogue
-from atlasod.demo import demo_event_count, generate_file
-from atlasod.processing import READ_STEP, open_tree, process_chunk, read_batches
+from atlasod.data.catalogue import Catalogue
+from atlasod.data.trees import READ_STEP, open_tree, read_batches
+from atlasod.demo.generate import demo_event_count, generate_file
+from atlasod.selection.analysis import load_analysis
+from atlasod.selection.chunk import process_chunk
 
 REPO = Path(__file__).resolve().parents[1]
 CACHE = Path(__file__).resolve().parent / ".cache"

@@ -32,10 +32,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from atlasod import plan
-from atlasod.analysis import load_analysis
-from atlasod.catalogue import Catalogue
-from atlasod.daskrun import run
+from atlasod.data import plan
+from atlasod.data.catalogue import Catalogue
+from atlasod.run.daskrun import run
+from atlasod.selection.analysis import load_analysis
 
 REPO = Path(__file__).resolve().parents[1]
 CACHE = Path(__file__).resolve().parent / ".cache" / "multiplied"

@@ -22,10 +22,10 @@ import sys
 import time
 from pathlib import Path
 
-from atlasod.analysis import load_analysis
-from atlasod.catalogue import Catalogue
-from atlasod.daskrun import Task, _run_task
-from atlasod.demo import demo_event_count, generate_file
+from atlasod.data.catalogue import Catalogue
+from atlasod.demo.generate import demo_event_count, generate_file
+from atlasod.run.daskrun import Task, _run_task
+from atlasod.selection.analysis import load_analysis
 
 REPO = Path(__file__).resolve().parents[1]
 CACHE = Path(__file__).resolve().parent / ".cache"

@@ -29,12 +29,12 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import uproot
 
-from atlasod.analysis import load_analysis
-from atlasod.catalogue import Catalogue
-from atlasod.demo import generate_file
-from atlasod.merging import combine, write_merged
-from atlasod.plotting import plot_analysis
-from atlasod.processing import process_chunk
+from atlasod.data.catalogue import Catalogue
+from atlasod.demo.generate import generate_file
+from atlasod.results.merging import combine, write_merged
+from atlasod.results.plotting import plot_analysis
+from atlasod.selection.analysis import load_analysis
+from atlasod.selection.chunk import process_chunk
 
 ANALYSIS = "z"
 SOURCE = os.environ.get("ATLASOD_SOURCE", "demo")  # "demo" (offline) or "real"
@@ -120,7 +120,7 @@ plt.close("all")
 # `breit_wigner_gauss` of `hist_mLL`, as the workflow's fit step.
 
 # %%
-from atlasod.fitting import fit_analysis
+from atlasod.results.fitting import fit_analysis
 
 result = fit_analysis(analysis, WORK / "histograms.root", WORK / "fit.json", {}, catalogue)
 for key in ("parameters", "normalisation", "signal_strength", "upper_limit"):

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from atlasod.analysis import Analysis, load_analysis
-from atlasod.catalogue import Catalogue
+from atlasod.data.catalogue import Catalogue
+from atlasod.selection.analysis import Analysis, load_analysis
 
 REPO = Path(__file__).resolve().parents[1]
 ANALYSES = REPO / "analyses"

@@ -7,9 +7,9 @@ import json
 import sys
 from pathlib import Path
 
-from atlasod.analysis import Analysis, discover, load_analysis
-from atlasod.catalogue import Catalogue
+from atlasod.data.catalogue import Catalogue
 from atlasod.histio import read_histograms
+from atlasod.selection.analysis import Analysis, discover, load_analysis
 
 from .conftest import ANALYSES, TEST_SCALE
 

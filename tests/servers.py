@@ -31,7 +31,7 @@ def catalogue_for(served: Path, out: Path) -> Path:
     import uproot
     import yaml
 
-    from atlasod.cache import adler32_of
+    from atlasod.data.cache import adler32_of
 
     raw = yaml.safe_load(resources.files("atlasod").joinpath("data/catalogue.yaml").read_text())
     for rec in raw["files"]:

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from atlasod.cache import adler32_of, check_cached, stamp_path, write_stamp
-from atlasod.catalogue import Catalogue, SampleFile
+from atlasod.data.cache import adler32_of, check_cached, stamp_path, write_stamp
+from atlasod.data.catalogue import Catalogue, SampleFile
 from atlasod.errors import AtlasodError
 
 
@@ -25,7 +25,7 @@ def test_an_unchanged_verified_file_is_used_without_reading_it(
     cached: tuple[SampleFile, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sample, path = cached
-    monkeypatch.setattr("atlasod.cache.adler32_of", lambda p: pytest.fail("read again"))
+    monkeypatch.setattr("atlasod.data.cache.adler32_of", lambda p: pytest.fail("read again"))
     assert check_cached(sample, path) is None
 
 

@@ -2,7 +2,7 @@ import re
 
 import pytest
 
-from atlasod.catalogue import Catalogue
+from atlasod.data.catalogue import Catalogue
 from atlasod.errors import AtlasodError
 
 

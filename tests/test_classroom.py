@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from atlasod import classroom
+from atlasod.classroom import collect, sync
 from atlasod.cli import main
 from atlasod.errors import AtlasodError
 
@@ -51,7 +51,7 @@ def test_collect_gathers_every_students_results_with_a_summary(
             raise PermissionError(13, "Permission denied")
         return real_scandir(path)
 
-    monkeypatch.setattr(classroom.os, "scandir", scandir)
+    monkeypatch.setattr(collect.os, "scandir", scandir)
     out = tmp_path / "class-hyy"
     (out / "stale").mkdir(parents=True)  # a previous collection is replaced
     main(["collect", "--analysis", "hyy", "--out", str(out), *map(str, sorted(homes.iterdir()))])
@@ -87,20 +87,20 @@ def test_collect_gathers_every_students_results_with_a_summary(
 
 
 def test_fit_headlines_of_each_kind_of_fit() -> None:
-    assert classroom.fit_headline({"normalisation": {"value": 1.1046, "error": 0.0213}}) == (
+    assert collect.fit_headline({"normalisation": {"value": 1.1046, "error": 0.0213}}) == (
         "normalisation 1.105 ± 0.021"
     )
     limit = {"signal_strength": {"value": 0.2, "error": 0.5}, "upper_limit": {"observed": 1.23}}
-    assert classroom.fit_headline(limit) == "μ 0.2 ± 0.5 (μ < 1.23 at 95% CL)"
-    assert classroom.fit_headline(None) == ""
+    assert collect.fit_headline(limit) == "μ 0.2 ± 0.5 (μ < 1.23 at 95% CL)"
+    assert collect.fit_headline(None) == ""
 
 
 def test_collect_needs_homes_with_distinct_names(tmp_path: Path) -> None:
     with pytest.raises(AtlasodError, match="give the students' home folders"):
-        classroom.collect("hyy", [], tmp_path / "out")
+        collect.collect("hyy", [], tmp_path / "out")
     a, b = tmp_path / "x" / "ann", tmp_path / "y" / "ann"
     with pytest.raises(AtlasodError, match="two homes have the same name ann: give each once"):
-        classroom.collect("hyy", [a, b], tmp_path / "out")
+        collect.collect("hyy", [a, b], tmp_path / "out")
 
 
 # `atlasod class-sync`: the teacher's course material into a student's home
@@ -161,9 +161,9 @@ def test_class_sync_copies_the_course_with_safe_modes_and_records_it(tmp_path: P
     (source / "latest.yaml").symlink_to(source / "analyses" / "hyy" / "analysis.yaml")
     dest = tmp_path / "home" / "alice" / "course"  # created, with its parents
 
-    done = classroom.sync_class(source, dest)
+    done = sync.sync_class(source, dest)
 
-    assert done == classroom.Delivery(copied=DELIVERED, skipped=["latest.yaml"])
+    assert done == sync.Delivery(copied=DELIVERED, skipped=["latest.yaml"])
     assert done.summary() == (
         "5 copied, 0 updated, 0 kept (changed by you; the new version is beside as .new), 1 skipped"
     )
@@ -189,14 +189,14 @@ def test_class_sync_copies_the_course_with_safe_modes_and_records_it(tmp_path: P
 
 def test_class_sync_twice_changes_nothing(tmp_path: Path) -> None:
     source, dest = _course(tmp_path / "course"), tmp_path / "course-copy"
-    classroom.sync_class(source, dest)
+    sync.sync_class(source, dest)
     before = {
         p: (p.stat().st_ino, p.stat().st_mtime_ns, p.read_bytes())
         for p in dest.rglob("*")
         if p.is_file()
     }
 
-    assert classroom.sync_class(source, dest) == classroom.Delivery()
+    assert sync.sync_class(source, dest) == sync.Delivery()
 
     after = {
         p: (p.stat().st_ino, p.stat().st_mtime_ns, p.read_bytes())
@@ -208,14 +208,14 @@ def test_class_sync_twice_changes_nothing(tmp_path: Path) -> None:
 
 def test_class_sync_updates_what_the_student_did_not_change(tmp_path: Path) -> None:
     source, dest = _course(tmp_path / "course"), tmp_path / "dest"
-    classroom.sync_class(source, dest)
+    sync.sync_class(source, dest)
     (source / "analyses" / "hyy" / "analysis.yaml").write_bytes(b"name: hyy\nbins: 30\n")
     (source / "workflows" / "run.sh").write_bytes(b"#!/bin/sh\nsnakemake --cores 8\n")
     (source / "notebooks" / "new.py").write_bytes(b"# %%\n")
 
-    done = classroom.sync_class(source, dest)
+    done = sync.sync_class(source, dest)
 
-    assert done == classroom.Delivery(
+    assert done == sync.Delivery(
         copied=["notebooks/new.py"], updated=["analyses/hyy/analysis.yaml", "workflows/run.sh"]
     )
     assert (dest / "analyses" / "hyy" / "analysis.yaml").read_bytes() == b"name: hyy\nbins: 30\n"
@@ -232,16 +232,16 @@ def test_class_sync_keeps_what_the_student_edited_and_writes_the_new_version_bes
     source, dest = _course(tmp_path / "course"), tmp_path / "dest"
     (dest / "notebooks").mkdir(parents=True)
     (dest / "notebooks" / "hyy.py").write_bytes(b"# my own notebook\n")  # there before
-    classroom.sync_class(source, dest)
+    sync.sync_class(source, dest)
     analysis = dest / "analyses" / "hyy" / "analysis.yaml"
     analysis.write_bytes(b"name: hyy\n# my cut\n")  # the student's edit
     (source / "analyses" / "hyy" / "analysis.yaml").write_bytes(b"name: hyy\nbins: 30\n")
     caplog.set_level(logging.INFO, logger="atlasod")
     caplog.clear()
 
-    done = classroom.sync_class(source, dest)
+    done = sync.sync_class(source, dest)
 
-    assert done == classroom.Delivery(kept=["analyses/hyy/analysis.yaml", "notebooks/hyy.py"])
+    assert done == sync.Delivery(kept=["analyses/hyy/analysis.yaml", "notebooks/hyy.py"])
     assert analysis.read_bytes() == b"name: hyy\n# my cut\n"
     assert (dest / "analyses/hyy/analysis.yaml.new").read_bytes() == b"name: hyy\nbins: 30\n"
     assert stat.S_IMODE((dest / "analyses/hyy/analysis.yaml.new").stat().st_mode) == 0o644
@@ -260,21 +260,21 @@ def test_class_sync_keeps_what_the_student_edited_and_writes_the_new_version_bes
 
     # the next login reports it again, without rewriting the .new; a newer version replaces it
     inode = (dest / "analyses/hyy/analysis.yaml.new").stat().st_ino
-    assert classroom.sync_class(source, dest).kept == [
+    assert sync.sync_class(source, dest).kept == [
         "analyses/hyy/analysis.yaml",
         "notebooks/hyy.py",
     ]
     assert (dest / "analyses/hyy/analysis.yaml.new").stat().st_ino == inode
     (source / "analyses" / "hyy" / "analysis.yaml").write_bytes(b"name: hyy\nbins: 40\n")
-    classroom.sync_class(source, dest)
+    sync.sync_class(source, dest)
     assert (dest / "analyses/hyy/analysis.yaml.new").read_bytes() == b"name: hyy\nbins: 40\n"
     assert analysis.read_bytes() == b"name: hyy\n# my cut\n"
 
     # the student takes the teacher's version: the file is updated again from then on
     analysis.write_bytes(b"name: hyy\nbins: 40\n")
-    assert classroom.sync_class(source, dest) == classroom.Delivery(kept=["notebooks/hyy.py"])
+    assert sync.sync_class(source, dest) == sync.Delivery(kept=["notebooks/hyy.py"])
     (source / "analyses" / "hyy" / "analysis.yaml").write_bytes(b"name: hyy\nbins: 50\n")
-    assert classroom.sync_class(source, dest).updated == ["analyses/hyy/analysis.yaml"]
+    assert sync.sync_class(source, dest).updated == ["analyses/hyy/analysis.yaml"]
     assert analysis.read_bytes() == b"name: hyy\nbins: 50\n"
 
 
@@ -282,14 +282,14 @@ def test_class_sync_does_not_bring_back_what_the_student_deleted(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     source, dest = _course(tmp_path / "course"), tmp_path / "dest"
-    classroom.sync_class(source, dest)
+    sync.sync_class(source, dest)
     (dest / "Snakefile").unlink()
     shutil.rmtree(dest / "analyses")
     caplog.set_level(logging.INFO, logger="atlasod")
 
-    done = classroom.sync_class(source, dest)
+    done = sync.sync_class(source, dest)
 
-    assert done == classroom.Delivery(
+    assert done == sync.Delivery(
         skipped=["Snakefile", "analyses/hyy/analysis.yaml", "analyses/hyy/data/cuts.txt"]
     )
     assert "class-sync: Snakefile was removed since delivered: not brought back" in caplog.messages
@@ -306,7 +306,7 @@ def test_class_sync_does_not_bring_back_what_the_student_deleted(
     ]
     # reported once: the next logins say nothing, even when the teacher changes the file
     (source / "Snakefile").write_bytes(b"rule all:\n    input: ['x']\n")
-    assert classroom.sync_class(source, dest) == classroom.Delivery()
+    assert sync.sync_class(source, dest) == sync.Delivery()
     assert not (dest / "Snakefile").exists() and not (dest / "analyses").exists()
     assert _record(dest)["Snakefile"] == _sha(b"rule all:\n    input: []\n")
 
@@ -329,9 +329,9 @@ def test_class_sync_never_writes_through_a_link_in_the_destination(
     (dest / "analyses" / "hyy" / "analysis.yaml.new").symlink_to(victim)  # the .new is a link
     caplog.set_level(logging.INFO, logger="atlasod")
 
-    done = classroom.sync_class(source, dest)
+    done = sync.sync_class(source, dest)
 
-    assert done == classroom.Delivery(
+    assert done == sync.Delivery(
         copied=["analyses/hyy/data/cuts.txt"],
         skipped=[
             "Snakefile",
@@ -362,16 +362,16 @@ def test_class_sync_never_writes_through_a_link_in_the_destination(
 def test_class_sync_refuses_a_missing_source_and_a_linked_destination(tmp_path: Path) -> None:
     source = _course(tmp_path / "course")
     with pytest.raises(AtlasodError, match=r"the course material .* does not exist or is not a"):
-        classroom.sync_class(tmp_path / "nothing", tmp_path / "dest")
+        sync.sync_class(tmp_path / "nothing", tmp_path / "dest")
     assert not (tmp_path / "dest").exists()
     real = tmp_path / "real"
     real.mkdir()
     (tmp_path / "dest").symlink_to(real)
     with pytest.raises(AtlasodError, match="is a link: links in the destination are not followed"):
-        classroom.sync_class(source, tmp_path / "dest")
+        sync.sync_class(source, tmp_path / "dest")
     (real / ".atlasod-class").symlink_to(tmp_path / "elsewhere")
     with pytest.raises(AtlasodError, match="is a link or not a folder: the record of what was"):
-        classroom.sync_class(source, real)
+        sync.sync_class(source, real)
     assert sorted(p.name for p in real.iterdir()) == [".atlasod-class"]
     assert not (tmp_path / "elsewhere").exists()
 
@@ -398,7 +398,7 @@ def test_class_sync_command_line(tmp_path: Path) -> None:
     assert (first.returncode, first.stdout) == (0, "")
     summary = "kept (changed by you; the new version is beside as .new)"
     assert (
-        f"INFO atlasod.classroom: class-sync {source} -> {dest}: "
+        f"INFO atlasod.classroom.sync: class-sync {source} -> {dest}: "
         f"5 copied, 0 updated, 0 {summary}, 0 skipped\n" in first.stderr
     )
     assert (second.returncode, second.stdout) == (0, "")
@@ -406,7 +406,9 @@ def test_class_sync_command_line(tmp_path: Path) -> None:
         f"class-sync {source} -> {dest}: 0 copied, 1 updated, 1 {summary}, 1 skipped\n"
         in second.stderr
     )
-    assert "WARNING atlasod.classroom: class-sync: Snakefile was changed by you" in second.stderr
+    assert (
+        "WARNING atlasod.classroom.sync: class-sync: Snakefile was changed by you" in second.stderr
+    )
     assert (dest / "Snakefile").read_bytes() == b"# mine\n"
     assert (dest / "Snakefile.new").read_bytes() == b"# the teacher's\n"
     assert (dest / "notebooks" / "hyy.py").read_bytes() == b"# %%\n"

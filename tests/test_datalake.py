@@ -312,7 +312,7 @@ def test_bad_cases_give_clear_errors_and_leave_nothing(
 def test_streaming_needs_a_replica_readable_in_place() -> None:
     """access=stream with an input whose replicas have no root:// URL (a client that lists
     replicas as Rucio's does, without a server)."""
-    from atlasod import datalake
+    from atlasod.data import datalake
     from atlasod.errors import AtlasodError
 
     class Replicas:

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import uproot
 
-from atlasod.analysis import Analysis, discover, load_analysis
-from atlasod.catalogue import Catalogue
-from atlasod.demo import generate_file
-from atlasod.mini import COLLECTIONS, SCALARS, branch_names
-from atlasod.processing import process_chunk, write_chunk
+from atlasod.data.catalogue import Catalogue
+from atlasod.data.mini import COLLECTIONS, SCALARS, branch_names
+from atlasod.demo.generate import generate_file
+from atlasod.selection.analysis import Analysis, discover, load_analysis
+from atlasod.selection.chunk import process_chunk, write_chunk
 
 from .conftest import ANALYSES
 

@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 import uproot
 
-from atlasod.analysis import Analysis, discover, load_analysis
-from atlasod.catalogue import Catalogue
 from atlasod.cli import main
-from atlasod.demo import generate_file
+from atlasod.data.catalogue import Catalogue
+from atlasod.demo.generate import generate_file
 from atlasod.errors import AtlasodError
-from atlasod.processing import process_chunk
+from atlasod.selection.analysis import Analysis, discover, load_analysis
+from atlasod.selection.chunk import process_chunk
 
 from .conftest import ANALYSES, run_snakemake
 from .servers import free_port
@@ -123,6 +123,32 @@ def test_unknown_analysis_key_lists_the_allowed_keys(tmp_path: Path, catalogue: 
         r"\('lumi' was unexpected\) \(allowed keys: cuts, data, demo, description, exercises, ",
     ):
         load_analysis(root, "hyy", catalogue)
+
+
+def test_an_analysis_that_imports_an_old_module_name_is_told_the_new_one(
+    tmp_path: Path, catalogue: Catalogue
+) -> None:
+    """A teacher's selection.py written for the flat package (0.1) fails at once with the new
+    import, not with a ModuleNotFoundError traceback; once mended, it loads."""
+    root = _copy_analysis(tmp_path, "hzz")
+    selection = root / "hzz" / "selection.py"
+    mended = selection.read_text()
+    assert "from atlasod.selection.physics import (" in mended
+    selection.write_text(
+        mended.replace(
+            "from atlasod.selection.physics import (", "from atlasod.physics import (", 1
+        )
+    )
+    number = mended.splitlines().index("from atlasod.selection.physics import (") + 1
+    with pytest.raises(AtlasodError) as err:
+        _ = load_analysis(root, "hzz", catalogue).selection
+    assert str(err.value) == (
+        f"{selection}, line {number}: the module atlasod.physics is now "
+        "atlasod.selection.physics (the package is split by stage: "
+        "docs/writing-an-analysis.md); change the import"
+    )
+    selection.write_text(mended)
+    assert hasattr(load_analysis(root, "hzz", catalogue).selection, "select_events")
 
 
 def test_unknown_sample_in_analysis(tmp_path: Path, catalogue: Catalogue) -> None:

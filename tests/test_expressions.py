@@ -9,11 +9,11 @@ import awkward as ak
 import numpy as np
 import pytest
 
-from atlasod.analysis import Analysis
-from atlasod.catalogue import Catalogue
-from atlasod.columns import Objects, from_awkward
+from atlasod.data.catalogue import Catalogue
 from atlasod.errors import AtlasodError
-from atlasod.expressions import ExpressionError, Origin, compile_expression, reference
+from atlasod.selection.analysis import Analysis
+from atlasod.selection.columns import Objects, from_awkward
+from atlasod.selection.expressions import ExpressionError, Origin, compile_expression, reference
 
 from .conftest import REPO
 

@@ -2,12 +2,12 @@
 
 from pathlib import Path
 
-from atlasod.failures import summary
+from atlasod.run.failures import summary
 
 
 def _job_log(path: Path, message: str) -> Path:
     path.write_text(
-        "2026-11-27 10:00:00,000 INFO atlasod.processing: reading\n"
+        "2026-11-27 10:00:00,000 INFO atlasod.selection.chunk: reading\n"
         f"2026-11-27 10:00:01,000 ERROR atlasod: {message}\n"
         "  second line of the message\n"
     )

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from atlasod.cache import adler32_of
+from atlasod.data.cache import adler32_of
 
 from .conftest import REPO, TEST_SCALE, env_with_venv, run_snakemake, snakemake_command
 from .servers import RangeHTTPServer, catalogue_for, free_port

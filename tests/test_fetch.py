@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from atlasod.analysis import Analysis
-from atlasod.cache import adler32_of
-from atlasod.catalogue import Catalogue, SampleFile
-from atlasod.demo import generate_file
+from atlasod.data.cache import adler32_of
+from atlasod.data.catalogue import Catalogue, SampleFile
+from atlasod.data.fetch import fetch_file
+from atlasod.demo.generate import generate_file
 from atlasod.errors import AtlasodError
-from atlasod.fetch import fetch_file
-from atlasod.processing import process_chunk
+from atlasod.selection.analysis import Analysis
+from atlasod.selection.chunk import process_chunk
 
 from .conftest import env_with_venv
 from .servers import RangeHTTPServer, free_port, xrootd_server

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from atlasod.fitting import background_polynomial, fit_poly3_gauss, model_curve
+from atlasod.results.fitting import background_polynomial, fit_poly3_gauss, model_curve
 
 EDGES = np.linspace(105, 160, 31)
 CENTRES = 0.5 * (EDGES[1:] + EDGES[:-1])
@@ -64,7 +64,7 @@ Z_MASS, Z_WIDTH, RESOLUTION = 91.1876, 2.4952, 2.0
 
 
 def test_breit_wigner_gauss_fit_recovers_mass_width_and_resolution() -> None:
-    from atlasod.fitting import fit_breit_wigner_gauss
+    from atlasod.results.fitting import fit_breit_wigner_gauss
 
     rng = np.random.default_rng(5)
     n = 200_000
@@ -91,7 +91,7 @@ SIG = np.array([5.0, 20, 60, 20, 5])
 
 
 def test_mc_normalisation_fit_returns_the_scale_of_the_floating_group() -> None:
-    from atlasod.statistics import template_fit
+    from atlasod.results.statistics import template_fit
 
     result = template_fit(
         _samples(("W", BKG), ("other", SIG)), 1.2 * BKG + SIG, "W", "mc_normalisation"
@@ -103,7 +103,7 @@ def test_mc_normalisation_fit_returns_the_scale_of_the_floating_group() -> None:
 
 
 def test_signal_fit_and_cls_limit_on_background_only_data() -> None:
-    from atlasod.statistics import template_fit
+    from atlasod.results.statistics import template_fit
 
     result = template_fit(_samples(("bkg", BKG), ("Zp", SIG)), BKG, "Zp", "signal_upper_limit")
     mu = result["signal_strength"]
@@ -116,7 +116,7 @@ def test_signal_fit_and_cls_limit_on_background_only_data() -> None:
 
 
 def test_injected_signal_is_fitted_and_raises_the_limit() -> None:
-    from atlasod.statistics import template_fit
+    from atlasod.results.statistics import template_fit
 
     result = template_fit(
         _samples(("bkg", BKG), ("Zp", SIG)), BKG + 2.0 * SIG, "Zp", "signal_upper_limit"

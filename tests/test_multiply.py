@@ -1,4 +1,4 @@
-"""Multiplied data (atlasod.multiply): what a variant must keep, what it must change, and
+"""Multiplied data (atlasod.data.multiply): what a variant must keep, what it must change, and
 that it is reproducible."""
 
 from __future__ import annotations
@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 import uproot
 
-from atlasod import multiply, processing
-from atlasod.analysis import Analysis, load_analysis
-from atlasod.catalogue import Catalogue
-from atlasod.demo import generate_file
+from atlasod.data import multiply, trees
+from atlasod.data.catalogue import Catalogue
+from atlasod.data.mini import COLLECTIONS, SCALARS
+from atlasod.data.multiply import RESOLUTIONS, Variant, multiply_file
+from atlasod.demo.generate import generate_file
 from atlasod.errors import AtlasodError
-from atlasod.mini import COLLECTIONS, SCALARS
-from atlasod.multiply import RESOLUTIONS, Variant, multiply_file
+from atlasod.selection.analysis import Analysis, load_analysis
 
 from .conftest import ANALYSES
 
@@ -157,7 +157,7 @@ def test_the_variant_does_not_depend_on_how_the_file_is_read(
     monkeypatch.setattr(multiply, "BLOCK", 1000)
     paths = {budget: tmp_path / f"{budget}" / "v1.root" for budget in (80_000_000, 1)}
     for budget, path in paths.items():  # read at once, or one block of entries per read
-        monkeypatch.setattr(processing, "READ_BUDGET", budget)
+        monkeypatch.setattr(trees, "READ_BUDGET", budget)
         multiply_file(str(original), original.name, path, Variant(seed=3, number=1, smear=SMEAR))
     a, b = (_arrays(p) for p in paths.values())
     assert len(a) > 5 * multiply.BLOCK

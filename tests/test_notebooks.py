@@ -10,9 +10,9 @@ import jupytext
 import nbformat
 import pytest
 
-from atlasod.analysis import discover, load_analysis
-from atlasod.catalogue import Catalogue
-from atlasod.notebook import render
+from atlasod.classroom.notebook import render
+from atlasod.data.catalogue import Catalogue
+from atlasod.selection.analysis import discover, load_analysis
 
 from .conftest import ANALYSES, REPO
 

@@ -4,7 +4,7 @@ import awkward as ak
 import numpy as np
 import pytest
 
-from atlasod.physics import FlatObjects, good_jets
+from atlasod.selection.physics import FlatObjects, good_jets
 
 
 def jets() -> ak.Array:

@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 import uproot
 
-from atlasod import processing
-from atlasod.analysis import Analysis
-from atlasod.catalogue import Catalogue
-from atlasod.demo import generate_file
+from atlasod.data import trees
+from atlasod.data.catalogue import Catalogue
+from atlasod.demo.generate import generate_file
+from atlasod.selection import chunk
+from atlasod.selection.analysis import Analysis
 
 
 @pytest.fixture(scope="module")
@@ -27,13 +28,13 @@ def mc_file(tmp_path_factory: pytest.TempPathFactory, hzz: Analysis, catalogue: 
 def test_batches_are_the_file_in_order_and_within_the_budget(
     mc_file: Path, hzz: Analysis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    tree = processing.open_tree(str(mc_file))
+    tree = trees.open_tree(str(mc_file))
     branches = hzz.selection.BRANCHES
     per_entry = sum(tree[b].uncompressed_bytes for b in branches) / tree.num_entries
-    monkeypatch.setattr(processing, "READ_BUDGET", int(per_entry * 700))
-    step = processing.read_step(tree, branches)
+    monkeypatch.setattr(trees, "READ_BUDGET", int(per_entry * 700))
+    step = trees.read_step(tree, branches)
     assert 650 <= step <= 700
-    batches = list(processing.read_batches(tree, branches, 100, tree.num_entries))
+    batches = list(trees.read_batches(tree, branches, 100, tree.num_entries))
     assert [len(b) for b in batches[:-1]] == [step] * (len(batches) - 1)
     assert len(batches) == -(-(tree.num_entries - 100) // step) >= 3
     whole = tree.arrays(branches, entry_start=100)
@@ -44,9 +45,9 @@ def test_histograms_do_not_depend_on_the_batch_size(
     mc_file: Path, hzz: Analysis, catalogue: Catalogue, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sample = hzz.group("Higgs").samples[0]
-    whole = processing.process_chunk(hzz, sample, str(mc_file), 0, 1, 10064.0, catalogue)
-    monkeypatch.setattr(processing, "READ_BUDGET", 200_000)  # a few hundred entries a batch
-    small = processing.process_chunk(hzz, sample, str(mc_file), 0, 1, 10064.0, catalogue)
+    whole = chunk.process_chunk(hzz, sample, str(mc_file), 0, 1, 10064.0, catalogue)
+    monkeypatch.setattr(trees, "READ_BUDGET", 200_000)  # a few hundred entries a batch
+    small = chunk.process_chunk(hzz, sample, str(mc_file), 0, 1, 10064.0, catalogue)
     assert whole.entries == small.entries > 1000
     for name, h in whole.histograms.items():
         assert np.array_equal(h.values(flow=True), small.histograms[name].values(flow=True))
@@ -65,13 +66,13 @@ def test_batches_end_on_cluster_boundaries(tmp_path: Path) -> None:
         out.mktree("mini", {"x": "float32"})
         for i in range(5):
             out["mini"].extend({"x": np.arange(300 * i, 300 * (i + 1), dtype=np.float32)})
-    tree = processing.open_tree(str(path))
+    tree = trees.open_tree(str(path))
     assert list(tree.common_entry_offsets()) == [0, 300, 600, 900, 1200, 1500]
-    ranges = list(processing.batch_ranges(tree, 100, 1500, 400))
+    ranges = list(trees.batch_ranges(tree, 100, 1500, 400))
     assert ranges == [(100, 300), (300, 600), (600, 900), (900, 1200), (1200, 1500)]
-    assert list(processing.batch_ranges(tree, 0, 1400, 250)) == [
+    assert list(trees.batch_ranges(tree, 0, 1400, 250)) == [
         (0, 250), (250, 300), (300, 550), (550, 600), (600, 850), (850, 900),
         (900, 1150), (1150, 1400),
     ]  # fmt: skip
-    batches = processing.read_batches(tree, ["x"], 100, 1500, step=400)
+    batches = trees.read_batches(tree, ["x"], 100, 1500, step=400)
     assert np.array_equal(np.concatenate([b.x.to_numpy() for b in batches]), np.arange(100, 1500))

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 import uproot
 
-from atlasod.analysis import discover, load_analysis
-from atlasod.catalogue import Catalogue
-from atlasod.mini import real_file_order
-from atlasod.processing import process_chunk
+from atlasod.data.catalogue import Catalogue
+from atlasod.data.mini import real_file_order
+from atlasod.selection.analysis import discover, load_analysis
+from atlasod.selection.chunk import process_chunk
 
 from .conftest import ANALYSES, REPO, tool_from_environment
 

@@ -4,7 +4,7 @@ import awkward as ak
 import numpy as np
 import pytest
 
-from atlasod.analysis import Analysis
+from atlasod.selection.analysis import Analysis
 
 
 def photon_event(pts, etas, phis=None, tight=None, ptcone=None, etcone=None, conv=None, trig=True):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import vector
 
-from atlasod.analysis import Analysis
+from atlasod.selection.analysis import Analysis
 
 
 def lepton(pt, eta, phi, charge, flavour, **extra):

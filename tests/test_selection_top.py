@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import vector
 
-from atlasod.analysis import Analysis, load_analysis
-from atlasod.catalogue import Catalogue
+from atlasod.data.catalogue import Catalogue
+from atlasod.selection.analysis import Analysis, load_analysis
 
 from .conftest import ANALYSES
 

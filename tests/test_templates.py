@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from atlasod.templates import available
+from atlasod.classroom.templates import available
 
 from .conftest import TEST_SCALE, run_snakemake
 

@@ -6,10 +6,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from atlasod.analysis import Analysis
-from atlasod.catalogue import Catalogue
+from atlasod.data.catalogue import Catalogue
 from atlasod.errors import AtlasodError
-from atlasod.validation import Inputs, quantity, run_checks, validate_run
+from atlasod.results.validation import Inputs, quantity, run_checks, validate_run
+from atlasod.selection.analysis import Analysis
 
 YIELDS = {
     "data": 100,
@@ -141,11 +141,11 @@ def test_z_fit_bias_at_high_statistics_is_the_documented_shift(
     check's bias exceeds its shift's small error."""
     import yaml
 
-    from atlasod.analysis import load_analysis
-    from atlasod.demo import generate_file
-    from atlasod.fitting import fit_breit_wigner_gauss
+    from atlasod.demo.generate import generate_file
     from atlasod.histio import values_and_variances
-    from atlasod.processing import process_chunk
+    from atlasod.results.fitting import fit_breit_wigner_gauss
+    from atlasod.selection.analysis import load_analysis
+    from atlasod.selection.chunk import process_chunk
 
     from .conftest import ANALYSES
 

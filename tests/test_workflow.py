@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from atlasod.analysis import discover, load_analysis
-from atlasod.catalogue import Catalogue
+from atlasod.data.catalogue import Catalogue
 from atlasod.histio import read_histograms
+from atlasod.selection.analysis import discover, load_analysis
 
 from .conftest import ANALYSES, TEST_SCALE, demo_config, run_snakemake
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from atlasod.analysis import Analysis
+from atlasod.selection.analysis import Analysis
 
 from .conftest import REPO, TEST_SCALE, run_snakemake
 

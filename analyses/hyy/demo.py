@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from atlasod.demo_kinematics import (
+from atlasod.demo.kinematics import (
     DemoContext,
     DemoEvents,
     resonance,

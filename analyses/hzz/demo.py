@@ -19,7 +19,7 @@ from __future__ import annotations
 import awkward as ak
 import numpy as np
 
-from atlasod.demo_kinematics import (
+from atlasod.demo.kinematics import (
     DemoContext,
     DemoEvents,
     resonance,

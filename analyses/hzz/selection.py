@@ -8,7 +8,7 @@ import awkward as ak
 import numpy as np
 import vector
 
-from atlasod.physics import (
+from atlasod.selection.physics import (
     ELECTRON,
     MEV_PER_GEV,
     MUON,

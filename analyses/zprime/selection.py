@@ -19,7 +19,7 @@ import awkward as ak
 import numpy as np
 import vector
 
-from atlasod.physics import (
+from atlasod.selection.physics import (
     B_TAG_MV2C10,
     GOOD_JET_BRANCHES,
     MEV_PER_GEV,

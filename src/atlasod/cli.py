@@ -43,8 +43,8 @@ def _setup_logging(verbose: bool, log_file: Path | None) -> None:
 
 
 def _analysis(args: argparse.Namespace):  # noqa: ANN202 - lazy import keeps --help fast
-    from atlasod.analysis import load_analysis
-    from atlasod.catalogue import Catalogue
+    from atlasod.data.catalogue import Catalogue
+    from atlasod.selection.analysis import load_analysis
 
     catalogue = Catalogue.load(args.catalogue)
     return load_analysis(args.analyses_dir, args.analysis, catalogue), catalogue
@@ -62,7 +62,7 @@ def cmd_check(args: argparse.Namespace) -> None:
 
 
 def cmd_generate(args: argparse.Namespace) -> None:
-    from atlasod.demo import generate_file
+    from atlasod.demo.generate import generate_file
 
     analysis, catalogue = _analysis(args)
     sample = analysis.file(Path(args.file).name.removesuffix(".root"))
@@ -70,8 +70,8 @@ def cmd_generate(args: argparse.Namespace) -> None:
 
 
 def cmd_fetch(args: argparse.Namespace) -> None:
-    from atlasod.catalogue import Catalogue
-    from atlasod.fetch import fetch_file
+    from atlasod.data.catalogue import Catalogue
+    from atlasod.data.fetch import fetch_file
 
     catalogue = Catalogue.load(args.catalogue)
     sample = catalogue.file(args.file)
@@ -87,7 +87,7 @@ def cmd_fetch(args: argparse.Namespace) -> None:
 
 
 def cmd_multiply(args: argparse.Namespace) -> None:
-    from atlasod.multiply import Variant, multiply_variants
+    from atlasod.data.multiply import Variant, multiply_variants
 
     if len(args.variant) != len(args.out):
         raise AtlasodError("give one --out per --variant")
@@ -131,7 +131,7 @@ def _meta(items: list[str] | None) -> dict[str, object]:
 
 
 def cmd_rucio_register(args: argparse.Namespace) -> None:
-    from atlasod import datalake
+    from atlasod.data import datalake
 
     files = _files_to_register(args.paths)
     _, name = datalake.parse_did(args.dataset)
@@ -144,7 +144,7 @@ def cmd_rucio_register(args: argparse.Namespace) -> None:
 
 
 def cmd_rucio_fetch(args: argparse.Namespace) -> None:
-    from atlasod import datalake
+    from atlasod.data import datalake
 
     client = datalake.connect()
     with datalake.rucio_errors_explained(f"fetching {args.did}"):
@@ -152,7 +152,7 @@ def cmd_rucio_fetch(args: argparse.Namespace) -> None:
 
 
 def cmd_rucio_get(args: argparse.Namespace) -> None:
-    from atlasod import datalake
+    from atlasod.data import datalake
 
     client = datalake.connect()
     with datalake.rucio_errors_explained(f"fetching {args.did}"):
@@ -161,7 +161,7 @@ def cmd_rucio_get(args: argparse.Namespace) -> None:
 
 
 def cmd_rucio_upload_results(args: argparse.Namespace) -> None:
-    from atlasod import datalake
+    from atlasod.data import datalake
 
     files = {str(p.relative_to(args.results)): p for p in args.result}
     client = datalake.connect()
@@ -183,7 +183,7 @@ def cmd_rucio_upload_results(args: argparse.Namespace) -> None:
 def cmd_process(args: argparse.Namespace) -> None:
     """One chunk of one input; or (multiplied data) the same chunk of several variants of
     it, one after the other in one process: ``--input/--out/--cutflow`` repeated, in step."""
-    from atlasod.processing import process_chunk, write_chunk
+    from atlasod.selection.chunk import process_chunk, write_chunk
 
     inputs, outs, cutflows = args.input, args.out, args.cutflow
     if not len(inputs) == len(outs) == len(cutflows):
@@ -208,46 +208,46 @@ def cmd_process(args: argparse.Namespace) -> None:
 
 
 def cmd_collect(args: argparse.Namespace) -> None:
-    from atlasod.classroom import collect
+    from atlasod.classroom.collect import collect
 
     collect(args.analysis, args.homes, args.out)
 
 
 def cmd_class_sync(args: argparse.Namespace) -> None:
-    from atlasod.classroom import sync_class
+    from atlasod.classroom.sync import sync_class
 
     sync_class(args.source, args.dest)
 
 
 def cmd_merge(args: argparse.Namespace) -> None:
-    from atlasod.merging import merge
+    from atlasod.results.merging import merge
 
     merge(args.inputs, args.out, args.cutflow_out)
 
 
 def cmd_plot(args: argparse.Namespace) -> None:
-    from atlasod.plotting import plot_analysis
+    from atlasod.results.plotting import plot_analysis
 
     analysis, _ = _analysis(args)
     plot_analysis(analysis, args.histograms, args.outdir, _options(args), args.fit, args.only)
 
 
 def cmd_fit(args: argparse.Namespace) -> None:
-    from atlasod.fitting import fit_analysis
+    from atlasod.results.fitting import fit_analysis
 
     analysis, catalogue = _analysis(args)
     fit_analysis(analysis, args.histograms, args.out, _options(args), catalogue)
 
 
 def cmd_yields(args: argparse.Namespace) -> None:
-    from atlasod.yields import write_yields
+    from atlasod.results.yields import write_yields
 
     analysis, _ = _analysis(args)
     write_yields(analysis, args.cutflow, args.out, args.table, _options(args))
 
 
 def cmd_validate(args: argparse.Namespace) -> None:
-    from atlasod.validation import read_inputs, validate_multiplied, validate_run
+    from atlasod.results.validation import read_inputs, validate_multiplied, validate_run
 
     analysis, _ = _analysis(args)
     inputs = read_inputs(args.yields, args.fit, args.histograms, args.truth or [])
@@ -263,7 +263,7 @@ def cmd_validate(args: argparse.Namespace) -> None:
 def cmd_manifest(args: argparse.Namespace) -> None:
     import json
 
-    from atlasod.provenance import write_manifest
+    from atlasod.results.provenance import write_manifest
 
     analysis, catalogue = _analysis(args)
     try:
@@ -284,7 +284,7 @@ def cmd_manifest(args: argparse.Namespace) -> None:
 
 
 def cmd_dask(args: argparse.Namespace) -> None:
-    from atlasod.daskrun import run
+    from atlasod.run.daskrun import run
     from atlasod.yamlio import load_yaml
 
     analysis, _ = _analysis(args)
@@ -309,7 +309,7 @@ def cmd_dask(args: argparse.Namespace) -> None:
 
 
 def cmd_new(args: argparse.Namespace) -> None:
-    from atlasod.templates import create
+    from atlasod.classroom.templates import create
 
     folder = create(args.name, args.template, args.analyses_dir, args.without_solutions)
     LOG.info(
@@ -321,7 +321,7 @@ def cmd_new(args: argparse.Namespace) -> None:
 
 
 def cmd_notebook(args: argparse.Namespace) -> None:
-    from atlasod.notebook import write_notebook
+    from atlasod.classroom.notebook import write_notebook
 
     analysis, _ = _analysis(args)
     out = args.out or Path("notebooks") / f"{analysis.name}.py"
@@ -542,7 +542,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("notebook", cmd_notebook, "write the notebook view of an analysis (jupytext)")
     p.add_argument("--out", type=Path, help="default: notebooks/<analysis>.py")
 
-    from atlasod.templates import available
+    from atlasod.classroom.templates import available
 
     p = add("new", cmd_new, "create a new analysis folder from a template", analysis=False)
     p.add_argument("name", help="name of the new analysis (and of its workflow target)")

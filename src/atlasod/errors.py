@@ -8,3 +8,8 @@ class AtlasodError(Exception):
 class FitFailedError(AtlasodError):
     """The data cannot be fitted (an empty or flat histogram): the fit step records this
     in its result instead of failing, so that the plots and yields still appear."""
+
+
+def one_line(exc: BaseException) -> str:
+    """``exc`` as one line, its type first: for messages that quote a library's error."""
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"

@@ -27,7 +27,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from unittest import mock
 
 import hist
@@ -36,9 +36,6 @@ import uproot
 from uproot.writing import _cascade, _cascadetree
 
 from atlasod.errors import AtlasodError
-
-if TYPE_CHECKING:  # the type only: analysis is above this module
-    from atlasod.analysis import Analysis
 
 _FIXED_UUID = uuid.UUID(int=0)
 
@@ -136,33 +133,6 @@ def reproducible_root_file(path: Path, compressed: bool = True) -> Iterator[Any]
         yield out
 
 
-class MiniWriter:
-    """Appends batches to a ``mini`` tree of an open :func:`reproducible_root_file`: counted
-    arrays whose counters are the collections' ``<object>_n`` branches (the layout of the
-    demo files).  The branch types are taken from the first batch."""
-
-    def __init__(self, out: Any, tree_name: str) -> None:
-        self._out = out
-        self._name = tree_name
-        self._tree: Any = None
-
-    def extend(self, arrays: Mapping[str, Any]) -> None:
-        """Append one batch: scalars as numpy arrays, collections as awkward arrays of
-        records (one field per branch, ``<object>_<field>`` on disk)."""
-        if self._tree is None:
-            types = {
-                name: value.dtype if isinstance(value, np.ndarray) else value.type.content
-                for name, value in arrays.items()
-            }
-            self._tree = self._out.mktree(
-                self._name,
-                types,
-                counter_name=lambda c: f"{c}_n",
-                field_name=lambda outer, inner: f"{outer}_{inner}",
-            )
-        self._tree.extend(dict(arrays))
-
-
 def write_histograms(path: Path, histograms: Mapping[str, hist.Hist]) -> None:
     """Write ``{"<sample>/<name>": Hist}`` to ``path`` atomically and reproducibly.
 
@@ -235,8 +205,3 @@ def write_json(path: Path, payload: Any) -> None:
     """Write JSON atomically with stable formatting (sorted keys)."""
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
-
-
-def data_histogram(analysis: Analysis, histograms: Mapping[str, hist.Hist], name: str) -> hist.Hist:
-    """Sum of the data periods' histograms ``name``."""
-    return summed(histograms, [f.stem for f in analysis.data_files], name)

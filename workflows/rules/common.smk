@@ -15,11 +15,13 @@ min_version("7.32")
 # The planning modules of the package are light (stdlib, PyYAML, jsonschema), so the
 # Snakefile imports them from src/ even where the package is not installed (REANA).
 sys.path.insert(0, str(Path(str(workflow.current_basedir)).parents[1] / "src"))
-from atlasod import __version__, cache, failures, plan, runlock  # noqa: E402
-from atlasod.analysis import Analysis, discover  # noqa: E402
-from atlasod.analysis import validate as validate_against  # noqa: E402
-from atlasod.catalogue import Catalogue, format_location  # noqa: E402
+from atlasod import __version__, runlock  # noqa: E402
+from atlasod.data import cache, plan  # noqa: E402
+from atlasod.data.catalogue import Catalogue, format_location  # noqa: E402
 from atlasod.errors import AtlasodError  # noqa: E402
+from atlasod.run import failures  # noqa: E402
+from atlasod.selection.analysis import Analysis, discover  # noqa: E402
+from atlasod.selection.analysis import validate as validate_against  # noqa: E402
 
 # The config is checked at start-up; the error names the bad key and what is allowed
 # (Snakemake's own check below does not name the key, and fills in defaults).
@@ -69,7 +71,7 @@ def real_path(sample):
     )
 
 
-# multiply=N: every input file is replaced by N variants of it (atlasod.multiply), made
+# multiply=N: every input file is replaced by N variants of it (atlasod.data.multiply), made
 # once per seed and smearing under data_dir/multiplied/; results go to results/<source>-xN.
 MULTIPLY = int(config.get("multiply", 1))
 RUN = plan.run_name(SOURCE, MULTIPLY)
@@ -95,7 +97,7 @@ RUCIO_INPUTS = _config_list("rucio_inputs")
 RUCIO_FILES = {}  # logical file name (plan.logical_names) -> FileDid
 RUCIO_URLS = {}  # DID -> root:// URL of a replica (access=stream)
 if RUCIO_INPUTS:
-    from atlasod import datalake
+    from atlasod.data import datalake
 
     try:
         _client = datalake.connect()

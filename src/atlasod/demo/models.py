@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import vector
 
-from atlasod.demo_kinematics import (
+from atlasod.demo.kinematics import (
     DemoContext,
     DemoEvents,
     good_lepton_quality,
@@ -416,7 +416,7 @@ MODELS = {"resonance": _objects, "lepton_met": _lepton_met, "lepton_jets": _lept
 
 
 def generate_events(ctx: DemoContext) -> DemoEvents:
-    """Events of one file; MC weights are set after the selection (see atlasod.demo)."""
+    """Events of one file; MC weights are set after the selection (see atlasod.demo.generate)."""
     p = _params(ctx)
     model = MODELS.get(p.get("model", ""))
     if model is None:

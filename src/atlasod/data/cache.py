@@ -19,7 +19,7 @@ import os
 import zlib
 from pathlib import Path
 
-from atlasod.catalogue import SampleFile
+from atlasod.data.catalogue import SampleFile
 from atlasod.errors import AtlasodError
 
 LOG = logging.getLogger(__name__)

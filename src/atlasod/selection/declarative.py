@@ -16,7 +16,7 @@ An ``analysis.yaml`` without a ``selection.py`` describes its selection with::
     exercises:                   # values left to the student (see below)
       window: {question: "Half-width of the Z mass window (GeV)?"}
 
-Expressions are checked when the analysis is loaded (:mod:`atlasod.expressions`): an error
+Expressions are checked when the analysis is loaded (:mod:`atlasod.selection.expressions`): an error
 names the file, line, column and token.  An object ``goodlep`` of collection ``lep`` gives the
 names ``goodlep`` (the objects, for ``pair_mass``/``system_mass``) and ``goodlep_<field>`` for
 every field of the collection.  Histograms use variables, object fields or branches.
@@ -37,9 +37,9 @@ from typing import Any
 
 import yaml
 
+from atlasod.data.mini import COLLECTIONS, branch_names
 from atlasod.errors import AtlasodError
-from atlasod.expressions import MEMO, Expression, Origin, compile_expression
-from atlasod.mini import COLLECTIONS, branch_names
+from atlasod.selection.expressions import MEMO, Expression, Origin, compile_expression
 from atlasod.yamlio import compose_yaml, load_yaml
 
 SOLUTIONS_NAME = "solutions.yaml"
@@ -207,12 +207,12 @@ class DeclarativeSelection:
 
     def select_events(self, events: Any, options: dict[str, Any]) -> Any:
         """The selection on a batch of events (an awkward array of branches): a
-        :class:`atlasod.physics.Selected`.  Expressions are evaluated on flat columns
-        (:mod:`atlasod.columns`)."""
+        :class:`atlasod.selection.physics.Selected`.  Expressions are evaluated on flat columns
+        (:mod:`atlasod.selection.columns`)."""
         import numpy as np
 
-        from atlasod import columns
-        from atlasod.physics import Selected
+        from atlasod.selection import columns
+        from atlasod.selection.physics import Selected
 
         env: dict[str, Any] = {MEMO: {}}
         shapes: dict[str, columns.Shape | None] = {}  # one per collection
@@ -250,7 +250,7 @@ class DeclarativeSelection:
 def _event_mask(value: Any, n: int, name: str) -> Any:
     import numpy as np
 
-    from atlasod.columns import Column
+    from atlasod.selection.columns import Column
 
     if isinstance(value, bool | np.bool_):
         return np.full(n, bool(value))
@@ -269,7 +269,7 @@ def _selected(value: Any, mask: Any, events: Any) -> Any:
     (NaN where missing) per event, an awkward array of lists per object."""
     import numpy as np
 
-    from atlasod.columns import Column, Selector
+    from atlasod.selection.columns import Column, Selector
 
     if isinstance(value, Column):
         if value.jagged:

@@ -1,9 +1,9 @@
 """Synthetic ``mini`` files with known physics, for tests and offline demos.
 
 The physics of an analysis' demo data comes from ``analyses/<name>/demo.py`` or from
-an engine model (:mod:`atlasod.demo_models`): ``generate_events(ctx)`` returns the
+an engine model (:mod:`atlasod.demo.models`): ``generate_events(ctx)`` returns the
 branches it cares about and the truth it injected (:class:`DemoEvents`; the kinematic
-helpers it builds events from are in :mod:`atlasod.demo_kinematics`).  This module
+helpers it builds events from are in :mod:`atlasod.demo.kinematics`).  This module
 completes the other branches of the 81-branch schema with neutral values and writes the
 file atomically next to a ``.truth.json`` sidecar.
 
@@ -24,12 +24,14 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
-from atlasod import demo_models, plan
-from atlasod.analysis import Analysis
-from atlasod.catalogue import Catalogue, SampleFile
-from atlasod.demo_kinematics import DemoContext
-from atlasod.histio import MiniWriter, atomic_path, reproducible_root_file
-from atlasod.mini import COLLECTIONS, SCALARS, TREE_NAME
+from atlasod.data import plan
+from atlasod.data.catalogue import Catalogue, SampleFile
+from atlasod.data.mini import COLLECTIONS, SCALARS, TREE_NAME
+from atlasod.data.trees import MiniWriter
+from atlasod.demo import models as demo_models
+from atlasod.demo.kinematics import DemoContext
+from atlasod.histio import atomic_path, reproducible_root_file
+from atlasod.selection.analysis import Analysis
 
 LOG = logging.getLogger(__name__)
 
@@ -127,7 +129,7 @@ def _selected_truth(
     analysis: Analysis, catalogue: Catalogue, sample: SampleFile, path: Path, lumi_pb: float
 ) -> dict[str, Any]:
     """What the analysis' own selection keeps of a generic-model file (a teacher's cuts)."""
-    from atlasod.processing import process_chunk
+    from atlasod.selection.chunk import process_chunk
 
     result = process_chunk(analysis, sample, str(path), 0, 1, lumi_pb, catalogue)
     final = list(result.cutflow.values())[-1]

@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from atlasod.analysis import Analysis, HistogramSpec
 from atlasod.errors import AtlasodError
 from atlasod.histio import read_histograms, summed, values_and_variances
+from atlasod.selection.analysis import Analysis, HistogramSpec
 
 LOG = logging.getLogger(__name__)
 LUMI_FB = 10.064
@@ -132,7 +132,7 @@ def plot_stack(
 ) -> Any:
     import mplhep
 
-    from atlasod.fitting import fit_curve, fit_summary
+    from atlasod.results.fitting import fit_curve, fit_summary
 
     fig, ax, rax = _figure()
     background = [g for g in groups if g.stacked]
@@ -219,7 +219,7 @@ def plot_signal_line(
     edges: np.ndarray,
     fit: dict[str, Any] | None,
 ) -> Any:
-    from atlasod.fitting import model_curve
+    from atlasod.results.fitting import model_curve
 
     fig, ax, rax = _figure()
     _data_points(ax, edges, data)

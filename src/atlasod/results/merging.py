@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import hist
 
 from atlasod.errors import AtlasodError
-from atlasod.histio import read_histograms, sum_histograms, write_histograms, write_json
+from atlasod.histio import read_histograms, sum_histograms, summed, write_histograms, write_json
+
+if TYPE_CHECKING:
+    from atlasod.selection.analysis import Analysis
 
 LOG = logging.getLogger(__name__)
 
@@ -62,3 +66,8 @@ def merge(inputs: list[Path], out: Path, cutflow_out: Path) -> None:
     merged, cutflows = combine(chunks)
     write_merged(merged, cutflows, out, cutflow_out)
     LOG.info("merged %d chunks of %d files into %s", len(inputs), len(cutflows), out)
+
+
+def data_histogram(analysis: Analysis, histograms: Mapping[str, hist.Hist], name: str) -> hist.Hist:
+    """Sum of the data periods' histograms ``name``."""
+    return summed(histograms, [f.stem for f in analysis.data_files], name)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import traceback
 from dataclasses import dataclass
 from functools import cached_property
 from importlib import resources
@@ -18,9 +19,9 @@ from typing import Any
 
 import jsonschema
 
-from atlasod.catalogue import Catalogue, SampleFile
-from atlasod.declarative import DeclarativeSelection
+from atlasod.data.catalogue import Catalogue, SampleFile
 from atlasod.errors import AtlasodError
+from atlasod.selection.declarative import DeclarativeSelection
 from atlasod.yamlio import YAMLError, load_yaml
 
 CONFIG_NAME = "analysis.yaml"
@@ -262,7 +263,7 @@ class Analysis:
         """The physics module ``selection.py``, or the declarative selection.
 
         It defines ``BRANCHES`` (what to read) and ``select_events(events, options)``
-        returning a :class:`atlasod.physics.Selected`; ``options`` is the config's
+        returning a :class:`atlasod.selection.physics.Selected`; ``options`` is the config's
         ``selection`` mapping.
         """
         if self.declarative is not None:
@@ -283,23 +284,76 @@ class Analysis:
     @cached_property
     def demo_module(self) -> ModuleType:
         """The folder's demo-physics module ``demo.py`` (``generate_events``); analyses
-        without one use an engine model (see :func:`atlasod.demo.demo_generator`)."""
+        without one use an engine model (see :func:`atlasod.demo.generate.demo_generator`)."""
         module = _load_module(self.folder / DEMO_NAME, f"atlasod_analyses.{self.name}.demo")
         if not hasattr(module, "generate_events"):
             raise AtlasodError(f"{self.folder / DEMO_NAME} must define generate_events")
         return module
 
 
+# Where the modules of the flat package (0.1) went: an analysis folder that still imports
+# an old name is told the new one.
+MOVED_MODULES = {
+    "analysis": "atlasod.selection.analysis",
+    "expressions": "atlasod.selection.expressions",
+    "expression_functions": "atlasod.selection.expression_functions",
+    "columns": "atlasod.selection.columns",
+    "declarative": "atlasod.selection.declarative",
+    "physics": "atlasod.selection.physics",
+    "processing": "atlasod.selection.chunk (reading: atlasod.data.trees)",
+    "cache": "atlasod.data.cache",
+    "catalogue": "atlasod.data.catalogue",
+    "fetch": "atlasod.data.fetch",
+    "mini": "atlasod.data.mini",
+    "multiply": "atlasod.data.multiply",
+    "datalake": "atlasod.data.datalake",
+    "plan": "atlasod.data.plan",
+    "merging": "atlasod.results.merging",
+    "yields": "atlasod.results.yields",
+    "fitting": "atlasod.results.fitting",
+    "statistics": "atlasod.results.statistics",
+    "validation": "atlasod.results.validation",
+    "plotting": "atlasod.results.plotting",
+    "provenance": "atlasod.results.provenance",
+    "daskrun": "atlasod.run.daskrun",
+    "coffea_processor": "atlasod.run.coffea_processor",
+    "failures": "atlasod.run.failures",
+    "notebook": "atlasod.classroom.notebook",
+    "templates": "atlasod.classroom.templates",
+    "classroom": "atlasod.classroom.collect (class-sync: atlasod.classroom.sync)",
+    "demo": "atlasod.demo.generate",
+    "demo_kinematics": "atlasod.demo.kinematics",
+    "demo_models": "atlasod.demo.models",
+}
+
+
 def _load_module(path: Path, module_name: str) -> ModuleType:
     if not path.is_file():
         raise AtlasodError(f"{path} does not exist")
-    if module_name in sys.modules:
-        return sys.modules[module_name]
+    loaded = sys.modules.get(module_name)
+    if loaded is not None and getattr(loaded, "__file__", None) == str(path):
+        return loaded  # (an analysis of the same name in another folder is loaded anew)
     spec = importlib.util.spec_from_file_location(module_name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except ModuleNotFoundError as exc:
+        del sys.modules[module_name]
+        moved = MOVED_MODULES.get((exc.name or "").removeprefix("atlasod."))
+        if moved is None or not (exc.name or "").startswith("atlasod."):
+            raise
+        where = [
+            f.lineno for f in traceback.extract_tb(exc.__traceback__) if f.filename == str(path)
+        ]
+        raise AtlasodError(
+            f"{path}, line {where[-1] if where else '?'}: the module {exc.name} is now {moved} "
+            "(the package is split by stage: docs/writing-an-analysis.md); change the import"
+        ) from None
+    except BaseException:
+        del sys.modules[module_name]
+        raise
     return module
 
 

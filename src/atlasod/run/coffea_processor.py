@@ -3,7 +3,7 @@
 coffea's ``Runner`` splits the files into chunks, reads them as NanoEvents (``BaseSchema``:
 the branches of the ``mini`` tree as they are) and hands each chunk to
 :class:`AnalysisProcessor`, which runs the engine's selection and histogram filling
-(:func:`atlasod.processing.accumulate`) — the same code as the Snakemake jobs.  Its
+(:func:`atlasod.selection.chunk.accumulate`) — the same code as the Snakemake jobs.  Its
 executors run the chunks on a ``dask.distributed`` cluster (``DaskExecutor``), with
 futures, or iteratively.  coffea's chunk boundaries differ from the workflow's, so the
 histograms agree with the Snakemake run to rounding (sums in another order), not to the byte.
@@ -17,9 +17,9 @@ from typing import Any
 
 from coffea import processor
 
-from atlasod.analysis import Analysis, load_analysis
-from atlasod.catalogue import Catalogue
-from atlasod.processing import accumulate, new_histograms
+from atlasod.data.catalogue import Catalogue
+from atlasod.selection.analysis import Analysis, load_analysis
+from atlasod.selection.chunk import accumulate, new_histograms
 
 LOG = logging.getLogger(__name__)
 

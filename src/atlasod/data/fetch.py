@@ -19,8 +19,8 @@ from pathlib import Path
 import requests
 import urllib3
 
-from atlasod.cache import mismatch, write_stamp
-from atlasod.catalogue import SampleFile
+from atlasod.data.cache import mismatch, write_stamp
+from atlasod.data.catalogue import SampleFile
 from atlasod.errors import AtlasodError
 from atlasod.runlock import file_lock
 

@@ -19,10 +19,11 @@ from iminuit import Minuit
 from iminuit.cost import LeastSquares
 from numpy.polynomial import Polynomial
 
-from atlasod.analysis import Analysis
-from atlasod.catalogue import Catalogue
+from atlasod.data.catalogue import Catalogue
 from atlasod.errors import AtlasodError, FitFailedError
-from atlasod.histio import data_histogram, read_histograms, values_and_variances, write_json
+from atlasod.histio import read_histograms, values_and_variances, write_json
+from atlasod.results.merging import data_histogram
+from atlasod.selection.analysis import Analysis
 
 LOG = logging.getLogger(__name__)
 SIGNAL = ("amplitude", "mean", "sigma")
@@ -386,7 +387,7 @@ def _fit_model(
 ) -> dict[str, Any]:
     model = spec["model"]
     if model in ("mc_normalisation", "signal_upper_limit"):
-        from atlasod.statistics import fit_template
+        from atlasod.results.statistics import fit_template
 
         result = fit_template(analysis, histograms, spec, options or {}, catalogue)
     elif model == "breit_wigner_gauss":

@@ -7,11 +7,9 @@ whatever the chunk size.  MC events are weighted by
 
 from __future__ import annotations
 
-import bisect
 import json
 import logging
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,19 +19,15 @@ import hist
 import numpy as np
 import uproot
 
-from atlasod.analysis import Analysis
-from atlasod.catalogue import Catalogue, SampleFile
-from atlasod.errors import AtlasodError
+from atlasod.data.catalogue import Catalogue, SampleFile
+from atlasod.data.mini import TREE_NAME
+from atlasod.data.trees import open_tree, read_batches
+from atlasod.errors import AtlasodError, one_line
 from atlasod.histio import atomic_path, empty_histogram, write_histograms
-from atlasod.mini import TREE_NAME
-from atlasod.physics import Selected
+from atlasod.selection.analysis import Analysis
+from atlasod.selection.physics import Selected
 
 LOG = logging.getLogger(__name__)
-# Entries per read inside a chunk, which bounds a job's memory: at most READ_STEP, and no
-# more than READ_BUDGET bytes of the branches uncompressed (from the file's metadata).
-READ_STEP = 250_000
-READ_BUDGET = 80_000_000
-READ_GROUP = 8
 
 
 @dataclass(frozen=True)
@@ -48,78 +42,6 @@ def chunk_range(entries: int, index: int, n_chunks: int) -> tuple[int, int]:
     if not 0 <= index < n_chunks:
         raise AtlasodError(f"chunk index {index} out of range for {n_chunks} chunks")
     return entries * index // n_chunks, entries * (index + 1) // n_chunks
-
-
-def open_tree(location: str) -> Any:
-    """Open the ``mini`` tree of a local path or URL, with an error that says what to do."""
-    if "://" not in location and not Path(location).is_file():
-        raise AtlasodError(
-            f"input file {location} does not exist; run the fetch step "
-            "(or use --config source=demo for generated data)"
-        )
-    # local files are read with plain reads: memory-mapped pages would stay in the job's
-    # resident memory (it costs some speed: benchmarks/README.md)
-    options = {} if "://" in location else {"handler": uproot.source.file.MultithreadedFileSource}
-    try:
-        handle = uproot.open(location, **options)
-        if TREE_NAME not in handle:
-            keys = ", ".join(k.split(";")[0] for k in handle) or "nothing"
-            raise AtlasodError(f"{location} has no tree '{TREE_NAME}' (it contains: {keys})")
-        tree = handle[TREE_NAME]
-        _ = tree.num_entries, tree.keys()
-    except AtlasodError:
-        raise
-    except Exception as exc:
-        raise AtlasodError(
-            f"{location} is not a readable ROOT file ({_one_line(exc)}); "
-            "it may be truncated or corrupt: delete it and fetch it again"
-        ) from exc
-    return tree
-
-
-def read_step(tree: Any, branches: list[str]) -> int:
-    """Entries per read of ``branches`` of ``tree`` (see READ_STEP, READ_BUDGET)."""
-    per_entry = sum(tree[b].uncompressed_bytes for b in branches) / max(1, tree.num_entries)
-    return max(1, min(READ_STEP, int(READ_BUDGET / max(per_entry, 1.0))))
-
-
-def batch_ranges(tree: Any, start: int, stop: int, step: int) -> Iterator[tuple[int, int]]:
-    """Entry ranges of at most ``step`` entries that cover [start, stop).  A range ends on
-    one of the file's cluster boundaries (where every branch starts a new basket) when one
-    falls inside its step: a basket cut by a range boundary is read and decompressed for
-    both ranges, which made reading the real-layout H → γγ file 1.6 times slower
-    (benchmarks/README.md)."""
-    bounds = [int(b) for b in tree.common_entry_offsets()]
-    first = start
-    while first < stop:
-        last = min(stop, first + step)
-        if last < stop:
-            boundary = bounds[bisect.bisect_right(bounds, last) - 1]
-            last = boundary if boundary > first else last
-        yield first, last
-        first = last
-
-
-def read_batches(
-    tree: Any, branches: list[str], start: int, stop: int, step: int | None = None
-) -> Iterator[ak.Array]:
-    """The entries [start, stop) of ``branches`` in batches of at most ``step`` entries
-    (default :func:`read_step`; see :func:`batch_ranges`), each an awkward array of
-    records.  Branches are read in groups of at most READ_GROUP: decoding the real files'
-    ``std::vector`` baskets takes several times the size of the result, and reading many
-    branches at once would need that for all of them together."""
-    step = step or read_step(tree, branches)
-    groups = [branches[i : i + READ_GROUP] for i in range(0, len(branches), READ_GROUP)]
-    for first, last in batch_ranges(tree, start, stop, step):
-        columns: dict[str, Any] = {}
-        for group in groups:
-            arrays = tree.arrays(group, entry_start=first, entry_stop=last)
-            columns.update({b: arrays[b] for b in group})
-        yield ak.zip(columns, depth_limit=1)
-
-
-def _one_line(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
 
 
 def event_weights(
@@ -251,7 +173,7 @@ def process_chunk(
         raise
     except (OSError, ValueError, uproot.deserialization.DeserializationError) as exc:
         raise AtlasodError(
-            f"{location}: failed reading entries {start}-{stop} ({_one_line(exc)}); "
+            f"{location}: failed reading entries {start}-{stop} ({one_line(exc)}); "
             "the file may be truncated or corrupt: delete it and fetch it again"
         ) from exc
     return ChunkResult(histograms, cutflow, stop - start)

@@ -12,7 +12,7 @@ import math
 import re
 from typing import Any
 
-from atlasod.catalogue import SampleFile
+from atlasod.data.catalogue import SampleFile
 
 # Compressed bytes per event of the 2020 ntuples (GamGam data: 1.48 GB / 7.8 M events
 # = 190 B; 1lep data 162 B; 4lep llll 323 B): used to size chunks of files whose
@@ -45,7 +45,7 @@ def n_chunks(
     return max(1, math.ceil(entries / chunk_entries))
 
 
-# Variant k of an input file (multiplied data, atlasod.multiply) is named <stem>.v<k>.
+# Variant k of an input file (multiplied data, atlasod.data.multiply) is named <stem>.v<k>.
 _VARIANT = re.compile(r"^(?P<stem>.+)\.v(?P<number>\d+)$")
 
 

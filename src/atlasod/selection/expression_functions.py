@@ -1,6 +1,6 @@
-"""Implementations of the expression language's functions (see :mod:`atlasod.expressions`).
+"""The expression language's functions (see :mod:`atlasod.selection.expressions`).
 
-Every function takes and returns flat columns (:mod:`atlasod.columns`) or numbers,
+Every function takes and returns flat columns (:mod:`atlasod.selection.columns`) or numbers,
 element-wise over events or objects, or over the objects of each event for the ``event_*``
 reductions; numpy's functions work on columns directly.  An operation may write its result
 into an input that is the result of another operation; a function that uses such a value
@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from atlasod.columns import (  # noqa: F401 - the language's functions, found by name
+from atlasod.selection.columns import (  # noqa: F401 - the language's functions, found by name
     at,
     count,
     event_all,

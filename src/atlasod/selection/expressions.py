@@ -95,7 +95,7 @@ FUNCTIONS: dict[str, tuple[str, int, str]] = {
 def _impl(name: str) -> Callable[..., Any]:
     """The implementation of a function or helper; numpy and awkward are imported only when
     an expression is evaluated (the Snakefile checks expressions where they are absent)."""
-    from atlasod import expression_functions
+    from atlasod.selection import expression_functions
 
     return getattr(expression_functions, name)
 

@@ -17,11 +17,11 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from atlasod import plan
-from atlasod.analysis import Analysis
-from atlasod.cache import adler32_of as adler32
-from atlasod.catalogue import Catalogue
+from atlasod.data import plan
+from atlasod.data.cache import adler32_of as adler32
+from atlasod.data.catalogue import Catalogue
 from atlasod.histio import write_json
+from atlasod.selection.analysis import Analysis
 
 KEY_PACKAGES = (
     "atlasod",

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from atlasod.cache import adler32_of as adler32
+from atlasod.data.cache import adler32_of as adler32
 from atlasod.errors import AtlasodError
 
 LOG = logging.getLogger(__name__)

@@ -16,10 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from atlasod.analysis import Analysis, Group
-from atlasod.catalogue import Catalogue
+from atlasod.data.catalogue import Catalogue
 from atlasod.errors import AtlasodError, FitFailedError
-from atlasod.histio import data_histogram, summed, values_and_variances
+from atlasod.histio import summed, values_and_variances
+from atlasod.results.merging import data_histogram
+from atlasod.selection.analysis import Analysis, Group
 
 LOG = logging.getLogger(__name__)
 POI = "mu"

@@ -1,8 +1,8 @@
 """What demo models are given and return, and the kinematics they build events from.
 
-A demo model (the engine's, :mod:`atlasod.demo_models`, or an analysis folder's ``demo.py``)
+A demo model (the engine's, :mod:`atlasod.demo.models`, or an analysis folder's ``demo.py``)
 defines ``generate_events(ctx: DemoContext) -> DemoEvents``.  This module is beneath both
-and beneath :mod:`atlasod.demo`, which writes the files: it imports only the catalogue.
+and beneath :mod:`atlasod.demo.generate`, which writes the files: it imports only the catalogue.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import awkward as ak
 import numpy as np
 import vector
 
-from atlasod.catalogue import SampleFile
+from atlasod.data.catalogue import SampleFile
 
 
 @dataclass(frozen=True)

@@ -38,10 +38,10 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
+from atlasod.data.mini import COLLECTIONS, SCALARS, TREE_NAME
+from atlasod.data.trees import MiniWriter, open_tree, read_batches, read_step
 from atlasod.errors import AtlasodError
-from atlasod.histio import MiniWriter, reproducible_root_file
-from atlasod.mini import COLLECTIONS, SCALARS, TREE_NAME
-from atlasod.processing import open_tree, read_batches, read_step
+from atlasod.histio import reproducible_root_file
 
 LOG = logging.getLogger(__name__)
 PROGRESS = logging.getLogger("atlasod.progress")

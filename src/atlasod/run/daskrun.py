@@ -1,7 +1,7 @@
 """Run an analysis' chunk step on a Dask cluster (``atlasod dask``).
 
 The unit of work is the workflow's: one chunk (entry range) of one file, processed by
-:func:`atlasod.processing.process_chunk`; the chunks are mapped over a
+:func:`atlasod.selection.chunk.process_chunk`; the chunks are mapped over a
 ``dask.distributed`` cluster (a ``LocalCluster``, or any scheduler address: an analysis
 facility, or HTCondor through ``dask-jobqueue``), gathered, and summed in the merge step's
 order, so the merged histograms are byte-identical to those of the Snakemake run with the
@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from atlasod import plan
-from atlasod.analysis import Analysis, load_analysis
-from atlasod.catalogue import Catalogue, SampleFile
+from atlasod.data import plan
+from atlasod.data.catalogue import Catalogue, SampleFile
 from atlasod.errors import AtlasodError
 from atlasod.histio import read_histograms
-from atlasod.merging import combine, write_merged
+from atlasod.results.merging import combine, write_merged
+from atlasod.selection.analysis import Analysis, load_analysis
 
 LOG = logging.getLogger(__name__)
 
@@ -56,8 +56,8 @@ class Task:
 def _prepare(task: Task) -> tuple[Analysis, Catalogue, SampleFile]:
     """Worker side: load the task's analysis; generate its demo file if it is missing, and
     (multiplied data) the missing variants of it."""
-    from atlasod.demo import generate_file
-    from atlasod.multiply import Variant, multiply_variants
+    from atlasod.data.multiply import Variant, multiply_variants
+    from atlasod.demo.generate import generate_file
 
     catalogue = Catalogue.load(Path(task.catalogue) if task.catalogue else None)
     analysis = load_analysis(Path(task.analyses_dir), task.analysis, catalogue)
@@ -80,7 +80,7 @@ def _prepare(task: Task) -> tuple[Analysis, Catalogue, SampleFile]:
 
 def _run_task(task: Task) -> tuple[str, int, dict[str, Any], dict[str, Any]]:
     """Worker side: process one chunk; return it as the merge step reads it from disk."""
-    from atlasod.processing import process_chunk, write_chunk
+    from atlasod.selection.chunk import process_chunk, write_chunk
 
     analysis, catalogue, sample = _prepare(task)
     result = process_chunk(
@@ -240,7 +240,7 @@ def _run_coffea(
     files: list[Task],
     client: Any,
 ) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-    from atlasod.coffea_processor import AnalysisProcessor, run_coffea
+    from atlasod.run.coffea_processor import AnalysisProcessor, run_coffea
 
     client.gather(client.map(_make_input, files, pure=False))  # demo files, if missing
     LOG.info("coffea processor over %d files on %s", len(files), client.dashboard_link)

@@ -7,9 +7,9 @@ import math
 from pathlib import Path
 from typing import Any
 
-from atlasod.analysis import Analysis
 from atlasod.errors import AtlasodError
 from atlasod.histio import atomic_path, write_json
+from atlasod.selection.analysis import Analysis
 
 
 def compute_yields(

@@ -39,15 +39,10 @@ from typing import Any
 
 import numpy as np
 
-from atlasod.analysis import Analysis, load_schema, validate
 from atlasod.errors import AtlasodError
-from atlasod.histio import (
-    atomic_path,
-    data_histogram,
-    read_histograms,
-    values_and_variances,
-    write_json,
-)
+from atlasod.histio import atomic_path, read_histograms, values_and_variances, write_json
+from atlasod.results.merging import data_histogram
+from atlasod.selection.analysis import Analysis, load_schema, validate
 from atlasod.yamlio import load_yaml
 
 LOG = logging.getLogger(__name__)
@@ -257,7 +252,7 @@ def _row(name: str, quantity: str, value: float, expected: float, allowed: float
 
 
 # How far the scaled statistical uncertainties may be from 1/√N: the variants' smearing
-# widens the peaks a little (module atlasod.multiply), and fits move by their precision.
+# widens the peaks a little (module atlasod.data.multiply), and fits move by their precision.
 ERROR_SCALING_TOLERANCE = 0.25
 
 
