@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CORES ?= 2
 
-.PHONY: install demo test faults lint lock lock-check reana-validate root-env rucio-env deploy-env datalake datalake-stop image system-deps notebooks clean
+.PHONY: install demo test docs faults lint lock lock-check reana-validate root-env rucio-env deploy-env datalake datalake-stop image system-deps notebooks clean
 
 LOCK := envs/requirements.lock
 UV_COMPILE = $(BIN)/uv pip compile --quiet --python-version 3.11 --generate-hashes envs/requirements.in
@@ -63,6 +63,19 @@ $(DEPLOY_STAMP): envs/deploy.lock
 	$(DEPLOY_VENV)/bin/pip install --quiet --require-hashes -r envs/deploy.lock
 	touch $@
 deploy-env: $(DEPLOY_STAMP)
+
+# The documentation site: mkdocs-material from envs/docs.lock; `make docs` builds docs/ into
+# site/ (readable offline: open site/index.html).  --strict: a broken link, a missing page or
+# an anchor that is not there fails the build (CI runs it as part of `make test`).
+DOCS_VENV := .venv-docs
+DOCS_STAMP := $(DOCS_VENV)/.installed
+$(DOCS_STAMP): envs/docs.lock
+	$(PYTHON) -m venv $(DOCS_VENV)
+	$(DOCS_VENV)/bin/pip install --quiet --require-hashes -r envs/docs.lock
+	touch $@
+docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(DOCS_VENV)/bin/mkdocs build --strict  # (--quiet would hide the warnings --strict fails on)
+	@echo "The documentation: site/index.html"
 
 DATALAKE_DIR ?= .datalake
 datalake: install $(RUCIO_STAMP)
@@ -132,7 +145,7 @@ lint: install $(DEPLOY_STAMP)
 	else echo "cloud-init not installed: user-data not checked"; fi
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/snakemake --lint --config source=demo
 
-test: install $(SMK7) $(ROOT_STAMP) $(RUCIO_STAMP) $(DEPLOY_STAMP) system-deps lock-check lint reana-validate image
+test: install $(SMK7) $(ROOT_STAMP) $(RUCIO_STAMP) $(DEPLOY_STAMP) system-deps lock-check lint docs reana-validate image
 	PATH=$(abspath $(BIN)):$$PATH ATLASOD_SNAKEMAKE7=$(abspath $(SMK7)) ATLASOD_IMAGE_UNDER_TEST=$(IMAGE) \
 		ATLASOD_CONDOR_ROOT=$(CONDOR_ROOT) ATLASOD_ROOT_PYTHON=$(abspath $(ROOT_PY)) \
 		ATLASOD_RUCIO_PYTHON=$(abspath $(RUCIO_PY)) ATLASOD_DEPLOY_PYTHON=$(abspath $(DEPLOY_PY)) \
@@ -144,4 +157,4 @@ faults: install system-deps
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/pytest -m faults
 
 clean:
-	rm -rf results logs .snakemake
+	rm -rf results logs .snakemake site

@@ -14,6 +14,7 @@ locks=(  # lock  input  [constraint]
     "envs/kernel.lock envs/kernel.in envs/requirements.lock"
     "envs/ansible.lock envs/ansible.in"
     "envs/deploy.lock envs/deploy.in envs/ansible.lock"
+    "envs/docs.lock envs/docs.in"
 )
 compile() {  # compile LOCK IN [CONSTRAINT] -- extra args
     local lock=$1 in=$2 constraint=${3:-}

@@ -9,7 +9,7 @@ ROOT's RDataFrame and writes it again in that layout (same events, same values, 
 compressed with ZLIB level 1 by default (``--compression``, ROOT's algorithm × 100 + level).
 
 It runs in its own environment with ROOT from PyPI (``make root-env``): it needs ROOT and
-nothing of the package (``src/atlasod/mini.py`` is loaded by path for the branch list).  The
+nothing of the package (``src/atlasod/data/mini.py`` is loaded by path for the branch list).  The
 conversion is compiled C++ (no per-file just-in-time compilation), so many files convert in
 one process quickly.  Output is written to a temporary name and renamed when complete.
 """
@@ -30,7 +30,7 @@ CPP_TYPES = {"float32": "float", "int32": "int", "uint32": "unsigned int", "bool
 
 
 def load_mini() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("atlasod_mini", REPO / "src/atlasod/mini.py")
+    spec = importlib.util.spec_from_file_location("atlasod_mini", REPO / "src/atlasod/data/mini.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
