@@ -1,7 +1,8 @@
 """The real files' layout: every analysis gives the same cutflows and histograms from a demo
 file rewritten by ROOT (``std::vector<T>`` branches, ``UInt_t`` counters, the real branch
-order) as from the uproot-written original.  ROOT comes from PyPI in its own environment
-(``make root-env``); ``ATLASOD_ROOT_PYTHON`` names its interpreter."""
+order) as from the uproot-written original, and from the same events written by ROOT as an
+RNTuple.  ROOT comes from PyPI in its own environment (``make root-env``);
+``ATLASOD_ROOT_PYTHON`` names its interpreter."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import uproot
 
 from atlasod.data.catalogue import Catalogue
 from atlasod.data.mini import real_file_order
+from atlasod.data.trees import is_rntuple, open_tree
 from atlasod.selection.analysis import discover, load_analysis
 from atlasod.selection.chunk import process_chunk
 
@@ -27,21 +29,30 @@ def _root_python() -> str:
     return tool_from_environment("ATLASOD_ROOT_PYTHON", "a Python with ROOT (`make root-env`)")
 
 
-@pytest.fixture(scope="module")
-def real_layout(demo_run: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[Path, Path]:
-    """Every demo file of the demo run, rewritten by ROOT in the real layout (one process)."""
-    python = _root_python()
-    out = tmp_path_factory.mktemp("real_layout")
+def _rewrite(demo_run: Path, out: Path, *options: str) -> dict[Path, Path]:
+    """Every demo file of the demo run, rewritten by ROOT (one process)."""
     pairs = {f: out / f.relative_to(demo_run) for f in sorted(demo_run.glob("data/**/*.root"))}
     args = [str(p) for pair in pairs.items() for p in pair]
     proc = subprocess.run(
-        [python, "-W", "ignore", str(REPO / "tools" / "real_layout.py"), *args],
+        [_root_python(), "-W", "ignore", str(REPO / "tools" / "real_layout.py"), *options, *args],
         capture_output=True,
         text=True,
         check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return pairs
+
+
+@pytest.fixture(scope="module")
+def real_layout(demo_run: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[Path, Path]:
+    """Every demo file of the demo run, rewritten by ROOT in the real layout."""
+    return _rewrite(demo_run, tmp_path_factory.mktemp("real_layout"))
+
+
+@pytest.fixture(scope="module")
+def rntuples(demo_run: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[Path, Path]:
+    """Every demo file of the demo run, written again by ROOT as an RNTuple."""
+    return _rewrite(demo_run, tmp_path_factory.mktemp("rntuple"), "--rntuple")
 
 
 def test_rewritten_files_have_the_real_layout(real_layout: dict[Path, Path]) -> None:
@@ -56,12 +67,25 @@ def test_rewritten_files_have_the_real_layout(real_layout: dict[Path, Path]) -> 
     assert str(source["lep_pt"].interpretation) == "AsJagged(AsDtype('>f4'))"  # counted array
 
 
+def test_rntuples_written_by_root_are_rntuples(rntuples: dict[Path, Path]) -> None:
+    source, target = next(iter(rntuples.items()))
+    ntuple = open_tree(str(target))
+    assert is_rntuple(ntuple)
+    assert not is_rntuple(open_tree(str(source)))
+    assert ntuple.num_entries == uproot.open(source)["mini"].num_entries > 0
+    assert set(ntuple.keys()) == set(real_file_order())
+
+
+@pytest.mark.parametrize("layout", ["real_layout", "rntuples"])
 @pytest.mark.parametrize("name", discover(ANALYSES))
 def test_both_layouts_give_identical_cutflows_and_histograms(
-    name: str, real_layout: dict[Path, Path], catalogue: Catalogue
+    name: str, layout: str, request: pytest.FixtureRequest, catalogue: Catalogue
 ) -> None:
+    """The uproot-written demo file and its rewrite by ROOT (a TTree in the real layout, or
+    an RNTuple): the same cutflow and histograms, bit for bit."""
+    rewritten: dict[Path, Path] = request.getfixturevalue(layout)
     analysis = load_analysis(ANALYSES, name, catalogue)
-    by_file = {p.name: (p, q) for p, q in real_layout.items() if f"/{name}/" in str(p)}
+    by_file = {p.name: (p, q) for p, q in rewritten.items() if f"/{name}/" in str(p)}
     assert len(by_file) == len(analysis.files), sorted(by_file)
     for sample in analysis.files:
         demo_file, real_file = by_file[sample.file]

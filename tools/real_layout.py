@@ -7,6 +7,8 @@ The demo files are written by uproot: collections as counted arrays (``float[lep
 ``UInt_t`` counters, the branch order of reference §2.2.  This tool reads a demo file with
 ROOT's RDataFrame and writes it again in that layout (same events, same values, same order),
 compressed with ZLIB level 1 by default (``--compression``, ROOT's algorithm × 100 + level).
+With ``--rntuple`` the events are written as an RNTuple instead of a TTree (the same fields,
+``std::vector<T>`` collections), as ROOT ≥ 6.34 and ATLAS's future formats write them.
 
 It runs in its own environment with ROOT from PyPI (``make root-env``): it needs ROOT and
 nothing of the package (``src/atlasod/data/mini.py`` is loaded by path for the branch list).  The
@@ -49,7 +51,8 @@ def converter_source(mini: ModuleType) -> str:
         "std::vector<T> atlasod_to_vector(const ROOT::RVec<T> &v)",
         "{ return std::vector<T>(v.begin(), v.end()); }",
         "unsigned int atlasod_to_uint(int n) { return static_cast<unsigned int>(n); }",
-        "void atlasod_real_layout(const char *in, const char *out, int compression) {",
+        "void atlasod_real_layout(const char *in, const char *out, int compression,",
+        "                         bool rntuple) {",
         '  ROOT::RDataFrame df("mini", in);',
         "  ROOT::RDF::RNode node(df);",
     ]
@@ -66,13 +69,14 @@ def converter_source(mini: ModuleType) -> str:
         "  opts.fCompressionAlgorithm =",
         "      static_cast<ROOT::RCompressionSetting::EAlgorithm::EValues>(compression / 100);",
         "  opts.fCompressionLevel = compression % 100;",
+        "  if (rntuple) opts.fOutputFormat = ROOT::RDF::ESnapshotOutputFormat::kRNTuple;",
         f'  node.Snapshot("mini", out, std::vector<std::string>{{{columns}}}, opts);',
         "}",
     ]
     return "\n".join(lines) + "\n"
 
 
-def convert(pairs: list[tuple[Path, Path]], compression: int) -> None:
+def convert(pairs: list[tuple[Path, Path]], compression: int, rntuple: bool = False) -> None:
     os.environ.setdefault("ROOT_MAX_THREADS", "1")
     import ROOT  # the ROOT environment only
 
@@ -85,7 +89,7 @@ def convert(pairs: list[tuple[Path, Path]], compression: int) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
         try:
-            ROOT.atlasod_real_layout(str(source), str(tmp), compression)
+            ROOT.atlasod_real_layout(str(source), str(tmp), compression, rntuple)
             tmp.replace(target)
         finally:
             tmp.unlink(missing_ok=True)
@@ -96,12 +100,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("files", nargs="+", type=Path, help="pairs: input output")
     parser.add_argument("--compression", type=int, default=101, help="ROOT setting (101: ZLIB 1)")
+    parser.add_argument("--rntuple", action="store_true", help="write an RNTuple, not a TTree")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     if len(args.files) % 2:
         parser.error("give input and output files in pairs")
     pairs = list(zip(args.files[::2], args.files[1::2], strict=True))
-    convert(pairs, args.compression)
+    convert(pairs, args.compression, args.rntuple)
 
 
 if __name__ == "__main__":

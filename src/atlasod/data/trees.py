@@ -3,6 +3,10 @@
 :func:`open_tree` opens the tree of a local path or URL with an error that says what to do;
 :func:`read_batches` reads an entry range of some branches in batches that end on the file's
 cluster boundaries; :class:`MiniWriter` writes demo and multiplied files in the demo layout.
+
+The events may be a TTree (every release file so far) or an RNTuple (what uproot ≥ 5.7 writes
+for ``f["mini"] = arrays``, ROOT ≥ 6.34 can write, and ATLAS's future formats use): both are
+read through uproot, into the same arrays, so that the selection never knows which it got.
 """
 
 from __future__ import annotations
@@ -24,6 +28,9 @@ from atlasod.errors import AtlasodError, one_line
 READ_STEP = 250_000
 READ_BUDGET = 80_000_000
 READ_GROUP = 8
+# Entries read to measure an RNTuple's bytes per entry (its metadata gives no uncompressed
+# size per field, as a TTree's does).
+RNTUPLE_SAMPLE = 1000
 
 
 def open_tree(location: str) -> Any:
@@ -53,10 +60,35 @@ def open_tree(location: str) -> Any:
     return tree
 
 
+def is_rntuple(tree: Any) -> bool:
+    """Whether ``tree`` (from :func:`open_tree`) is an RNTuple rather than a TTree."""
+    return isinstance(tree, uproot.models.RNTuple.Model_ROOT_3a3a_RNTuple)
+
+
+def bytes_per_entry(tree: Any, branches: list[str]) -> float:
+    """Uncompressed bytes per entry of ``branches``: from a TTree's metadata, or measured on
+    the first entries of an RNTuple."""
+    if not is_rntuple(tree):
+        return sum(tree[b].uncompressed_bytes for b in branches) / max(1, tree.num_entries)
+    sample = min(int(tree.num_entries), RNTUPLE_SAMPLE)
+    if sample == 0:
+        return 0.0
+    return float(tree.arrays(branches, entry_stop=sample).layout.nbytes) / sample
+
+
 def read_step(tree: Any, branches: list[str]) -> int:
     """Entries per read of ``branches`` of ``tree`` (see READ_STEP, READ_BUDGET)."""
-    per_entry = sum(tree[b].uncompressed_bytes for b in branches) / max(1, tree.num_entries)
+    per_entry = bytes_per_entry(tree, branches)
     return max(1, min(READ_STEP, int(READ_BUDGET / max(per_entry, 1.0))))
+
+
+def cluster_boundaries(tree: Any) -> list[int]:
+    """The entries at which every branch starts a new basket (TTree) or page (RNTuple
+    cluster), from 0 to the number of entries."""
+    if not is_rntuple(tree):
+        return [int(b) for b in tree.common_entry_offsets()]
+    starts = [int(c.num_first_entry) for c in tree.cluster_summaries]
+    return sorted({0, *starts, int(tree.num_entries)})
 
 
 def batch_ranges(tree: Any, start: int, stop: int, step: int) -> Iterator[tuple[int, int]]:
@@ -65,7 +97,7 @@ def batch_ranges(tree: Any, start: int, stop: int, step: int) -> Iterator[tuple[
     falls inside its step: a basket cut by a range boundary is read and decompressed for
     both ranges, which made reading the real-layout H → γγ file 1.6 times slower
     (benchmarks/README.md)."""
-    bounds = [int(b) for b in tree.common_entry_offsets()]
+    bounds = cluster_boundaries(tree)
     first = start
     while first < stop:
         last = min(stop, first + step)
