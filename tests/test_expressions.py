@@ -13,12 +13,19 @@ from atlasod.data.catalogue import Catalogue
 from atlasod.errors import AtlasodError
 from atlasod.selection.analysis import Analysis
 from atlasod.selection.columns import Objects, from_awkward
-from atlasod.selection.expressions import ExpressionError, Origin, compile_expression, reference
+from atlasod.selection.expressions import (
+    ExpressionError,
+    Kind,
+    Origin,
+    compile_expression,
+    reference,
+)
 
 from .conftest import REPO
 
 ORIGIN = Origin("analyses/x/analysis.yaml", 12, 11)
 KNOWN = {"lep_pt", "lep_eta", "lep_phi", "lep_E", "met_et", "met_phi", "goodlep", "goodlep_pt"}
+KNOWN |= {"jet_pt"}
 
 
 def value(text: str, env: dict):
@@ -70,6 +77,71 @@ def test_values_an_expression_cannot_be_computed_on_name_the_expression(
         value(text, env)
     assert str(err.value).startswith(f"analyses/x/analysis.yaml:12:11: {message}")
     assert str(err.value).endswith(f"(in '{text}')")
+
+
+KINDS = {"lep_pt": Kind("lep"), "lep_eta": Kind("lep"), "jet_pt": Kind("jet")}
+KINDS |= {"goodlep": Kind("goodlep", handle=True), "goodlep_pt": Kind("goodlep")}
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("met_et > 25*GeV", Kind()),
+        ("lep_pt > 0.1 * met_et", Kind("lep")),  # an event's value against each object
+        ("abs(lep_eta) < 2.5 and lep_pt > 25*GeV", Kind("lep")),
+        ("count(goodlep_pt) + sum(jet_pt > 0)", Kind()),
+        ("goodlep_pt[0] / GeV", Kind()),
+        ("pair_mass(goodlep, 0, 1) if count(goodlep_pt) > 1 else 0", Kind()),
+        ("2**10 + 3", Kind()),
+    ],
+)
+def test_what_an_expression_gives_is_known_before_any_event(text: str, kind: Kind) -> None:
+    assert compile_expression(text, KNOWN, ORIGIN, KINDS).kind == kind
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("max(met_et)", "max() needs values per object (e.g. goodlep_pt), not per event"),
+        (
+            "lep_pt + jet_pt",
+            "values of different collections (or of differently selected "
+            "objects: jet, lep) cannot be combined object by object (at 'lep_pt + jet_pt'",
+        ),
+        ("lep_pt > goodlep_pt", "objects: goodlep, lep) cannot be combined"),
+        ("met_et[0]", "an index needs values per object (e.g. goodlep_pt[0]) (at 'met_et[0]'"),
+        (
+            "goodlep > 1",
+            "the objects goodlep can only be given to pair_mass, system_mass or "
+            "system_pt; use their values, e.g. goodlep_pt (at 'goodlep'",
+        ),
+        ("system_mass(goodlep_pt)", "system_mass() takes objects (e.g. goodlep) first"),
+        ("met_et > 10**10**10", "this constant is too large to compute (at '10**10**10'"),
+        ("met_et > 1 / (2 - 2)", "this constant divides by zero (at '1 / (2 - 2)'"),
+        ("met_et > 1e308 * 10", "this constant is not a finite number (at '1e308 * 10'"),
+        ("met_et > (-8) ** 0.5", "this constant is not a finite number"),
+        ("met_et > 2**1100", "this constant is too large to compute (at '2**1100'"),
+        ("met_et > 1" + "0" * 400, "this constant is too large to compute"),
+    ],
+)
+def test_what_could_only_fail_in_the_chunk_job_is_refused_when_checked(
+    text: str, message: str
+) -> None:
+    with pytest.raises(ExpressionError) as err:
+        compile_expression(text, KNOWN, ORIGIN, KINDS)
+    assert str(err.value).startswith("analyses/x/analysis.yaml:12:")
+    assert message in str(err.value)
+
+
+def test_constants_are_computed_once_with_the_values_of_python() -> None:
+    env = {"met_et": [1.0, 2.0]}
+    assert (
+        value("met_et * 0 + 2**3 * 25*GeV - 7 % 4 + (-2) ** -1", env)
+        == [2**3 * 25 * 1000.0 - 7 % 4 + (-2) ** -1] * 2
+    )
+    assert compile_expression("2**62 + 1", KNOWN, ORIGIN)({}) == 2**62 + 1  # exact
+    assert compile_expression("2**64", KNOWN, ORIGIN)({}) == float(2**64)  # past 64 bits
+    assert compile_expression("10**300", KNOWN, ORIGIN)({}) == 1e300
 
 
 def test_intermediate_results_written_in_place_give_the_right_values() -> None:
@@ -144,6 +216,22 @@ def _analysis_with(tmp_path: Path, catalogue: Catalogue, old: str, new: str) -> 
             '"goodlep_pt[1] / GeV"',
             '"goodlep_pt[1] / GeV + window"',
             "variable 'lep2_pt' uses an exercise (window); exercises can only be used in cuts",
+        ),
+        (  # it would fail only inside the chunk job
+            '"trigE or trigM"',
+            '"lep_pt > 26*GeV"',
+            "cut 'trigger' gives one value per object, not per event: use any(...), all(...) "
+            "or count(...) (in 'lep_pt > 26*GeV')",
+        ),
+        (  # Python's integers would compute it for ever, inside the chunk job
+            '"trigE or trigM"',
+            '"10**10**10 > 1"',
+            "this constant is too large to compute (at '10**10**10' in '10**10**10 > 1')",
+        ),
+        (
+            '"n_lep == 2"',
+            '"count(met_et) == 2"',
+            "count() needs values per object (e.g. goodlep_pt), not per event",
         ),
     ],
 )

@@ -39,7 +39,14 @@ import yaml
 
 from atlasod.data.mini import COLLECTIONS, branch_names
 from atlasod.errors import AtlasodError
-from atlasod.selection.expressions import MEMO, Expression, Origin, compile_expression
+from atlasod.selection.expressions import (
+    MEMO,
+    Expression,
+    Kind,
+    Origin,
+    compile_expression,
+    expression_error,
+)
 from atlasod.yamlio import compose_yaml, load_yaml
 
 SOLUTIONS_NAME = "solutions.yaml"
@@ -104,6 +111,8 @@ class DeclarativeSelection:
 
         branches = set(branch_names())
         known: set[str] = set(branches)
+        # what each name gives: one value per object of its collection, per event otherwise
+        kinds = {f"{c}_{f}": Kind(c) for c, fields in COLLECTIONS.items() for f in fields}
         self.exercises: dict[str, dict[str, Any]] = dict(raw.get("exercises") or {})
         known |= set(self.exercises)
         self.objects: list[ObjectDef] = []
@@ -111,18 +120,32 @@ class DeclarativeSelection:
             self._check_name(name, known, origin("objects", name), "object")
             collection = spec["collection"]
             where = spec.get("where")
-            expr = (
-                compile_expression(where, known, origin("objects", name, "where"))
-                if where is not None
-                else None
-            )
+            expr = None
+            if where is not None:
+                expr = compile_expression(where, known, origin("objects", name, "where"), kinds)
+                if expr.kind != Kind(collection):
+                    raise expression_error(
+                        expr,
+                        f"the condition of object '{name}' must give one value per object of "
+                        f"its collection {collection} (it gives "
+                        + (
+                            "one value per event"
+                            if expr.kind is None or expr.kind.objects is None
+                            else f"values of {expr.kind.objects}"
+                        )
+                        + ")",
+                    )
             self.objects.append(ObjectDef(name, collection, expr))
             known.add(name)
             known |= {f"{name}_{field}" for field in COLLECTIONS[collection]}
+            kinds[name] = Kind(name, handle=True)
+            kinds.update({f"{name}_{field}": Kind(name) for field in COLLECTIONS[collection]})
         self.variables: list[tuple[str, Expression]] = []
         for name, text_expr in (raw.get("variables") or {}).items():
             self._check_name(name, known, origin("variables", name), "variable")
-            expr = compile_expression(text_expr, known, origin("variables", name))
+            expr = compile_expression(text_expr, known, origin("variables", name), kinds)
+            assert expr.kind is not None
+            kinds[name] = expr.kind
             if expr.names & set(self.exercises):
                 where = origin("variables", name)
                 raise AtlasodError(
@@ -134,7 +157,13 @@ class DeclarativeSelection:
             known.add(name)
         self.cuts: list[Cut] = []
         for i, cut in enumerate(raw.get("cuts") or []):
-            expr = compile_expression(cut["expr"], known, origin("cuts", i, "expr"))
+            expr = compile_expression(cut["expr"], known, origin("cuts", i, "expr"), kinds)
+            if expr.kind != Kind():
+                raise expression_error(
+                    expr,
+                    f"cut '{cut['name']}' gives one value per object, not per event: "
+                    "use any(...), all(...) or count(...)",
+                )
             used = tuple(sorted(expr.names & set(self.exercises)))
             self.cuts.append(Cut(cut["name"], expr, used))
         self.known = known

@@ -41,6 +41,33 @@ class ExpressionError(AtlasodError):
 
 
 @dataclass(frozen=True)
+class Kind:
+    """What an expression gives: one value per event (``objects`` None: a number, a branch
+    per event, a count), one value per object of ``objects`` (a collection such as ``lep``,
+    or an object such as ``goodlep``: two differently selected sets of objects do not
+    combine), or, with ``handle``, the objects themselves (for ``pair_mass``, ...)."""
+
+    objects: str | None = None
+    handle: bool = False
+
+    def describe(self) -> str:
+        if self.handle:
+            return f"the objects {self.objects}"
+        return "one value per event" if self.objects is None else "one value per object"
+
+
+PER_EVENT = Kind()
+# Python's integers have no bound, so ``10**10**10`` would compute for ever: an integer power
+# whose result could pass MAX_CONSTANT_BITS is computed as a float (and overflows there), and
+# an integer constant outside 64 bits becomes a float, as numpy would need it.
+MAX_CONSTANT_BITS = 1024
+INT64 = 2**63
+# Functions of objects' values that give one value per event; functions that take objects.
+_REDUCTIONS = {"count", "sum", "any", "all", "max", "min"}
+_OF_OBJECTS = {"pair_mass", "system_mass", "system_pt"}
+
+
+@dataclass(frozen=True)
 class Origin:
     """Where an expression comes from, for error messages."""
 
@@ -146,6 +173,7 @@ class Expression:
     origin: Origin
     function: Compiled
     names: set[str] = field(default_factory=set)
+    kind: Kind | None = None  # None: not inferred (no kinds given for the names)
 
     def __call__(self, env: Env) -> Any:
         try:
@@ -166,8 +194,13 @@ def _error(text: str, origin: Origin, node: ast.AST | None, problem: str) -> Exp
     return ExpressionError(f"{where}: {problem} (at '{token}' in '{text}')")
 
 
-def compile_expression(text: str, known: set[str], origin: Origin) -> Expression:
-    """Check ``text`` against the whitelist and the ``known`` names; compile it."""
+def compile_expression(
+    text: str, known: set[str], origin: Origin, kinds: dict[str, Kind] | None = None
+) -> Expression:
+    """Check ``text`` against the whitelist and the ``known`` names; compile it.  With the
+    ``kinds`` of the names, also infer what it gives (:class:`Kind`) and refuse what could
+    only fail when events are processed (a reduction of values per event, values of two
+    collections combined object by object, objects where values are needed)."""
     if not isinstance(text, str):
         text = str(text)
     try:
@@ -178,7 +211,151 @@ def compile_expression(text: str, known: set[str], origin: Origin) -> Expression
         raise ExpressionError(f"{where}: syntax error in '{text}': {exc.msg}") from None
     names: set[str] = set()
     function = _compile(tree.body, text.strip(), known, origin, names)
-    return Expression(text.strip(), origin, function, names)
+    kind = None if kinds is None else _kind(tree.body, text.strip(), origin, kinds)
+    return Expression(text.strip(), origin, function, names, kind)
+
+
+def expression_error(expression: Expression, problem: str) -> ExpressionError:
+    """An error about the whole of ``expression``, with where it is."""
+    where = f"{expression.origin.file}:{expression.origin.line}:{expression.origin.column}"
+    return ExpressionError(f"{where}: {problem} (in '{expression.text}')")
+
+
+def _kind(  # noqa: PLR0911 - one return per node type is the clearest form
+    node: ast.AST, text: str, origin: Origin, kinds: dict[str, Kind]
+) -> Kind:
+    """What ``node`` gives, from the kinds of the names it reads (see :class:`Kind`)."""
+
+    def of(n: ast.AST) -> Kind:
+        return _kind(n, text, origin, kinds)
+
+    def values(parts: list[ast.AST]) -> Kind:
+        """The kind of an element-wise combination of ``parts``."""
+        groups = set()
+        for part in parts:
+            kind = of(part)
+            if kind.handle:
+                raise _error(
+                    text,
+                    origin,
+                    part,
+                    f"{kind.describe()} can only be given to pair_mass, system_mass or "
+                    f"system_pt; use their values, e.g. {kind.objects}_pt",
+                )
+            if kind.objects is not None:
+                groups.add(kind.objects)
+        if len(groups) > 1:
+            raise _error(
+                text,
+                origin,
+                node,
+                f"values of different collections (or of differently selected objects: "
+                f"{', '.join(sorted(groups))}) cannot be combined object by object",
+            )
+        return Kind(groups.pop()) if groups else PER_EVENT
+
+    if isinstance(node, ast.Name) and node.id in kinds:
+        return kinds[node.id]
+    if isinstance(node, ast.Constant | ast.Name):
+        return PER_EVENT  # numbers, constants, exercises
+    if isinstance(node, ast.Subscript):
+        kind = of(node.value)
+        if kind.objects is None or kind.handle:
+            raise _error(
+                text, origin, node, "an index needs values per object (e.g. goodlep_pt[0])"
+            )
+        return PER_EVENT
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        fname = node.func.id
+        if fname in _OF_OBJECTS:
+            kind = of(node.args[0])
+            if not kind.handle:
+                raise _error(text, origin, node, f"{fname}() takes objects (e.g. goodlep) first")
+            values(node.args[1:])
+            return PER_EVENT
+        if fname in _REDUCTIONS:
+            kind = values(node.args)
+            if kind.objects is None:
+                raise _error(
+                    text,
+                    origin,
+                    node,
+                    f"{fname}() needs values per object (e.g. goodlep_pt), not per event",
+                )
+            return PER_EVENT
+        return values(node.args)
+    if isinstance(node, ast.BinOp):
+        return values([node.left, node.right])
+    if isinstance(node, ast.UnaryOp):
+        return values([node.operand])
+    if isinstance(node, ast.BoolOp):
+        return values(node.values)
+    if isinstance(node, ast.Compare):
+        return values([node.left, *node.comparators])
+    if isinstance(node, ast.IfExp):
+        return values([node.test, node.body, node.orelse])
+    return PER_EVENT  # (every other node is refused by the compiler)
+
+
+def _is_constant(node: ast.AST) -> bool:
+    """Whether ``node`` reads no event data: numbers, constants and operations on them."""
+    if isinstance(node, ast.Constant):
+        return isinstance(node.value, bool | int | float)
+    if isinstance(node, ast.Name):
+        return node.id in CONSTANTS or node.id in ("True", "False")
+    if isinstance(node, ast.BinOp):
+        return type(node.op) in _BINOPS and _is_constant(node.left) and _is_constant(node.right)
+    if isinstance(node, ast.UnaryOp):
+        return isinstance(node.op, ast.USub | ast.UAdd) and _is_constant(node.operand)
+    return False
+
+
+def _power(base: Any, exponent: Any) -> Any:
+    """``base ** exponent`` of two constants, in bounded time: an integer power that would
+    pass MAX_CONSTANT_BITS is computed in floating point (and overflows there)."""
+    integers = isinstance(base, int) and isinstance(exponent, int)
+    if integers and abs(base) > 1 and exponent * abs(base).bit_length() > MAX_CONSTANT_BITS:
+        return float(base) ** float(exponent)
+    return base**exponent
+
+
+def _fold(node: ast.AST, text: str, origin: Origin) -> Any:
+    """The value of a constant ``node`` (see :func:`_is_constant`), computed once, when the
+    expression is checked."""
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, ast.Name):
+        return CONSTANTS.get(node.id, node.id == "True")
+    if isinstance(node, ast.UnaryOp):
+        value = _fold(node.operand, text, origin)
+        return -value if isinstance(node.op, ast.USub) else value
+    assert isinstance(node, ast.BinOp)
+    left, right = _fold(node.left, text, origin), _fold(node.right, text, origin)
+    try:
+        value = (
+            _power(left, right)
+            if isinstance(node.op, ast.Pow)
+            else _BINOPS[type(node.op)](left, right)
+        )
+    except OverflowError:
+        raise _error(text, origin, node, "this constant is too large to compute") from None
+    except ZeroDivisionError:
+        raise _error(text, origin, node, "this constant divides by zero") from None
+    except (TypeError, ValueError) as exc:
+        raise _error(text, origin, node, f"this constant cannot be computed ({exc})") from None
+    if isinstance(value, complex) or (isinstance(value, float) and not math.isfinite(value)):
+        raise _error(text, origin, node, "this constant is not a finite number")
+    return _number(value, text, origin, node)
+
+
+def _number(value: Any, text: str, origin: Origin, node: ast.AST) -> Any:
+    """A constant as the events' arrays can take it: an integer outside 64 bits as a float."""
+    if isinstance(value, int) and not isinstance(value, bool) and not -INT64 <= value < INT64:
+        try:
+            return float(value)
+        except OverflowError:
+            raise _error(text, origin, node, "this constant is too large to compute") from None
+    return value
 
 
 def _compile(  # noqa: PLR0911 - one return per node type is the clearest form
@@ -187,9 +364,12 @@ def _compile(  # noqa: PLR0911 - one return per node type is the clearest form
     def sub(n: ast.AST) -> Compiled:
         return _compile(n, text, known, origin, names)
 
+    if isinstance(node, ast.BinOp | ast.UnaryOp) and _is_constant(node):
+        folded = _fold(node, text, origin)
+        return lambda env: folded
     if isinstance(node, ast.Constant):
         if isinstance(node.value, bool | int | float):
-            value = node.value
+            value = _number(node.value, text, origin, node)
             return lambda env: value
         raise _error(text, origin, node, f"constant {node.value!r} is not a number")
     if isinstance(node, ast.Name):
