@@ -36,7 +36,7 @@ ROOT_PY := $(ROOT_VENV)/bin/python
 ROOT_STAMP := $(ROOT_VENV)/.installed
 $(ROOT_STAMP):
 	$(PYTHON) -m venv $(ROOT_VENV)
-	$(ROOT_VENV)/bin/pip install --quiet 'root==0.1a12' 'numpy==2.4.6'
+	$(ROOT_VENV)/bin/pip install --quiet 'root==0.1a12' 'numpy==2.4.6' 'pyyaml==6.0.4'
 	$(ROOT_PY) -W ignore -c 'import ROOT; assert ROOT.gROOT.GetVersion() == "6.40.00"'
 	touch $@
 root-env: $(ROOT_STAMP)

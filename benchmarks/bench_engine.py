@@ -80,13 +80,13 @@ def rdf(root_python: str, name: str, path: Path, threads: int) -> dict[str, floa
 def bench(name: str, path: Path, catalogue: Catalogue, repeat: int, root_python: str) -> None:
     analysis = load_analysis(REPO / "analyses", name, catalogue)
     sample = analysis.file(SAMPLES[name][0])
-    tree = open_tree(str(path))
+    tree = open_tree(str(path), analysis.release)
     n, branches = tree.num_entries, analysis.selection.BRANCHES
     cores = os.cpu_count() or 1
     selected: dict[str, int] = {}
 
     def read() -> None:  # as the chunk step reads: same file access, same steps
-        for _ in read_batches(open_tree(str(path)), branches, 0, n):
+        for _ in read_batches(open_tree(str(path), analysis.release), branches, 0, n):
             pass
 
     def read_default() -> None:  # uproot's defaults: memory-mapped, all branches at once

@@ -136,7 +136,7 @@ def snakemake(work: Path, checkout: Path, arguments: str) -> None:
 def hzz_events(scale: float) -> int:
     """Events of H → ZZ's demo inputs at ``scale`` (as the Dask run counts them)."""
     hzz = load_analysis(REPO / "analyses", "hzz", Catalogue.load())
-    return sum(plan.demo_events(hzz.raw, f, scale) for f in hzz.files)
+    return sum(plan.demo_events(hzz.raw, f, scale, hzz.release) for f in hzz.files)
 
 
 def keep(rows: list[Row], scale: float) -> list[dict]:

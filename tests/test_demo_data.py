@@ -9,12 +9,14 @@ import pytest
 import uproot
 
 from atlasod.data.catalogue import Catalogue
-from atlasod.data.mini import COLLECTIONS, SCALARS, branch_names
+from atlasod.data.release import Release
 from atlasod.demo.generate import generate_file
 from atlasod.selection.analysis import Analysis, discover, load_analysis
 from atlasod.selection.chunk import process_chunk, write_chunk
 
 from .conftest import ANALYSES
+
+RELEASE = Release.load("2020")  # the release of the demo files here
 
 SCALE = 0.25
 
@@ -53,12 +55,12 @@ def test_demo_file_has_the_81_branches_of_the_real_mini_tree(
     hyy_files: Path, hyy: Analysis
 ) -> None:
     tree = uproot.open(hyy_files / hyy.data_files[0].relpath)["mini"]
-    assert set(tree.keys()) == set(branch_names())
-    assert len(branch_names()) == 81
+    assert set(tree.keys()) == set(RELEASE.branch_names())
+    assert len(RELEASE.branch_names()) == 81
     arrays = tree.arrays(entry_stop=10)
-    for name, dtype in SCALARS.items():
+    for name, dtype in RELEASE.scalars.items():
         assert arrays[name].type.content.primitive == np.dtype(dtype).name, name
-    for obj, fields in COLLECTIONS.items():
+    for obj, fields in RELEASE.collections.items():
         for field, dtype in fields.items():
             t = arrays[f"{obj}_{field}"].type.content
             assert str(t) == f"var * {np.dtype(dtype).name}", f"{obj}_{field}: {t}"

@@ -4,11 +4,14 @@ import re
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import uproot
 
 from atlasod.cli import main
 from atlasod.data.catalogue import Catalogue
+from atlasod.data.release import Release
+from atlasod.data.trees import open_tree
 from atlasod.demo.generate import generate_file
 from atlasod.errors import AtlasodError
 from atlasod.selection.analysis import Analysis, discover, load_analysis
@@ -73,6 +76,30 @@ def test_file_without_mini_tree(tmp_path: Path, hyy: Analysis, catalogue: Catalo
         AtlasodError, match=rf"^{re.escape(str(bad))} has no tree 'mini' \(it contains: other\)$"
     ):
         process_chunk(hyy, hyy.data_files[0], str(bad), 0, 1, 10064.0, catalogue)
+
+
+def test_a_file_of_the_other_release_is_named_as_such(
+    tmp_path: Path, good_file: Path, hyy: Analysis, catalogue: Catalogue
+) -> None:
+    """A 2025e file (tree 'analysis') in a 2020 run, and a 2020 file read as 2025e: the
+    error names both releases and the fix, not a missing tree or branch."""
+    newer = tmp_path / "data_A.GamGam.root"
+    with uproot.recreate(newer) as f:
+        f["analysis"] = {"met": np.zeros(3, dtype=np.float32)}
+    with pytest.raises(AtlasodError) as err:
+        process_chunk(hyy, hyy.data_files[0], str(newer), 0, 1, 10064.0, catalogue)
+    assert str(err.value) == (
+        f"{newer} is a file of the 2025e release (tree 'analysis'), but this run reads the "
+        "2020 release (tree 'mini'): use a file of the 2020 release, or a sample catalogue "
+        "of the 2025e release (--config catalogue=FILE)"
+    )
+    with pytest.raises(AtlasodError) as err:
+        open_tree(str(good_file), Release.load("2025e"))
+    assert str(err.value) == (
+        f"{good_file} is a file of the 2020 release (tree 'mini'), but this run reads the "
+        "2025e release (tree 'analysis'): use a file of the 2025e release, or a sample "
+        "catalogue of the 2020 release (--config catalogue=FILE)"
+    )
 
 
 def test_missing_branch_names_branch_and_file(

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from atlasod.data.catalogue import Catalogue
+from atlasod.data.release import Release
 from atlasod.errors import AtlasodError
 from atlasod.selection.analysis import Analysis
 from atlasod.selection.columns import Objects, from_awkward
@@ -26,12 +27,13 @@ from .conftest import REPO
 ORIGIN = Origin("analyses/x/analysis.yaml", 12, 11)
 KNOWN = {"lep_pt", "lep_eta", "lep_phi", "lep_E", "met_et", "met_phi", "goodlep", "goodlep_pt"}
 KNOWN |= {"jet_pt"}
+UNITS = Release.load("2020").units  # MeV files: GeV is 1000
 
 
 def value(text: str, env: dict):
     """The expression's value on columns made of the awkward arrays in ``env``, as a list."""
     columns = {k: from_awkward(ak.Array(v)) for k, v in env.items()}
-    result = compile_expression(text, KNOWN, ORIGIN)(columns)
+    result = compile_expression(text, KNOWN, ORIGIN, units=UNITS)(columns)
     return result.to_awkward().tolist()
 
 
@@ -56,7 +58,9 @@ def test_pair_mass_and_transverse_mass_against_hand_calculation() -> None:
     # two massless back-to-back leptons of 45 GeV at η = 0: m = 90 GeV
     fields = {"pt": [[45.0, 45.0]], "eta": [[0.0, 0.0]], "phi": [[0.0, np.pi]], "E": [[45.0, 45.0]]}
     goodlep = Objects({k: from_awkward(ak.Array(v)) for k, v in fields.items()})
-    mass = compile_expression("pair_mass(goodlep, 0, 1)", KNOWN, ORIGIN)({"goodlep": goodlep})
+    mass = compile_expression("pair_mass(goodlep, 0, 1)", KNOWN, ORIGIN, units=UNITS)(
+        {"goodlep": goodlep}
+    )
     assert mass.content[0] == pytest.approx(90.0)
     env = {"lep_pt": [40.0], "lep_phi": [0.0], "met_et": [40.0], "met_phi": [np.pi]}
     assert value("mt(lep_pt, lep_phi, met_et, met_phi)", env)[0] == pytest.approx(80.0)
@@ -96,7 +100,7 @@ KINDS |= {"goodlep": Kind("goodlep", handle=True), "goodlep_pt": Kind("goodlep")
     ],
 )
 def test_what_an_expression_gives_is_known_before_any_event(text: str, kind: Kind) -> None:
-    assert compile_expression(text, KNOWN, ORIGIN, KINDS).kind == kind
+    assert compile_expression(text, KNOWN, ORIGIN, KINDS, UNITS).kind == kind
 
 
 @pytest.mark.parametrize(
@@ -128,7 +132,7 @@ def test_what_could_only_fail_in_the_chunk_job_is_refused_when_checked(
     text: str, message: str
 ) -> None:
     with pytest.raises(ExpressionError) as err:
-        compile_expression(text, KNOWN, ORIGIN, KINDS)
+        compile_expression(text, KNOWN, ORIGIN, KINDS, UNITS)
     assert str(err.value).startswith("analyses/x/analysis.yaml:12:")
     assert message in str(err.value)
 
@@ -139,9 +143,11 @@ def test_constants_are_computed_once_with_the_values_of_python() -> None:
         value("met_et * 0 + 2**3 * 25*GeV - 7 % 4 + (-2) ** -1", env)
         == [2**3 * 25 * 1000.0 - 7 % 4 + (-2) ** -1] * 2
     )
-    assert compile_expression("2**62 + 1", KNOWN, ORIGIN)({}) == 2**62 + 1  # exact
-    assert compile_expression("2**64", KNOWN, ORIGIN)({}) == float(2**64)  # past 64 bits
-    assert compile_expression("10**300", KNOWN, ORIGIN)({}) == 1e300
+    assert compile_expression("2**62 + 1", KNOWN, ORIGIN, units=UNITS)({}) == 2**62 + 1  # exact
+    assert compile_expression("2**64", KNOWN, ORIGIN, units=UNITS)({}) == float(
+        2**64
+    )  # past 64 bits
+    assert compile_expression("10**300", KNOWN, ORIGIN, units=UNITS)({}) == 1e300
 
 
 def test_intermediate_results_written_in_place_give_the_right_values() -> None:
@@ -175,14 +181,14 @@ def test_intermediate_results_written_in_place_give_the_right_values() -> None:
 )
 def test_unsafe_or_wrong_expressions_are_refused(text: str, message: str) -> None:
     with pytest.raises(ExpressionError) as err:
-        compile_expression(text, KNOWN, ORIGIN)
+        compile_expression(text, KNOWN, ORIGIN, units=UNITS)
     assert str(err.value).startswith("analyses/x/analysis.yaml:12:")
     assert message in str(err.value)
 
 
 def test_syntax_error_names_the_column() -> None:
     with pytest.raises(ExpressionError, match=r"analyses/x/analysis.yaml:12:\d+: syntax error"):
-        compile_expression("lep_pt >", KNOWN, ORIGIN)
+        compile_expression("lep_pt >", KNOWN, ORIGIN, units=UNITS)
 
 
 def test_reference_lists_every_function() -> None:

@@ -12,8 +12,8 @@ import uproot
 
 from atlasod.data import multiply, trees
 from atlasod.data.catalogue import Catalogue
-from atlasod.data.mini import COLLECTIONS, SCALARS
 from atlasod.data.multiply import RESOLUTIONS, Variant, multiply_file
+from atlasod.data.release import Release
 from atlasod.demo.generate import generate_file
 from atlasod.errors import AtlasodError
 from atlasod.selection.analysis import Analysis, load_analysis
@@ -21,6 +21,7 @@ from atlasod.selection.analysis import Analysis, load_analysis
 from .conftest import ANALYSES
 
 SMEAR = 0.3
+RELEASE = Release.load("2020")  # the release of the demo files here
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +45,9 @@ def variants(tmp_path_factory: pytest.TempPathFactory, original: Path) -> dict[i
     out = tmp_path_factory.mktemp("variants")
     paths = {k: out / f"v{k}.root" for k in (0, 1)}
     for k, path in paths.items():
-        multiply_file(str(original), original.name, path, Variant(seed=3, number=k, smear=SMEAR))
+        multiply_file(
+            str(original), original.name, path, Variant(seed=3, number=k, smear=SMEAR), RELEASE
+        )
     return paths
 
 
@@ -62,13 +65,13 @@ def test_a_variant_has_the_schema_and_the_events_of_the_original(
     a, b = _arrays(original), _arrays(variants[1])
     assert len(a) == len(b) > 5000
     kinematic = {"pt", "E", "phi", "pt_syst", "m"}
-    for obj, fields in COLLECTIONS.items():
+    for obj, fields in RELEASE.collections.items():
         for field in fields:
             name = f"{obj}_{field}"
             assert ak.all(ak.num(a[name]) == ak.num(b[name])), name
             if field not in kinematic:  # η, charges, flavours, isolation, ... unchanged
                 assert ak.all(a[name] == b[name]), name
-    for name in SCALARS:
+    for name in RELEASE.scalars:
         if name not in ("eventNumber", "met_et", "met_phi"):
             assert np.array_equal(a[name], b[name]), name
     # new event numbers, unique across the variants of the file
@@ -142,10 +145,14 @@ def test_a_variant_is_reproducible_and_distinct(
     original: Path, variants: dict[int, Path], tmp_path: Path
 ) -> None:
     again = tmp_path / variants[1].name  # a ROOT file records its name
-    multiply_file(str(original), original.name, again, Variant(seed=3, number=1, smear=SMEAR))
+    multiply_file(
+        str(original), original.name, again, Variant(seed=3, number=1, smear=SMEAR), RELEASE
+    )
     assert again.read_bytes() == variants[1].read_bytes()
     other = tmp_path / "other-seed.root"
-    multiply_file(str(original), original.name, other, Variant(seed=4, number=1, smear=SMEAR))
+    multiply_file(
+        str(original), original.name, other, Variant(seed=4, number=1, smear=SMEAR), RELEASE
+    )
     v0, v1, v1_seed4 = (_arrays(p).jet_pt for p in (variants[0], variants[1], other))
     assert not ak.all(ak.flatten(v0) == ak.flatten(v1))
     assert not ak.all(ak.flatten(v1) == ak.flatten(v1_seed4))
@@ -158,7 +165,9 @@ def test_the_variant_does_not_depend_on_how_the_file_is_read(
     paths = {budget: tmp_path / f"{budget}" / "v1.root" for budget in (80_000_000, 1)}
     for budget, path in paths.items():  # read at once, or one block of entries per read
         monkeypatch.setattr(trees, "READ_BUDGET", budget)
-        multiply_file(str(original), original.name, path, Variant(seed=3, number=1, smear=SMEAR))
+        multiply_file(
+            str(original), original.name, path, Variant(seed=3, number=1, smear=SMEAR), RELEASE
+        )
     a, b = (_arrays(p) for p in paths.values())
     assert len(a) > 5 * multiply.BLOCK
     for name in a.fields:
@@ -170,7 +179,7 @@ def test_bad_inputs_name_the_problem_and_leave_nothing(
 ) -> None:
     out = tmp_path / "out.root"
     with pytest.raises(AtlasodError, match=r"input file .*nothing.root does not exist"):
-        multiply_file(str(tmp_path / "nothing.root"), "x.root", out, Variant(1, 0))
+        multiply_file(str(tmp_path / "nothing.root"), "x.root", out, Variant(1, 0), RELEASE)
     partial = tmp_path / "partial.root"
     with uproot.recreate(partial) as f:
         f["mini"] = {"runNumber": np.zeros(3, np.int32), "lep_pt": ak.Array([[1.0], [], []])}
@@ -178,11 +187,11 @@ def test_bad_inputs_name_the_problem_and_leave_nothing(
         AtlasodError,
         match=r"partial.root: tree 'mini' lacks 74 branch\(es\) of the 2020 schema "
         r"\(eventNumber, channelNumber, mcWeight, scaleFactor_PILEUP, scaleFactor_ELE "
-        r"\.\.\.\); multiplication needs complete mini files",
+        r"\.\.\.\); multiplication needs complete files",
     ):
-        multiply_file(str(partial), "x.root", out, Variant(1, 0))
+        multiply_file(str(partial), "x.root", out, Variant(1, 0), RELEASE)
     with pytest.raises(AtlasodError, match=r"smear must be a fraction .* in \[0, 1\], got 1.5"):
-        multiply_file(str(original), original.name, out, Variant(1, 0, smear=1.5))
+        multiply_file(str(original), original.name, out, Variant(1, 0, smear=1.5), RELEASE)
     n = uproot.open(original)["mini"].num_entries
     too_many = (2**31 - 1) // n
     with pytest.raises(
@@ -190,5 +199,5 @@ def test_bad_inputs_name_the_problem_and_leave_nothing(
         match=rf"needs event numbers beyond the int32 eventNumber branch: at most {too_many} "
         "variants of this file",
     ):
-        multiply_file(str(original), original.name, out, Variant(1, too_many))
+        multiply_file(str(original), original.name, out, Variant(1, too_many), RELEASE)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["partial.root"]

@@ -12,9 +12,12 @@ import uproot
 
 from atlasod.data import trees
 from atlasod.data.catalogue import Catalogue
+from atlasod.data.release import Release
 from atlasod.demo.generate import generate_file
 from atlasod.selection import chunk
 from atlasod.selection.analysis import Analysis
+
+RELEASE = Release.load("2020")  # the release of the demo files here
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +31,7 @@ def mc_file(tmp_path_factory: pytest.TempPathFactory, hzz: Analysis, catalogue: 
 def test_batches_are_the_file_in_order_and_within_the_budget(
     mc_file: Path, hzz: Analysis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    tree = trees.open_tree(str(mc_file))
+    tree = trees.open_tree(str(mc_file), RELEASE)
     branches = hzz.selection.BRANCHES
     per_entry = sum(tree[b].uncompressed_bytes for b in branches) / tree.num_entries
     monkeypatch.setattr(trees, "READ_BUDGET", int(per_entry * 700))
@@ -66,7 +69,7 @@ def test_batches_end_on_cluster_boundaries(tmp_path: Path) -> None:
         out.mktree("mini", {"x": "float32"})
         for i in range(5):
             out["mini"].extend({"x": np.arange(300 * i, 300 * (i + 1), dtype=np.float32)})
-    tree = trees.open_tree(str(path))
+    tree = trees.open_tree(str(path), RELEASE)
     assert list(tree.common_entry_offsets()) == [0, 300, 600, 900, 1200, 1500]
     ranges = list(trees.batch_ranges(tree, 100, 1500, 400))
     assert ranges == [(100, 300), (300, 600), (600, 900), (900, 1200), (1200, 1500)]
@@ -86,7 +89,7 @@ def test_an_rntuple_is_read_in_batches_on_its_clusters(tmp_path: Path) -> None:
         out["mini"] = {"x": np.arange(0, 500, dtype=np.float32)}
         out["mini"].extend({"x": np.arange(500, 1200, dtype=np.float32)})
         out["mini"].extend({"x": np.arange(1200, 1500, dtype=np.float32)})
-    tree = trees.open_tree(str(path))
+    tree = trees.open_tree(str(path), RELEASE)
     assert trees.is_rntuple(tree)
     assert trees.cluster_boundaries(tree) == [0, 500, 1200, 1500]
     assert list(trees.batch_ranges(tree, 100, 1400, 400)) == [
@@ -111,7 +114,7 @@ def test_an_rntuple_gives_the_cutflow_and_histograms_of_its_ttree_twin(
         half = len(arrays) // 2  # two clusters
         out["mini"] = {k: arrays[k][:half] for k in arrays.fields}
         out["mini"].extend({k: arrays[k][half:] for k in arrays.fields})
-    assert trees.is_rntuple(trees.open_tree(str(rntuple)))
+    assert trees.is_rntuple(trees.open_tree(str(rntuple), RELEASE))
     for index in range(2):
         a = chunk.process_chunk(hzz, sample, str(ttree), index, 2, 10064.0, catalogue)
         b = chunk.process_chunk(hzz, sample, str(rntuple), index, 2, 10064.0, catalogue)

@@ -14,7 +14,7 @@ import pytest
 import uproot
 
 from atlasod.data.catalogue import Catalogue
-from atlasod.data.mini import real_file_order
+from atlasod.data.release import Release
 from atlasod.data.trees import is_rntuple, open_tree
 from atlasod.selection.analysis import discover, load_analysis
 from atlasod.selection.chunk import process_chunk
@@ -23,6 +23,7 @@ from .conftest import ANALYSES, REPO, tool_from_environment
 
 pytestmark = pytest.mark.workflow
 LUMI_PB = 10064.0
+RELEASE = Release.load("2020")  # the release of the demo files here
 
 
 def _root_python() -> str:
@@ -58,7 +59,7 @@ def rntuples(demo_run: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[P
 def test_rewritten_files_have_the_real_layout(real_layout: dict[Path, Path]) -> None:
     target = next(iter(real_layout.values()))
     tree = uproot.open(target)["mini"]
-    assert tree.keys() == real_file_order()
+    assert tree.keys() == list(RELEASE.file_order)
     assert str(tree["lep_n"].interpretation) == "AsDtype('>u4')"
     assert str(tree["lep_pt"].interpretation) == "AsJagged(AsDtype('>f4'), header_bytes=10)"
     assert str(tree["lep_type"].interpretation) == "AsJagged(AsDtype('>u4'), header_bytes=10)"
@@ -69,11 +70,11 @@ def test_rewritten_files_have_the_real_layout(real_layout: dict[Path, Path]) -> 
 
 def test_rntuples_written_by_root_are_rntuples(rntuples: dict[Path, Path]) -> None:
     source, target = next(iter(rntuples.items()))
-    ntuple = open_tree(str(target))
+    ntuple = open_tree(str(target), RELEASE)
     assert is_rntuple(ntuple)
-    assert not is_rntuple(open_tree(str(source)))
+    assert not is_rntuple(open_tree(str(source), RELEASE))
     assert ntuple.num_entries == uproot.open(source)["mini"].num_entries > 0
-    assert set(ntuple.keys()) == set(real_file_order())
+    assert set(ntuple.keys()) == set(list(RELEASE.file_order))
 
 
 @pytest.mark.parametrize("layout", ["real_layout", "rntuples"])

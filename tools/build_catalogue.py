@@ -146,7 +146,7 @@ def build(reference: Path) -> dict:
             if fname in entries:
                 rec["entries"] = entries[fname]
             files.append(rec)
-    return {"locations": LOCATIONS, "samples": samples, "files": files}
+    return {"release": "2020", "locations": LOCATIONS, "samples": samples, "files": files}
 
 
 def main() -> None:

@@ -87,6 +87,7 @@ def cmd_fetch(args: argparse.Namespace) -> None:
 
 
 def cmd_multiply(args: argparse.Namespace) -> None:
+    from atlasod.data.catalogue import Catalogue
     from atlasod.data.multiply import Variant, multiply_variants
 
     if len(args.variant) != len(args.out):
@@ -95,7 +96,7 @@ def cmd_multiply(args: argparse.Namespace) -> None:
         Variant(seed=args.seed, number=k, smear=args.smear): out
         for k, out in zip(args.variant, args.out, strict=True)
     }
-    multiply_variants(args.input, args.file, outs)
+    multiply_variants(args.input, args.file, outs, Catalogue.load(args.catalogue).release)
 
 
 def _files_to_register(paths: list[Path]) -> list[Path]:

@@ -274,6 +274,7 @@ def n_chunks(analysis, sample):
         SOURCE,
         config["chunk_entries"],
         config["demo_scale"],
+        CATALOGUE.release,
     )
 
 
@@ -413,7 +414,9 @@ def manifest_inputs(wildcards):
 # 1.7 s and 200 MB; generating demo data needs ~0.6 kB per event; downloads need their size.
 def demo_memory_mb(analysis, file):
     sample = CATALOGUE.file(file)
-    events = plan.demo_events(ANALYSES[analysis].raw, sample, config["demo_scale"])
+    events = plan.demo_events(
+        ANALYSES[analysis].raw, sample, config["demo_scale"], CATALOGUE.release
+    )
     return 500 + events // 1500
 
 

@@ -1,6 +1,7 @@
 """The data: what a release is and where its files are.
 
-Owns the tree's schema (:mod:`~atlasod.data.mini`), the sample catalogue with its
+Owns what a release is, as data (:mod:`~atlasod.data.release`: its tree, branches, units and
+periods, from ``data/releases/<name>.yaml``), the sample catalogue with its
 normalisation and download locations (:mod:`~atlasod.data.catalogue`), the download into the
 cache and its checks (:mod:`~atlasod.data.fetch`, :mod:`~atlasod.data.cache`), reading and
 writing the trees (:mod:`~atlasod.data.trees`), which files a job reads and how they are cut

@@ -17,6 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from atlasod.data.release import Release
 from atlasod.errors import AtlasodError
 from atlasod.yamlio import load_yaml
 
@@ -100,6 +101,7 @@ class Catalogue:
     def __init__(self, raw: dict[str, Any], origin: str) -> None:
         self.origin = origin
         try:
+            self.release_name = str(raw["release"])
             self.locations = [Location(**loc) for loc in raw["locations"]]
             self._norm = {
                 int(dsid): Normalisation(dsid=int(dsid), **rec)
@@ -125,6 +127,11 @@ class Catalogue:
                 raise AtlasodError(f"sample catalogue {path} does not exist")
             text, origin = path.read_text("utf-8"), str(path)
         return cls(load_yaml(text), origin)
+
+    @cached_property
+    def release(self) -> Release:
+        """The release this catalogue's files belong to (its tree, branches, units)."""
+        return Release.load(self.release_name)
 
     @property
     def files(self) -> list[SampleFile]:

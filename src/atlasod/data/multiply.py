@@ -38,7 +38,7 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
-from atlasod.data.mini import COLLECTIONS, SCALARS, TREE_NAME
+from atlasod.data.release import Release
 from atlasod.data.trees import MiniWriter, open_tree, read_batches, read_step
 from atlasod.errors import AtlasodError
 from atlasod.histio import reproducible_root_file
@@ -46,7 +46,6 @@ from atlasod.histio import reproducible_root_file
 LOG = logging.getLogger(__name__)
 PROGRESS = logging.getLogger("atlasod.progress")
 
-_GEV = 1e-3  # the ntuples are in MeV
 BLOCK = 10_000
 _INT32_MAX = 2**31 - 1
 _ELECTRON, _MUON = 11, 13
@@ -95,13 +94,17 @@ class Variant:
         return np.random.default_rng(int.from_bytes(digest[:16], "little"))
 
 
-def _smear_factors(obj: str, batch: ak.Array, rng: np.random.Generator, smear: float) -> np.ndarray:
-    """One factor per object (flat, in the batch's order) for collection ``obj``."""
-    energy = np.asarray(ak.flatten(batch[f"{obj}_E"]), dtype=np.float64) * _GEV
+def _smear_factors(
+    obj: str, batch: ak.Array, rng: np.random.Generator, smear: float, gev: float
+) -> np.ndarray:
+    """One factor per object (flat, in the batch's order) for collection ``obj``; ``gev`` is
+    1 GeV in the files' unit."""
+    per_gev = 1.0 / gev  # (a product, as the MeV → GeV factor 1e-3 always was)
+    energy = np.asarray(ak.flatten(batch[f"{obj}_E"]), dtype=np.float64) * per_gev
     normal = rng.standard_normal(len(energy))
     if obj == "lep":
         kind = np.asarray(ak.flatten(batch["lep_type"]))
-        pt = np.asarray(ak.flatten(batch["lep_pt"]), dtype=np.float64) * _GEV
+        pt = np.asarray(ak.flatten(batch["lep_pt"]), dtype=np.float64) * per_gev
         sigma = np.where(
             kind == _MUON,
             RESOLUTIONS["muon"].relative(pt),
@@ -118,7 +121,12 @@ def _rotate(phi: np.ndarray, angle: np.ndarray) -> np.ndarray:
 
 
 def transform(
-    batch: ak.Array, first_entry: int, entries: int, variant: Variant, rng: np.random.Generator
+    batch: ak.Array,
+    first_entry: int,
+    entries: int,
+    variant: Variant,
+    rng: np.random.Generator,
+    release: Release,
 ) -> dict[str, Any]:
     """Variant ``variant`` of one block of events (entries ``first_entry``… of a file of
     ``entries``), drawing from ``rng``, as the arrays :class:`~atlasod.histio.MiniWriter`
@@ -128,9 +136,9 @@ def transform(
     met_x = np.asarray(batch["met_et"], np.float64) * np.cos(np.asarray(batch["met_phi"]))
     met_y = np.asarray(batch["met_et"], np.float64) * np.sin(np.asarray(batch["met_phi"]))
     out: dict[str, Any] = {}
-    for obj, fields in COLLECTIONS.items():
+    for obj, fields in release.collections.items():
         counts = np.asarray(ak.num(batch[f"{obj}_pt"], axis=1))
-        factor = _smear_factors(obj, batch, rng, variant.smear)
+        factor = _smear_factors(obj, batch, rng, variant.smear, release.gev)
         event_of = np.repeat(np.arange(n), counts)
         phi = np.asarray(ak.flatten(batch[f"{obj}_phi"]), dtype=np.float64)
         record: dict[str, Any] = {}
@@ -146,7 +154,7 @@ def transform(
             met_x -= np.bincount(event_of, dpt * np.cos(phi), minlength=n)
             met_y -= np.bincount(event_of, dpt * np.sin(phi), minlength=n)
         out[obj] = ak.zip(record, depth_limit=2)
-    for name, dtype in SCALARS.items():
+    for name, dtype in release.scalars.items():
         if name == "eventNumber":
             value: np.ndarray = variant.number * entries + first_entry + np.arange(1, n + 1)
         elif name == "met_et":
@@ -156,31 +164,35 @@ def transform(
         else:
             value = np.asarray(batch[name])
         out[name] = value.astype(dtype)
-    return {name: out[name] for name in (*SCALARS, *COLLECTIONS)}
+    return {name: out[name] for name in (*release.scalars, *release.collections)}
 
 
-def branches_to_read(tree: Any, location: str) -> list[str]:
+def branches_to_read(tree: Any, location: str, release: Release) -> list[str]:
     """Every branch of the schema but the counters; an error names what is missing."""
-    wanted = [*SCALARS, *(f"{o}_{f}" for o, fs in COLLECTIONS.items() for f in fs)]
+    wanted = [*release.scalars, *release.object_branches()]
     have = set(tree.keys())
     missing = [b for b in wanted if b not in have]
     if missing:
         shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
         raise AtlasodError(
-            f"{location}: tree '{TREE_NAME}' lacks {len(missing)} branch(es) of the 2020 "
-            f"schema ({shown}); multiplication needs complete mini files"
+            f"{location}: tree '{release.tree}' lacks {len(missing)} branch(es) of the "
+            f"{release.name} schema ({shown}); multiplication needs complete files"
         )
     return wanted
 
 
-def multiply_file(location: str, file_name: str, out: Path, variant: Variant) -> int:
-    """Write variant ``variant`` of the ``mini`` file at ``location`` (a path or URL; its
+def multiply_file(
+    location: str, file_name: str, out: Path, variant: Variant, release: Release
+) -> int:
+    """Write variant ``variant`` of the ``release`` file at ``location`` (a path or URL; its
     catalogue name ``file_name`` seeds the variant) to ``out``; returns the entries."""
-    return multiply_variants(location, file_name, {variant: out})
+    return multiply_variants(location, file_name, {variant: out}, release)
 
 
-def multiply_variants(location: str, file_name: str, outs: dict[Variant, Path]) -> int:
-    """Write several variants of the ``mini`` file at ``location``, reading it once:
+def multiply_variants(
+    location: str, file_name: str, outs: dict[Variant, Path], release: Release
+) -> int:
+    """Write several variants of the ``release`` file at ``location``, reading it once:
     ``outs`` maps each variant to its output file.  Returns the entries."""
     for variant in outs:
         if variant.number < 0:
@@ -189,7 +201,7 @@ def multiply_variants(location: str, file_name: str, outs: dict[Variant, Path]) 
             raise AtlasodError(
                 f"smear must be a fraction of the resolution in [0, 1], got {variant.smear}"
             )
-    tree = open_tree(location)
+    tree = open_tree(location, release)
     entries = int(tree.num_entries)
     highest = max(v.number for v in outs)
     if (highest + 1) * entries > _INT32_MAX:
@@ -198,7 +210,7 @@ def multiply_variants(location: str, file_name: str, outs: dict[Variant, Path]) 
             f"beyond the int32 eventNumber branch: at most "
             f"{_INT32_MAX // max(entries, 1)} variants of this file"
         )
-    branches = branches_to_read(tree, location)
+    branches = branches_to_read(tree, location, release)
     step = max(BLOCK, read_step(tree, branches) // BLOCK * BLOCK)
     for variant, out in sorted(outs.items(), key=lambda item: item[0].number):
         LOG.info(
@@ -213,7 +225,7 @@ def multiply_variants(location: str, file_name: str, outs: dict[Variant, Path]) 
     start = reported = time.monotonic()
     with ExitStack() as stack:
         writers = {
-            variant: MiniWriter(stack.enter_context(reproducible_root_file(out)), TREE_NAME)
+            variant: MiniWriter(stack.enter_context(reproducible_root_file(out)), release.tree)
             for variant, out in outs.items()
         }
         for first in range(0, entries, step):
@@ -224,21 +236,21 @@ def multiply_variants(location: str, file_name: str, outs: dict[Variant, Path]) 
                 part = batch[lo : lo + BLOCK]
                 for variant, writer in writers.items():
                     rng = variant.rng(file_name, block)
-                    writer.extend(transform(part, first + lo, entries, variant, rng))
+                    writer.extend(transform(part, first + lo, entries, variant, rng, release))
             if time.monotonic() - reported > 5.0:
                 reported = time.monotonic()
                 PROGRESS.info("%s: %d/%d events", file_name, stop, entries)
         if entries == 0:
             for writer in writers.values():
-                writer.extend(_empty())
+                writer.extend(_empty(release))
     LOG.info("wrote %d × %d events in %.1f s", len(outs), entries, time.monotonic() - start)
     return entries
 
 
-def _empty() -> dict[str, Any]:
+def _empty(release: Release) -> dict[str, Any]:
     """A batch of no events with the schema's types (so that an empty file has the tree)."""
-    out: dict[str, Any] = {name: np.zeros(0, dtype) for name, dtype in SCALARS.items()}
-    for obj, fields in COLLECTIONS.items():
+    out: dict[str, Any] = {name: np.zeros(0, dtype) for name, dtype in release.scalars.items()}
+    for obj, fields in release.collections.items():
         out[obj] = ak.zip(
             {f: ak.unflatten(np.zeros(0, d), np.zeros(0, np.int64)) for f, d in fields.items()},
             depth_limit=2,

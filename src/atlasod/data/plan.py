@@ -13,31 +13,39 @@ import re
 from typing import Any
 
 from atlasod.data.catalogue import SampleFile
+from atlasod.data.release import Release
 
 # Compressed bytes per event of the 2020 ntuples (GamGam data: 1.48 GB / 7.8 M events
 # = 190 B; 1lep data 162 B; 4lep llll 323 B): used to size chunks of files whose
 # entry count is not in the catalogue.  Only the number of chunks depends on it.
 BYTES_PER_EVENT = 200
 DEFAULT_DEMO_EVENTS = {"data": 20_000, "mc": 2_000}
-LUMI_PB = {"A": 547.0, "B": 1949.0, "C": 2884.0, "D": 4684.0}
 
 
-def demo_events(analysis: dict[str, Any], sample: SampleFile, scale: float) -> int:
-    """Events in the demo version of a file: data are shared between periods by luminosity."""
+def demo_events(
+    analysis: dict[str, Any], sample: SampleFile, scale: float, release: Release
+) -> int:
+    """Events in the demo version of a file: data are shared between the release's periods
+    (by luminosity where it is known)."""
     counts = {**DEFAULT_DEMO_EVENTS, **analysis.get("demo", {}).get("events", {})}
     if sample.period is not None:
-        share = LUMI_PB[sample.period] / sum(LUMI_PB.values())
+        share = release.period_share(sample.period)
         return max(1, round(counts["data"] * share * scale))
     per_sample = counts.get("samples", {})  # e.g. more tt̄ MC where tt̄ dominates
     return max(1, round(per_sample.get(sample.short_name, counts["mc"]) * scale))
 
 
 def n_chunks(
-    analysis: dict[str, Any], sample: SampleFile, source: str, chunk_entries: int, demo_scale: float
+    analysis: dict[str, Any],
+    sample: SampleFile,
+    source: str,
+    chunk_entries: int,
+    demo_scale: float,
+    release: Release,
 ) -> int:
     """Number of chunks (parallel jobs) for one file."""
     if source == "demo":
-        entries = demo_events(analysis, sample, demo_scale)
+        entries = demo_events(analysis, sample, demo_scale, release)
     elif sample.entries:
         entries = sample.entries
     else:

@@ -20,7 +20,7 @@ import awkward as ak
 import numpy as np
 import uproot
 
-from atlasod.data.mini import TREE_NAME
+from atlasod.data.release import Release, release_of_trees
 from atlasod.errors import AtlasodError, one_line
 
 # Entries per read inside a chunk, which bounds a job's memory: at most READ_STEP, and no
@@ -33,8 +33,9 @@ READ_GROUP = 8
 RNTUPLE_SAMPLE = 1000
 
 
-def open_tree(location: str) -> Any:
-    """Open the ``mini`` tree of a local path or URL, with an error that says what to do."""
+def open_tree(location: str, release: Release) -> Any:
+    """Open the tree of ``release`` in a local path or URL, with an error that says what to
+    do (also when the file is one of another release)."""
     if "://" not in location and not Path(location).is_file():
         raise AtlasodError(
             f"input file {location} does not exist; run the fetch step "
@@ -45,10 +46,19 @@ def open_tree(location: str) -> Any:
     options = {} if "://" in location else {"handler": uproot.source.file.MultithreadedFileSource}
     try:
         handle = uproot.open(location, **options)
-        if TREE_NAME not in handle:
-            keys = ", ".join(k.split(";")[0] for k in handle) or "nothing"
-            raise AtlasodError(f"{location} has no tree '{TREE_NAME}' (it contains: {keys})")
-        tree = handle[TREE_NAME]
+        if release.tree not in handle:
+            names = [k.split(";")[0] for k in handle]
+            other = release_of_trees(names)
+            if other is not None:
+                raise AtlasodError(
+                    f"{location} is a file of the {other.name} release (tree '{other.tree}'), "
+                    f"but this run reads the {release.name} release (tree '{release.tree}'): "
+                    f"use a file of the {release.name} release, or a sample catalogue of the "
+                    f"{other.name} release (--config catalogue=FILE)"
+                )
+            keys = ", ".join(names) or "nothing"
+            raise AtlasodError(f"{location} has no tree '{release.tree}' (it contains: {keys})")
+        tree = handle[release.tree]
         _ = tree.num_entries, tree.keys()
     except AtlasodError:
         raise

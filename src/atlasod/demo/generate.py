@@ -26,7 +26,7 @@ import numpy as np
 
 from atlasod.data import plan
 from atlasod.data.catalogue import Catalogue, SampleFile
-from atlasod.data.mini import COLLECTIONS, SCALARS, TREE_NAME
+from atlasod.data.release import Release
 from atlasod.data.trees import MiniWriter
 from atlasod.demo import models as demo_models
 from atlasod.demo.kinematics import DemoContext
@@ -36,7 +36,6 @@ from atlasod.selection.analysis import Analysis
 LOG = logging.getLogger(__name__)
 
 # First run of each 2016 period as seen in the real files (A), else representative.
-_RUN_OF_PERIOD = {"A": 297730, "B": 300345, "C": 302053, "D": 303560}
 _WRITE_BATCH = 200_000
 
 
@@ -53,7 +52,7 @@ def file_seed(seed: int, sample: SampleFile) -> int:
 
 def demo_event_count(analysis: Analysis, sample: SampleFile, scale: float) -> int:
     """Events to generate for ``sample``: data are shared between periods by luminosity."""
-    return plan.demo_events(analysis.raw, sample, scale)
+    return plan.demo_events(analysis.raw, sample, scale, analysis.release)
 
 
 def demo_context(
@@ -114,8 +113,8 @@ def generate_file(
     n = ctx.n_events
     LOG.info("generating %d demo events for %s (seed %d)", n, sample.file, seed)
     events = demo_generator(analysis).generate_events(ctx)
-    arrays = complete_events(events.columns, n, sample)
-    write_mini(out, arrays)
+    arrays = complete_events(events.columns, n, sample, analysis.release)
+    write_events(out, arrays, analysis.release)
     truth = {"file": sample.file, "events": n, "seed": seed, "scale": scale, **events.truth}
     if analysis.uses_generic_demo:
         truth.update(_selected_truth(analysis, catalogue, sample, out, lumi_pb))
@@ -139,32 +138,33 @@ def _selected_truth(
     return truth
 
 
-def complete_events(columns: dict[str, Any], n: int, sample: SampleFile) -> dict[str, Any]:
+def complete_events(
+    columns: dict[str, Any], n: int, sample: SampleFile, release: Release
+) -> dict[str, Any]:
     """Fill every branch the model did not set with a neutral value of the right dtype."""
-    unknown = (
-        set(columns) - set(SCALARS) - {f"{o}_{f}" for o, fs in COLLECTIONS.items() for f in fs}
-    )
+    unknown = set(columns) - set(release.scalars) - set(release.object_branches())
     if unknown:
         raise ValueError(f"demo model set unknown branches {sorted(unknown)}")
     out: dict[str, Any] = {}
+    mc_run = release.demo["mc_run"]
     defaults = {
-        "runNumber": _RUN_OF_PERIOD.get(sample.period or "", 284500),
-        "channelNumber": _RUN_OF_PERIOD[sample.period] if sample.is_data else sample.dsid,
+        "runNumber": release.period_run(sample.period) if sample.period else mc_run,
+        "channelNumber": release.period_run(sample.period) if sample.is_data else sample.dsid,
         "mcWeight": 0.0 if sample.is_data else 1.0,
     }
-    for name, dtype in SCALARS.items():
+    for name, dtype in release.scalars.items():
         if name in columns:
             value = np.asarray(columns[name])
         elif name == "eventNumber":
             value = np.arange(1, n + 1)
-        elif name.startswith("scaleFactor_"):
+        elif name.startswith(release.demo["prefix"]):
             value = np.full(n, 0.0 if sample.is_data else 1.0)
         else:
             value = np.full(n, defaults.get(name, 0))
         if len(value) != n:
             raise ValueError(f"demo branch {name} has {len(value)} entries, expected {n}")
         out[name] = value.astype(dtype)
-    for obj, fields in COLLECTIONS.items():
+    for obj, fields in release.collections.items():
         given = {f: _jagged(columns[f"{obj}_{f}"]) for f in fields if f"{obj}_{f}" in columns}
         if given:
             counts = ak.num(next(iter(given.values())), axis=1)
@@ -189,11 +189,11 @@ def _jagged(values: Any) -> ak.Array:
     return ak.from_regular(arr, axis=1) if arr.ndim > 1 else arr
 
 
-def write_mini(path: Path, arrays: dict[str, Any]) -> None:
-    """Write a ``mini`` tree (counters named ``<object>_n``) atomically."""
+def write_events(path: Path, arrays: dict[str, Any], release: Release) -> None:
+    """Write the release's tree (counters named ``<object>_n``) atomically."""
     n = len(arrays["runNumber"])
     with reproducible_root_file(path) as f:
-        writer = MiniWriter(f, TREE_NAME)
+        writer = MiniWriter(f, release.tree)
         for start in range(0, n, _WRITE_BATCH):
             stop = min(n, start + _WRITE_BATCH)
             writer.extend({k: v[start:stop] for k, v in arrays.items()})

@@ -74,7 +74,7 @@ def _prepare(task: Task) -> tuple[Analysis, Catalogue, SampleFile]:
             if not (path := variants_dir / f"{plan.variant_stem(sample.stem, k)}.root").is_file()
         }
         if missing:
-            multiply_variants(str(original), sample.file, missing)
+            multiply_variants(str(original), sample.file, missing, catalogue.release)
     return analysis, catalogue, sample
 
 
@@ -147,7 +147,12 @@ def plan_tasks(
                 )
             location = str(local.resolve())
         n = plan.n_chunks(
-            analysis.raw, sample, source, config["chunk_entries"], config["demo_scale"]
+            analysis.raw,
+            sample,
+            source,
+            config["chunk_entries"],
+            config["demo_scale"],
+            analysis.release,
         )
         variants: list[int | None] = list(range(n_variants)) if n_variants > 1 else [None]
         for variant in variants:

@@ -105,6 +105,7 @@ class Analysis:
 
     def __init__(self, folder: Path, catalogue: Catalogue) -> None:
         self.folder = folder
+        self.release = catalogue.release  # the layout of the files it reads
         config_path = folder / CONFIG_NAME
         if not config_path.is_file():
             raise AtlasodError(f"analysis folder {folder} has no {CONFIG_NAME}")
@@ -169,7 +170,7 @@ class Analysis:
                     f"{config_path}: defines cuts and {folder / SELECTION_NAME} exists: "
                     "keep one of the two"
                 )
-            self.declarative = DeclarativeSelection(raw, config_path)
+            self.declarative = DeclarativeSelection(raw, config_path, catalogue.release)
             self.declarative.check_histograms(
                 [h.variable for h in self.histograms]
                 + [h.where for h in self.histograms if h.where]
@@ -304,7 +305,7 @@ MOVED_MODULES = {
     "cache": "atlasod.data.cache",
     "catalogue": "atlasod.data.catalogue",
     "fetch": "atlasod.data.fetch",
-    "mini": "atlasod.data.mini",
+    "mini": "atlasod.data.release (the tree's schema is data: data/releases/)",
     "multiply": "atlasod.data.multiply",
     "datalake": "atlasod.data.datalake",
     "plan": "atlasod.data.plan",

@@ -20,7 +20,6 @@ import numpy as np
 import uproot
 
 from atlasod.data.catalogue import Catalogue, SampleFile
-from atlasod.data.mini import TREE_NAME
 from atlasod.data.trees import open_tree, read_batches
 from atlasod.errors import AtlasodError, one_line
 from atlasod.histio import atomic_path, empty_histogram, write_histograms
@@ -144,7 +143,8 @@ def process_chunk(
     ``options`` (workflow switches such as ``solutions``) are added to the analysis'
     ``selection`` options."""
     select_options = {**analysis.selection_options, **(options or {})}
-    tree = open_tree(location)
+    release = catalogue.release
+    tree = open_tree(location, release)
     branches = list(dict.fromkeys(analysis.selection.BRANCHES))
     if not sample.is_data:
         branches += [b for b in analysis.weight_factors if b not in branches]
@@ -152,9 +152,9 @@ def process_chunk(
     if missing:
         source = analysis.config_path if analysis.declarative else analysis.folder / "selection.py"
         raise AtlasodError(
-            f"{location}: tree '{TREE_NAME}' has no branch {', '.join(missing)} "
+            f"{location}: tree '{release.tree}' has no branch {', '.join(missing)} "
             f"(needed by analysis {analysis.name}); check the branch names in "
-            f"{source} against the 2020 'mini' schema"
+            f"{source} against the {release.name} '{release.tree}' schema"
         )
     start, stop = chunk_range(tree.num_entries, index, n_chunks)
     histograms = new_histograms(analysis)

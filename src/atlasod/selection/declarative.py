@@ -37,7 +37,7 @@ from typing import Any
 
 import yaml
 
-from atlasod.data.mini import COLLECTIONS, branch_names
+from atlasod.data.release import Release
 from atlasod.errors import AtlasodError
 from atlasod.selection.expressions import (
     MEMO,
@@ -97,8 +97,10 @@ class DeclarativeSelection:
     """The selection of a declarative analysis, with the interface of a ``selection.py``
     module: ``BRANCHES`` and ``select_events(events, options)``."""
 
-    def __init__(self, raw: dict[str, Any], config_path: Path) -> None:
+    def __init__(self, raw: dict[str, Any], config_path: Path, release: Release) -> None:
         self.config_path = config_path
+        self.release = release
+        collections = release.collections
         text = config_path.read_text("utf-8")
         positions = yaml_positions(text)
 
@@ -109,10 +111,10 @@ class DeclarativeSelection:
             source = tuple(lines[line - 1 : last]) if line else ()
             return Origin(str(config_path), line, col, source)
 
-        branches = set(branch_names())
+        branches = set(release.branch_names())
         known: set[str] = set(branches)
         # what each name gives: one value per object of its collection, per event otherwise
-        kinds = {f"{c}_{f}": Kind(c) for c, fields in COLLECTIONS.items() for f in fields}
+        kinds = {b: Kind(c) for b, c in release.object_branches().items()}
         self.exercises: dict[str, dict[str, Any]] = dict(raw.get("exercises") or {})
         known |= set(self.exercises)
         self.objects: list[ObjectDef] = []
@@ -122,7 +124,9 @@ class DeclarativeSelection:
             where = spec.get("where")
             expr = None
             if where is not None:
-                expr = compile_expression(where, known, origin("objects", name, "where"), kinds)
+                expr = compile_expression(
+                    where, known, origin("objects", name, "where"), kinds, release.units
+                )
                 if expr.kind != Kind(collection):
                     raise expression_error(
                         expr,
@@ -137,13 +141,15 @@ class DeclarativeSelection:
                     )
             self.objects.append(ObjectDef(name, collection, expr))
             known.add(name)
-            known |= {f"{name}_{field}" for field in COLLECTIONS[collection]}
+            known |= {f"{name}_{field}" for field in collections[collection]}
             kinds[name] = Kind(name, handle=True)
-            kinds.update({f"{name}_{field}": Kind(name) for field in COLLECTIONS[collection]})
+            kinds.update({f"{name}_{field}": Kind(name) for field in collections[collection]})
         self.variables: list[tuple[str, Expression]] = []
         for name, text_expr in (raw.get("variables") or {}).items():
             self._check_name(name, known, origin("variables", name), "variable")
-            expr = compile_expression(text_expr, known, origin("variables", name), kinds)
+            expr = compile_expression(
+                text_expr, known, origin("variables", name), kinds, release.units
+            )
             assert expr.kind is not None
             kinds[name] = expr.kind
             if expr.names & set(self.exercises):
@@ -157,7 +163,9 @@ class DeclarativeSelection:
             known.add(name)
         self.cuts: list[Cut] = []
         for i, cut in enumerate(raw.get("cuts") or []):
-            expr = compile_expression(cut["expr"], known, origin("cuts", i, "expr"), kinds)
+            expr = compile_expression(
+                cut["expr"], known, origin("cuts", i, "expr"), kinds, release.units
+            )
             if expr.kind != Kind():
                 raise expression_error(
                     expr,
@@ -183,7 +191,9 @@ class DeclarativeSelection:
             used |= expr.names
         read = used & self._branches
         for obj in self.objects:
-            fields = [f for f in COLLECTIONS[obj.collection] if f"{obj.name}_{f}" in used]
+            fields = [
+                f for f in self.release.collections[obj.collection] if f"{obj.name}_{f}" in used
+            ]
             if obj.name in used:
                 fields = sorted(set(fields) | {"pt", "eta", "phi", "E"})
             if not fields:
@@ -245,8 +255,9 @@ class DeclarativeSelection:
 
         env: dict[str, Any] = {MEMO: {}}
         shapes: dict[str, columns.Shape | None] = {}  # one per collection
+        of_collection = self.release.object_branches()
         for b in self.BRANCHES:  # float32 stays float32 until computed with (in float64)
-            collection = b.partition("_")[0]
+            collection = of_collection.get(b, b)
             env[b] = columns.from_awkward(events[b], shapes.get(collection))
             shapes.setdefault(collection, env[b].shape)
         env.update(self.exercise_values(options))

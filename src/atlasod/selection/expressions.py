@@ -4,8 +4,9 @@ Expressions use Python's syntax but are never evaluated by Python: they are pars
 :mod:`ast`, checked against a whitelist of node types, names and functions, and compiled
 into functions of awkward arrays.  Allowed:
 
-- numbers, ``True``/``False``, the unit constants ``GeV`` (1000), ``MeV`` (1), ``TeV``, ``pi``;
-- names of branches of the ``mini`` tree (``met_et``, ``lep_pt``, ...), of objects and
+- numbers, ``True``/``False``, ``pi`` and the unit constants ``GeV``, ``MeV``, ``TeV`` in the
+  files' energy unit (the release's: 1 GeV is 1000 in MeV files, 1 in GeV files);
+- names of branches of the release's tree (``met_et``, ``lep_pt``, ...), of objects and
   variables defined earlier in the same analysis;
 - arithmetic ``+ - * / ** %``, comparisons (chained too), ``and``/``or``/``not`` (element-wise),
   ``&``/``|``/``~``, ``x if cond else y``;
@@ -26,9 +27,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from atlasod.data.release import Release, available
 from atlasod.errors import AtlasodError
 
-CONSTANTS: dict[str, float] = {"GeV": 1000.0, "MeV": 1.0, "TeV": 1.0e6, "pi": math.pi}
+# Constants of every release; the units (GeV, MeV, TeV in the files' unit) are the release's.
+MATH_CONSTANTS: dict[str, float] = {"pi": math.pi}
 # Key of the environment's memo (a dict): with it, every index and function call is
 # computed once per batch, however many expressions use it (names cannot start with "_").
 MEMO = "_memo"
@@ -195,7 +198,11 @@ def _error(text: str, origin: Origin, node: ast.AST | None, problem: str) -> Exp
 
 
 def compile_expression(
-    text: str, known: set[str], origin: Origin, kinds: dict[str, Kind] | None = None
+    text: str,
+    known: set[str],
+    origin: Origin,
+    kinds: dict[str, Kind] | None = None,
+    units: dict[str, float] | None = None,
 ) -> Expression:
     """Check ``text`` against the whitelist and the ``known`` names; compile it.  With the
     ``kinds`` of the names, also infer what it gives (:class:`Kind`) and refuse what could
@@ -210,7 +217,8 @@ def compile_expression(
         where = f"{origin.file}:{origin.line}:{origin.column + col}"
         raise ExpressionError(f"{where}: syntax error in '{text}': {exc.msg}") from None
     names: set[str] = set()
-    function = _compile(tree.body, text.strip(), known, origin, names)
+    constants = {**MATH_CONSTANTS, **(units or {})}
+    function = _compile(tree.body, text.strip(), known, origin, names, constants)
     kind = None if kinds is None else _kind(tree.body, text.strip(), origin, kinds)
     return Expression(text.strip(), origin, function, names, kind)
 
@@ -297,16 +305,20 @@ def _kind(  # noqa: PLR0911 - one return per node type is the clearest form
     return PER_EVENT  # (every other node is refused by the compiler)
 
 
-def _is_constant(node: ast.AST) -> bool:
+def _is_constant(node: ast.AST, constants: dict[str, float]) -> bool:
     """Whether ``node`` reads no event data: numbers, constants and operations on them."""
     if isinstance(node, ast.Constant):
         return isinstance(node.value, bool | int | float)
     if isinstance(node, ast.Name):
-        return node.id in CONSTANTS or node.id in ("True", "False")
+        return node.id in constants or node.id in ("True", "False")
     if isinstance(node, ast.BinOp):
-        return type(node.op) in _BINOPS and _is_constant(node.left) and _is_constant(node.right)
+        return (
+            type(node.op) in _BINOPS
+            and _is_constant(node.left, constants)
+            and _is_constant(node.right, constants)
+        )
     if isinstance(node, ast.UnaryOp):
-        return isinstance(node.op, ast.USub | ast.UAdd) and _is_constant(node.operand)
+        return isinstance(node.op, ast.USub | ast.UAdd) and _is_constant(node.operand, constants)
     return False
 
 
@@ -319,18 +331,19 @@ def _power(base: Any, exponent: Any) -> Any:
     return base**exponent
 
 
-def _fold(node: ast.AST, text: str, origin: Origin) -> Any:
+def _fold(node: ast.AST, text: str, origin: Origin, constants: dict[str, float]) -> Any:
     """The value of a constant ``node`` (see :func:`_is_constant`), computed once, when the
     expression is checked."""
     if isinstance(node, ast.Constant):
         return node.value
     if isinstance(node, ast.Name):
-        return CONSTANTS.get(node.id, node.id == "True")
+        return constants.get(node.id, node.id == "True")
     if isinstance(node, ast.UnaryOp):
-        value = _fold(node.operand, text, origin)
+        value = _fold(node.operand, text, origin, constants)
         return -value if isinstance(node.op, ast.USub) else value
     assert isinstance(node, ast.BinOp)
-    left, right = _fold(node.left, text, origin), _fold(node.right, text, origin)
+    left = _fold(node.left, text, origin, constants)
+    right = _fold(node.right, text, origin, constants)
     try:
         value = (
             _power(left, right)
@@ -359,13 +372,18 @@ def _number(value: Any, text: str, origin: Origin, node: ast.AST) -> Any:
 
 
 def _compile(  # noqa: PLR0911 - one return per node type is the clearest form
-    node: ast.AST, text: str, known: set[str], origin: Origin, names: set[str]
+    node: ast.AST,
+    text: str,
+    known: set[str],
+    origin: Origin,
+    names: set[str],
+    constants: dict[str, float],
 ) -> Compiled:
     def sub(n: ast.AST) -> Compiled:
-        return _compile(n, text, known, origin, names)
+        return _compile(n, text, known, origin, names, constants)
 
-    if isinstance(node, ast.BinOp | ast.UnaryOp) and _is_constant(node):
-        folded = _fold(node, text, origin)
+    if isinstance(node, ast.BinOp | ast.UnaryOp) and _is_constant(node, constants):
+        folded = _fold(node, text, origin, constants)
         return lambda env: folded
     if isinstance(node, ast.Constant):
         if isinstance(node.value, bool | int | float):
@@ -376,14 +394,14 @@ def _compile(  # noqa: PLR0911 - one return per node type is the clearest form
         name = node.id
         if name.startswith("_"):
             raise _error(text, origin, node, f"name '{name}' is not allowed (leading underscore)")
-        if name in CONSTANTS:
-            value = CONSTANTS[name]
+        if name in constants:
+            value = constants[name]
             return lambda env: value
         if name in ("True", "False"):
             value = name == "True"
             return lambda env: value
         if name not in known:
-            close = difflib.get_close_matches(name, sorted(known | set(CONSTANTS)), n=1)
+            close = difflib.get_close_matches(name, sorted(known | set(constants)), n=1)
             hint = f"; did you mean '{close[0]}'?" if close else ""
             raise _error(text, origin, node, f"unknown name '{name}'{hint}")
         names.add(name)
@@ -492,6 +510,11 @@ def reference() -> str:
     ]
     for name, (_, arity, doc) in FUNCTIONS.items():
         lines.append(f"| `{name}` | {arity} | {doc} |")
-    lines += ["", "| constant | value |", "|---|---:|"]
-    lines += [f"| `{k}` | {v:g} |" for k, v in CONSTANTS.items()]
+    releases = [Release.load(name) for name in available()]
+    lines += ["", "| constant | " + " | ".join(f"release {r.name}" for r in releases) + " |"]
+    lines += ["|---|" + "---:|" * len(releases)]
+    for name in releases[0].units:
+        lines.append(f"| `{name}` | " + " | ".join(f"{r.units[name]:g}" for r in releases) + " |")
+    for name, value in MATH_CONSTANTS.items():
+        lines.append(f"| `{name}` | " + " | ".join(f"{value:g}" for _ in releases) + " |")
     return "\n".join(lines) + "\n"

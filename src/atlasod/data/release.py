@@ -1,0 +1,125 @@
+"""What a release is, as data: ``data/releases/<name>.yaml``.
+
+A release description holds what differs between ATLAS Open Data releases and nothing
+else: the tree's name, the unit of the files' energies, every branch with its numpy dtype
+(per event, or per object of a collection), the real files' branch order and the data
+periods.  The engine reads a release through :class:`Release` and names none: adding a
+release is adding its file (and its catalogue, which says which release it belongs to).
+
+Like the catalogue, this module needs only the standard library and PyYAML: the Snakefile
+imports it while planning, where numpy is absent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from atlasod.errors import AtlasodError
+from atlasod.yamlio import load_yaml
+
+RELEASES = "data/releases"
+
+
+def available() -> list[str]:
+    """The names of the releases described in the package."""
+    folder = resources.files("atlasod").joinpath(RELEASES)
+    return sorted(
+        p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml")
+    )
+
+
+@dataclass(frozen=True)
+class Release:
+    """One release's data layout (see the module's docstring)."""
+
+    name: str
+    title: str
+    tree: str
+    gev: float  # 1 GeV in the files' energy unit (1000 for MeV files)
+    scalars: dict[str, str]  # per-event branch -> numpy dtype
+    collections: dict[str, dict[str, str]]  # collection -> field -> numpy dtype
+    counter_dtype: str  # of the <collection>_n branches in the real files
+    file_order: tuple[str, ...]
+    periods: dict[str, dict[str, Any]]  # data period -> lumi_pb, run (None where unknown)
+    demo: dict[str, Any]  # what demo files carry where a model sets nothing
+
+    @classmethod
+    def load(cls, name: str) -> Release:
+        if name not in available():
+            raise AtlasodError(f"unknown release {name!r}; releases: {', '.join(available())}")
+        origin = f"atlasod/{RELEASES}/{name}.yaml"
+        raw: dict[str, Any] = load_yaml(
+            resources.files("atlasod").joinpath(f"{RELEASES}/{name}.yaml").read_text("utf-8")
+        )
+        try:
+            release = cls(
+                name=str(raw["name"]),
+                title=raw["title"],
+                tree=raw["tree"],
+                gev=float(raw["gev"]),
+                scalars=dict(raw["scalars"]),
+                collections={c: dict(f) for c, f in raw["collections"].items()},
+                counter_dtype=raw["counter_dtype"],
+                file_order=tuple(raw["file_order"]),
+                periods={
+                    p: {"lumi_pb": v["lumi_pb"], "run": v["run"]} for p, v in raw["periods"].items()
+                },
+                demo={
+                    "mc_run": raw["demo"]["mc_run"],
+                    "prefix": raw["demo"]["scale_factor_prefix"],
+                },
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise AtlasodError(f"{origin}: malformed release description ({exc})") from exc
+        if release.name != name or set(release.file_order) != set(release.branch_names()):
+            raise AtlasodError(f"{origin}: its name or its file order does not match its branches")
+        return release
+
+    def branch_names(self) -> list[str]:
+        """Every branch: the scalars, then each collection's counter and fields."""
+        names = list(self.scalars)
+        for collection, fields in self.collections.items():
+            names.append(f"{collection}_n")
+            names.extend(f"{collection}_{f}" for f in fields)
+        return names
+
+    def object_branches(self) -> dict[str, str]:
+        """Every per-object branch and its collection (``lep_pt`` -> ``lep``)."""
+        return {
+            f"{collection}_{f}": collection
+            for collection, fields in self.collections.items()
+            for f in fields
+        }
+
+    @property
+    def units(self) -> dict[str, float]:
+        """The unit constants of the expression language in the files' unit."""
+        return {"GeV": self.gev, "MeV": self.gev / 1000.0, "TeV": self.gev * 1000.0}
+
+    def period_share(self, period: str) -> float:
+        """The share of the release's data in ``period``: by luminosity where every period's
+        is known, equal otherwise."""
+        lumis = [p["lumi_pb"] for p in self.periods.values()]
+        if any(v is None for v in lumis):
+            return 1.0 / len(lumis)
+        return float(self._period(period)["lumi_pb"]) / sum(float(v) for v in lumis)
+
+    def period_run(self, period: str) -> int | None:
+        """A run number of ``period``, if the description has one."""
+        return self._period(period)["run"]
+
+    def _period(self, period: str) -> dict[str, Any]:
+        if period not in self.periods:
+            raise AtlasodError(f"release {self.name} has no data period {period!r}")
+        return self.periods[period]
+
+
+def release_of_trees(names: list[str]) -> Release | None:
+    """The release whose tree is among ``names`` (the keys of a file), if any."""
+    for name in available():
+        release = Release.load(name)
+        if release.tree in names:
+            return release
+    return None
