@@ -239,6 +239,13 @@ def _analysis_with(tmp_path: Path, catalogue: Catalogue, old: str, new: str) -> 
             '"count(met_et) == 2"',
             "count() needs values per object (e.g. goodlep_pt), not per event",
         ),
+        (  # an object condition that does not look at the objects
+            "lep_isTightID and lep_pt > 25*GeV and lep_ptcone30 / lep_pt < 0.15\n"
+            "      and lep_etcone20 / lep_pt < 0.15 and abs(lep_eta) < 2.47",
+            "met_et > 25*GeV",
+            "the condition of object 'goodlep' must give one value per object of its "
+            "collection lep (it gives one value per event) (in 'met_et > 25*GeV')",
+        ),
     ],
 )
 def test_bad_template_fails_at_start_up_naming_file_and_line(
