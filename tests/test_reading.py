@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import uproot
 
-from atlasod.data import trees
+from atlasod.data import decompression, trees
 from atlasod.data.catalogue import Catalogue
 from atlasod.data.release import Release
 from atlasod.demo.generate import generate_file
@@ -124,3 +124,40 @@ def test_an_rntuple_gives_the_cutflow_and_histograms_of_its_ttree_twin(
         for key, h in a.histograms.items():
             assert np.array_equal(h.values(flow=True), b.histograms[key].values(flow=True)), key
             assert np.array_equal(h.variances(flow=True), b.histograms[key].variances(flow=True))
+
+
+def test_zlib_baskets_are_inflated_by_isal_into_the_same_arrays(
+    tmp_path: Path, hzz: Analysis, catalogue: Catalogue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """uproot 5.7's ZLIB.library does not reach decompression; the adapter sets the
+    instance that does: ISA-L inflates every basket (counted), into the arrays zlib gives."""
+    import isal.isal_zlib
+
+    sample = next(f for f in hzz.files if not f.is_data)
+    path = tmp_path / sample.file
+    generate_file(hzz, catalogue, sample, path, seed=7, scale=0.5)  # zlib-compressed
+    instance = uproot.compression._decompress_ZLIB
+    monkeypatch.setattr(instance, "library", "zlib")  # as uproot starts (restored after)
+    branches = ["lep_pt", "lep_eta", "lep_type", "met_et", "mcWeight"]
+    with_zlib = uproot.open(path)["mini"].arrays(branches)
+
+    calls = []
+    inflate = isal.isal_zlib.decompress
+    monkeypatch.setattr(
+        isal.isal_zlib, "decompress", lambda *a, **k: calls.append(1) or inflate(*a, **k)
+    )
+    tree = trees.open_tree(str(path), RELEASE)
+    assert instance.library == decompression.ISAL == decompression.use_isal()
+    assert type(instance).library == "zlib"  # the class's default is left alone
+    with_isal = tree.arrays(branches)
+    assert len(calls) >= len(branches)  # every basket went through ISA-L
+    for name in branches:
+        assert ak.array_equal(with_isal[name], with_zlib[name]), name
+
+
+def test_without_isal_zlib_stays(monkeypatch: pytest.MonkeyPatch) -> None:
+    instance = uproot.compression._decompress_ZLIB
+    monkeypatch.setattr(instance, "library", "zlib")
+    monkeypatch.setattr(decompression.importlib.util, "find_spec", lambda name: None)
+    assert decompression.use_isal() == "zlib"
+    assert instance.library == "zlib"

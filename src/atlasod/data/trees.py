@@ -20,6 +20,7 @@ import awkward as ak
 import numpy as np
 import uproot
 
+from atlasod.data.decompression import use_isal
 from atlasod.data.release import Release, release_of_trees
 from atlasod.errors import AtlasodError, one_line
 
@@ -41,6 +42,7 @@ def open_tree(location: str, release: Release) -> Any:
             f"input file {location} does not exist; run the fetch step "
             "(or use --config source=demo for generated data)"
         )
+    use_isal()  # zlib baskets inflated by ISA-L where installed: the same bytes, faster
     # local files are read with plain reads: memory-mapped pages would stay in the job's
     # resident memory (it costs some speed: benchmarks/README.md)
     options = {} if "://" in location else {"handler": uproot.source.file.MultithreadedFileSource}
