@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
+import awkward as ak
+import numpy as np
 import pytest
 
-from atlasod.data.catalogue import Catalogue
+from atlasod.data.catalogue import Catalogue, SampleFile
 from atlasod.data.release import Release, available, release_of_trees
 from atlasod.errors import AtlasodError
+from atlasod.selection.chunk import event_weights
 
 
 def test_both_releases_are_described() -> None:
@@ -49,3 +54,33 @@ def test_the_catalogue_says_its_release_and_files_say_theirs() -> None:
     assert release_of_trees(["other"]) is None
     with pytest.raises(AtlasodError, match=r"unknown release '2016'; releases: 2020, 2025e"):
         Release.load("2016")
+
+
+def test_2025e_mc_weights_come_from_the_files_own_branches() -> None:
+    """2025e: w = L × xsec × kfac × filteff / sum_of_weights × the weight factors, per
+    event from the branches every MC entry carries (reference §5.1), against the numbers
+    computed by hand; 2020 keeps the catalogue's table."""
+    analysis = SimpleNamespace(weight_factors=["mcWeight", "ScaleFactor_PILEUP"])
+    analysis.normalisation_table = None
+    catalogue = SimpleNamespace(release=Release.load("2025e"))
+    sample = SampleFile(file="mc_343981.ggH125_gamgam.GamGam.root", skim="GamGam", dsid=343981)
+    events = ak.Array(
+        {
+            "mcWeight": np.array([2.0, -0.5], dtype=np.float32),
+            "ScaleFactor_PILEUP": np.array([0.75, 1.25], dtype=np.float32),
+            "xsec": np.array([110.1, 110.1]),
+            "kfac": np.array([1.45, 1.45]),
+            "filteff": np.array([0.00227, 0.00227]),
+            "sum_of_weights": np.array([5.5e7, 5.5e7]),
+        }
+    )
+    weights = event_weights(events, sample, analysis, catalogue, lumi_pb=36100.0)
+    by_hand = [
+        36100.0 * 110.1 * 1.45 * 0.00227 / 5.5e7 * 2.0 * 0.75,
+        36100.0 * 110.1 * 1.45 * 0.00227 / 5.5e7 * -0.5 * 1.25,
+    ]
+    assert weights.tolist() == pytest.approx(by_hand, rel=1e-15)
+    assert weights[0] / 1.5 == pytest.approx(2.3786e-4, rel=1e-4)  # L σ k ε / Σw alone
+    data = SampleFile(file="data15_periodD.GamGam.root", skim="GamGam", period="data15_periodD")
+    assert event_weights(events, data, analysis, catalogue, lumi_pb=36100.0).tolist() == [1, 1]
+    assert Release.load("2020").normalisation_branches is None  # the framework's tables

@@ -44,6 +44,9 @@ class Release:
     file_order: tuple[str, ...]
     periods: dict[str, dict[str, Any]]  # data period -> lumi_pb, run (None where unknown)
     demo: dict[str, Any]  # what demo files carry where a model sets nothing
+    # MC normalisation from the files' branches (xsec_pb, k_factor, filter_eff, sumw ->
+    # branch), or None: from the catalogue's tables
+    normalisation_branches: dict[str, str] | None = None
 
     @classmethod
     def load(cls, name: str) -> Release:
@@ -70,6 +73,7 @@ class Release:
                     "mc_run": raw["demo"]["mc_run"],
                     "prefix": raw["demo"]["scale_factor_prefix"],
                 },
+                normalisation_branches=_normalisation(raw["normalisation"]),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise AtlasodError(f"{origin}: malformed release description ({exc})") from exc
@@ -114,6 +118,17 @@ class Release:
         if period not in self.periods:
             raise AtlasodError(f"release {self.name} has no data period {period!r}")
         return self.periods[period]
+
+
+NORMALISATION_TERMS = ("xsec_pb", "k_factor", "filter_eff", "sumw")
+
+
+def _normalisation(raw: dict[str, Any]) -> dict[str, str] | None:
+    if raw["from"] == "catalogue":
+        return None
+    if raw["from"] != "branches" or set(raw["branches"]) != set(NORMALISATION_TERMS):
+        raise KeyError(f"normalisation: from catalogue, or from branches {NORMALISATION_TERMS}")
+    return dict(raw["branches"])
 
 
 def release_of_trees(names: list[str]) -> Release | None:

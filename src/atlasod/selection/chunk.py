@@ -46,18 +46,28 @@ def chunk_range(entries: int, index: int, n_chunks: int) -> tuple[int, int]:
 def event_weights(
     arrays: ak.Array, sample: SampleFile, analysis: Analysis, catalogue: Catalogue, lumi_pb: float
 ) -> np.ndarray:
-    """Per-event weights (float64) of one batch of events."""
+    """Per-event weights (float64) of one batch of events: the analysis' weight factors
+    times ``L × σ × k × ε / Σw``, from the catalogue or from the events' own branches, as
+    the release says."""
     n = len(arrays)
     if sample.is_data:
         return np.ones(n)
-    assert sample.dsid is not None
-    norm = catalogue.normalisation(sample.dsid)
+    from_branches = catalogue.release.normalisation_branches
+    norm = None
+    if not from_branches:
+        assert sample.dsid is not None
+        norm = catalogue.normalisation(sample.dsid)
     weight = np.ones(n)
     for name in analysis.weight_factors:
         factor = ak.to_numpy(arrays[name]).astype(np.float64)
-        if name == "mcWeight" and norm.weight_sign_only:
+        if name == "mcWeight" and norm is not None and norm.weight_sign_only:
             factor = np.sign(factor)  # single-top convention of the original (reference §3.4)
         weight *= factor
+    if from_branches:
+        term = {t: ak.to_numpy(arrays[b]).astype(np.float64) for t, b in from_branches.items()}
+        scale = lumi_pb * term["xsec_pb"] * term["k_factor"] * term["filter_eff"] / term["sumw"]
+        return weight * scale
+    assert norm is not None
     return weight * norm.scale(lumi_pb, analysis.normalisation_table)
 
 
@@ -147,7 +157,8 @@ def process_chunk(
     tree = open_tree(location, release)
     branches = list(dict.fromkeys(analysis.selection.BRANCHES))
     if not sample.is_data:
-        branches += [b for b in analysis.weight_factors if b not in branches]
+        normalisation = list((release.normalisation_branches or {}).values())
+        branches += [b for b in [*analysis.weight_factors, *normalisation] if b not in branches]
     missing = [b for b in branches if b not in tree]
     if missing:
         source = analysis.config_path if analysis.declarative else analysis.folder / "selection.py"
