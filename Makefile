@@ -92,8 +92,8 @@ reana-validate: $(SMK7)
 
 demo: install
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/snakemake --cores $(CORES) hyy hzz --config source=demo
-	PATH=$(abspath $(BIN)):$$PATH $(BIN)/snakemake --cores $(CORES) hyy hzz --config source=demo --report results/demo/report.html
-	@echo "Plots, fit and yields: results/demo/hyy, results/demo/hzz; report: results/demo/report.html"
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/snakemake --cores $(CORES) hyy hzz --config source=demo --report results/2020-demo/report.html
+	@echo "Plots, fit and yields: results/2020-demo/hyy, results/2020-demo/hzz; report: results/2020-demo/report.html"
 
 # The image every rule runs in, tagged with the package version (envs/Dockerfile).  Built
 # with podman from a local Debian 12 base (envs/build-image.sh); the tests run a workflow

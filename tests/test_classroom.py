@@ -23,7 +23,7 @@ def _student_run(demo_run: Path, home: Path, checkout: str, run: str) -> Path:
     """A student's results of H→γγ (the session's demo run) in their checkout."""
     results = home / checkout / "results" / run / "hyy"
     shutil.copytree(
-        demo_run / "results" / "demo" / "hyy", results, ignore=shutil.ignore_patterns("chunks")
+        demo_run / "results" / "2020-demo" / "hyy", results, ignore=shutil.ignore_patterns("chunks")
     )
     return results
 
@@ -35,7 +35,7 @@ def test_collect_gathers_every_students_results_with_a_summary(
     alice = _student_run(demo_run, homes / "alice", "atlas-opendata-workflows", "demo")
     # bob ran twice: the demo and multiplied data, in another folder name
     _student_run(demo_run, homes / "bob", "class/workflows", "demo")
-    bob_x2 = _student_run(demo_run, homes / "bob", "class/workflows", "demo-x2")
+    bob_x2 = _student_run(demo_run, homes / "bob", "class/workflows", "2020-demo-x2")
     (homes / "bob" / "class" / "workflows" / "data" / "hyy").mkdir(parents=True)  # not searched
     secret = tmp_path / "secret.txt"  # a file only the teacher can read
     secret.write_text("not for the class")
@@ -67,7 +67,7 @@ def test_collect_gathers_every_students_results_with_a_summary(
     assert [(r[0].lstrip("| "), r[1], r[3], r[4], r[5], r[6]) for r in rows[:3]] == [
         ("alice", "demo", f"{yields['data']:g}", headline, passed, "alice/demo"),
         ("bob", "demo", f"{yields['data']:g}", headline, passed, "bob/demo"),
-        ("bob", "demo-x2", f"{yields['data']:g}", headline, passed, "bob/demo-x2"),
+        ("bob", "2020-demo-x2", f"{yields['data']:g}", headline, passed, "bob/2020-demo-x2"),
     ]
     assert rows[3][0].lstrip("| ") == "carol" and rows[3][-1] == "no results of hyy yet |"
     assert rows[4][0].lstrip("| ") == "dave"
@@ -77,11 +77,11 @@ def test_collect_gathers_every_students_results_with_a_summary(
     assert len(csv_lines) == 6
     # the files a teacher looks at, byte for byte; nothing else, nothing stale
     for name in ("yields.json", "fit.json", "validation.json", "manifest.json"):
-        assert (out / "bob" / "demo-x2" / name).read_bytes() == (bob_x2 / name).read_bytes()
+        assert (out / "bob" / "2020-demo-x2" / name).read_bytes() == (bob_x2 / name).read_bytes()
     plots = sorted(p.name for p in (out / "alice" / "demo" / "plots").iterdir())
     assert plots == sorted(p.name for p in (alice / "plots").glob("*.png")) and plots
-    assert not (out / "bob" / "demo-x2" / "yields.md").exists()
-    assert not (out / "bob" / "demo-x2" / "plots" / "leak.png").exists()
+    assert not (out / "bob" / "2020-demo-x2" / "yields.md").exists()
+    assert not (out / "bob" / "2020-demo-x2" / "plots" / "leak.png").exists()
     assert not (out / "stale").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["class-hyy", "home", "secret.txt"]
 
@@ -115,7 +115,7 @@ def _course(root: Path) -> Path:
         "notebooks/hyy.py": (b"# %%\nprint('hello')\n", 0o600),
         "workflows/run.sh": (b"#!/bin/sh\nsnakemake --cores 4\n", 0o775),
         # not delivered: results, data, logs and repository/build folders at the top
-        "results/demo/hyy/yields.json": (b"{}\n", 0o644),
+        "results/2020-demo/hyy/yields.json": (b"{}\n", 0o644),
         "data/big.root": (b"root", 0o644),
         "logs/run.log": (b"log\n", 0o644),
         ".git/HEAD": (b"ref: refs/heads/main\n", 0o644),

@@ -37,8 +37,8 @@ def test_dask_local_cluster_gives_the_snakemake_histograms(demo_run: Path, tmp_p
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "events in" in proc.stderr
     for name in ("histograms.root", "cutflow.json"):
-        ours = (tmp_path / "results" / "demo" / "hzz" / name).read_bytes()
-        assert ours == (demo_run / "results" / "demo" / "hzz" / name).read_bytes(), name
+        ours = (tmp_path / "results" / "2020-demo" / "hzz" / name).read_bytes()
+        assert ours == (demo_run / "results" / "2020-demo" / "hzz" / name).read_bytes(), name
 
 
 def test_coffea_processor_on_dask_gives_the_snakemake_numbers(
@@ -66,8 +66,8 @@ def test_coffea_processor_on_dask_gives_the_snakemake_numbers(
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "coffea processor over 33 files" in proc.stderr
-    ours_dir = tmp_path / "results" / "demo" / "hzz"
-    local_dir = demo_run / "results" / "demo" / "hzz"
+    ours_dir = tmp_path / "results" / "2020-demo" / "hzz"
+    local_dir = demo_run / "results" / "2020-demo" / "hzz"
     ours, local = (read_histograms(d / "histograms.root") for d in (ours_dir, local_dir))
     assert ours.keys() == local.keys()
     for key, h in local.items():

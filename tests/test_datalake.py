@@ -110,7 +110,7 @@ def test_hzz_reads_its_inputs_by_did_and_gets_the_local_results(
 ) -> None:
     root = tmp_path_factory.getbasetemp() / "datalake-run"
     _snakemake(lake, root, "hzz", "--config", "source=demo", f"rucio_inputs=[{OPEN_DATA}]")
-    ours, local = root / "results" / "demo" / "hzz", demo_run / "results" / "demo" / "hzz"
+    ours, local = root / "results" / "2020-demo" / "hzz", demo_run / "results" / "2020-demo" / "hzz"
     for name in ("histograms.root", "cutflow.json", "yields.json", "fit.json"):
         if (local / name).exists():
             assert (ours / name).read_bytes() == (local / name).read_bytes(), name
@@ -128,7 +128,7 @@ def test_hzz_streams_its_inputs_from_their_replicas(
     root = tmp_path_factory.getbasetemp() / "datalake-stream"
     config = ("source=demo", "access=stream", f"rucio_inputs=[{OPEN_DATA}]")
     _snakemake(lake, root, "hzz", "--config", *config)
-    ours, local = root / "results" / "demo" / "hzz", demo_run / "results" / "demo" / "hzz"
+    ours, local = root / "results" / "2020-demo" / "hzz", demo_run / "results" / "2020-demo" / "hzz"
     for name in ("histograms.root", "cutflow.json", "yields.json"):
         assert (ours / name).read_bytes() == (local / name).read_bytes(), name
     manifest = json.loads((ours / "manifest.json").read_text())
@@ -153,7 +153,7 @@ def test_multiplied_data_go_to_rse_a_and_their_analysis_back_to_rse_b(
         chunks=500_000,
     )
     record = json.loads(
-        (root / "results" / f"demo-x{FACTOR}" / "hzz" / "multiplied.datalake.json").read_text()
+        (root / "results" / f"2020-demo-x{FACTOR}" / "hzz" / "multiplied.datalake.json").read_text()
     )
     multiplied = record["dataset"]
     assert multiplied == f"user.jdoe:hzz.demo.x{FACTOR}.seed1-smear0.3.v1"
@@ -183,12 +183,12 @@ def test_multiplied_data_go_to_rse_a_and_their_analysis_back_to_rse_b(
         f"rucio_results_rse={RSE_B}",
         chunks=500_000,
     )
-    results = root / "results" / f"demo-x{FACTOR}" / "hzz"
+    results = root / "results" / f"2020-demo-x{FACTOR}" / "hzz"
     assert not (root / "data" / "multiplied").exists()  # read from Rucio, not made here
     checks = json.loads((results / "validation.json").read_text())["checks"]
     assert all(c["passed"] for c in checks) and len(checks) == 3
     written = json.loads((results / "datalake.json").read_text())
-    assert written["dataset"] == f"user.jdoe:hzz.demo-x{FACTOR}.results.v1"
+    assert written["dataset"] == f"user.jdoe:hzz.2020-demo-x{FACTOR}.results.v1"
     assert written["rse"] == RSE_B
     assert len(written["inputs"]) == FACTOR * n_inputs
 

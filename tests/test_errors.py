@@ -285,7 +285,7 @@ def test_offline_workflow_says_so_at_the_end_of_the_terminal_output(tmp_path: Pa
     )
     assert proc.returncode != 0
     tail = proc.stderr[proc.stderr.index("atlasod: why the workflow stopped") :]
-    assert re.search(r"rule fetch failed \(log: \S+/logs/real/fetch/GamGam/\S+\.log\):", tail)
+    assert re.search(r"rule fetch failed \(log: \S+/logs/2020-real/fetch/GamGam/\S+\.log\):", tail)
     assert "could be reached: this machine looks offline (or a firewall blocks them):" in tail
     assert "To run offline, use generated data instead: --config source=demo" in tail
     assert not list((tmp_path / "data").rglob("*.root"))  # nothing half-downloaded kept

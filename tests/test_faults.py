@@ -62,8 +62,8 @@ def start(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str
 
 
 def assert_same_results(root: Path, source: str, reference: Path) -> None:
-    ours = root / "results" / source / ANALYSIS
-    theirs = reference / "results" / "demo" / ANALYSIS
+    ours = root / "results" / f"2020-{source}" / ANALYSIS
+    theirs = reference / "results" / "2020-demo" / ANALYSIS
     for name in RESULTS:
         assert (ours / name).read_bytes() == (theirs / name).read_bytes(), name
     pngs = sorted(p.name for p in (theirs / "plots").glob("*.png"))
@@ -234,7 +234,7 @@ def test_a_second_run_on_the_same_results_is_refused_while_the_first_runs(
 ) -> None:
     args = config(tmp_path, "demo", demo_run / "data")
     first = start(*args)
-    lock = tmp_path / "results" / "demo" / ".atlasod-run.lock"
+    lock = tmp_path / "results" / "2020-demo" / ".atlasod-run.lock"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not (lock.exists() and lock.read_text()):
         time.sleep(0.1)
@@ -242,7 +242,7 @@ def test_a_second_run_on_the_same_results_is_refused_while_the_first_runs(
     out, _ = first.communicate(timeout=600)
     assert first.returncode == 0, out[-3000:]
     assert second.returncode != 0
-    results = tmp_path / "results" / "demo"
+    results = tmp_path / "results" / "2020-demo"
     assert f"another workflow run is writing {results} (pid {first.pid} on " in second.stderr
     assert "or give this run its own folder with --config results_dir=<folder>" in second.stderr
     assert_same_results(tmp_path, "demo", demo_run)
@@ -290,8 +290,8 @@ def test_dask_worker_killed_during_a_chunk_is_retried_with_identical_results(
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert mark.exists(), "no worker was killed"
     for name in ("histograms.root", "cutflow.json"):
-        ours = (tmp_path / "results" / "demo" / ANALYSIS / name).read_bytes()
-        assert ours == (demo_run / "results" / "demo" / ANALYSIS / name).read_bytes(), name
+        ours = (tmp_path / "results" / "2020-demo" / ANALYSIS / name).read_bytes()
+        assert ours == (demo_run / "results" / "2020-demo" / ANALYSIS / name).read_bytes(), name
 
 
 @pytest.mark.parametrize("shape", ["empty", "flat"])
@@ -301,7 +301,7 @@ def test_a_fit_that_cannot_be_done_says_so_and_the_plot_still_appears(
     from atlasod.cli import main
     from atlasod.histio import read_histograms, write_histograms
 
-    hists = read_histograms(demo_run / "results" / "demo" / ANALYSIS / "histograms.root")
+    hists = read_histograms(demo_run / "results" / "2020-demo" / ANALYSIS / "histograms.root")
     fitted = yaml.safe_load((REPO / "analyses" / ANALYSIS / "analysis.yaml").read_text())["fit"][
         "histogram"
     ]

@@ -56,7 +56,7 @@ def local_run(pool_work: Path) -> Path:
     work = checkout(pool_work, "local")
     proc = in_pool(pool_work, f"cd {work} && snakemake --cores 2 {ANALYSIS} {DEMO}")
     assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-5000:]
-    return work / "results" / "demo" / ANALYSIS
+    return work / "results" / "2020-demo" / ANALYSIS
 
 
 def submit(
@@ -102,7 +102,7 @@ def test_shared_file_system(pool_work: Path, local_run: Path) -> None:
         f"plot_{ANALYSIS}",
         "merge_histograms",
     } <= batches
-    results = work / "results" / "demo" / ANALYSIS
+    results = work / "results" / "2020-demo" / ANALYSIS
     chunk_jobs(jobs, results)
     assert_same_results(results, local_run)
 
@@ -115,7 +115,7 @@ def test_no_shared_file_system(pool_work: Path, local_run: Path) -> None:
     merge = [j for j in jobs if j[0].startswith("merge_histograms")]
     assert len(merge) == 1 and ".cutflow.json" in merge[0][1] and "analyses" in merge[0][1]
     # batched as with a shared file system: the chunks' inputs travel with their group
-    results = work / "results" / "demo" / ANALYSIS
+    results = work / "results" / "2020-demo" / ANALYSIS
     chunks = chunk_jobs(jobs, results)
     assert all(".root" in j[1] for j in chunks), chunks[:2]
     assert_same_results(results, local_run)

@@ -97,8 +97,8 @@ def test_reana_engine_run_gives_the_local_histograms(
     assert proc.returncode == 0, proc.stderr[-3000:]
     for out in spec["outputs"]["directories"]:
         assert (workspace / out).is_dir(), out
-    results = workspace / "results" / "demo" / analysis
+    results = workspace / "results" / "2020-demo" / analysis
     assert (results / "yields.md").is_file()
     assert any((results / "plots").glob("*.png"))
-    local = demo_run / "results" / "demo" / analysis / "histograms.root"
+    local = demo_run / "results" / "2020-demo" / analysis / "histograms.root"
     assert (results / "histograms.root").read_bytes() == local.read_bytes()

@@ -70,7 +70,7 @@ def test_the_gallery_has_the_five_templates() -> None:
 
 
 def fit(root: Path, name: str) -> dict:
-    return json.loads((root / "results" / "demo" / name / "fit.json").read_text())
+    return json.loads((root / "results" / "2020-demo" / name / "fit.json").read_text())
 
 
 def within(parameter: dict, truth: float, n_sigma: float = 3.0) -> bool:
@@ -91,7 +91,7 @@ def test_diphoton_template_recovers_the_higgs_mass(template_run: Path) -> None:
 
 def test_four_lepton_template_mc_describes_the_data(template_run: Path) -> None:
     y = json.loads(
-        (template_run / "results" / "demo" / "my_four_lepton_resonance" / "yields.json").read_text()
+        (template_run / "results" / "2020-demo" / "my_four_lepton_resonance" / "yields.json").read_text()
     )
     assert y["data"] > 100
     assert y["total_mc"]["yield"] == pytest.approx(y["data"], rel=0.15)
@@ -109,7 +109,7 @@ def test_counting_template_measures_the_injected_signal(template_run: Path) -> N
 
 def test_every_template_makes_its_plots(template_run: Path) -> None:
     for template in TEMPLATES:
-        plots = template_run / "results" / "demo" / f"my_{template}" / "plots"
+        plots = template_run / "results" / "2020-demo" / f"my_{template}" / "plots"
         assert len(list(plots.glob("*.png"))) >= 2, template
 
 
@@ -118,7 +118,7 @@ def test_student_copy_leaves_the_exercise_out_and_says_so(tmp_path: Path) -> Non
     assert proc.returncode == 0, proc.stderr
     assert not (tmp_path / "analyses" / "zmass" / "solutions.yaml").exists()
     run_snakemake("zmass", *config(tmp_path))
-    out = tmp_path / "results" / "demo" / "zmass"
+    out = tmp_path / "results" / "2020-demo" / "zmass"
     flow = json.loads((out / "cutflow.json").read_text())["data_A.2lep.root"]["cutflow"]
     assert "Z mass window (exercise: not applied)" in flow
     assert "Z mass window" not in flow
@@ -134,7 +134,7 @@ def test_student_copy_leaves_the_exercise_out_and_says_so(tmp_path: Path) -> Non
 
 
 def test_teacher_run_applies_the_exercise_cut(template_run: Path) -> None:
-    out = template_run / "results" / "demo" / "my_dilepton_resonance"
+    out = template_run / "results" / "2020-demo" / "my_dilepton_resonance"
     flow = json.loads((out / "cutflow.json").read_text())["data_A.2lep.root"]["cutflow"]
     assert "Z mass window" in flow
     assert flow["Z mass window"]["events"] < flow["same flavour"]["events"]

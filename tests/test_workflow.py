@@ -18,7 +18,7 @@ ALL = discover(ANALYSES)
 
 
 def results(root: Path, analysis: str) -> Path:
-    return root / "results" / "demo" / analysis
+    return root / "results" / "2020-demo" / analysis
 
 
 def truth_files(root: Path, analysis: str) -> list[dict]:
@@ -115,7 +115,7 @@ def test_report_contains_plots_fits_validation_and_manifests(demo_run: Path) -> 
 
 
 def test_every_rule_writes_a_log(demo_run: Path) -> None:
-    logs = demo_run / "logs" / "demo"
+    logs = demo_run / "logs" / "2020-demo"
     for rule in (
         "generate_demo",
         "process_chunk",

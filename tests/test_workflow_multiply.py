@@ -1,5 +1,5 @@
 """The analyses on multiplied data (`--config multiply=2`): unchanged workflow, results
-under results/demo-x2, yields × 2, the same fitted masses with uncertainties / √2 (H→ZZ ×3
+under results/2020-demo-x2, yields × 2, the same fitted masses with uncertainties / √2 (H→ZZ ×3
 is in test_datalake.py)."""
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def multiplied_run(demo_run: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     (root / "data").mkdir()
     (root / "results").mkdir()
     (root / "data" / "demo").symlink_to(demo_run / "data" / "demo")
-    (root / "results" / "demo").symlink_to(demo_run / "results" / "demo")
+    (root / "results" / "2020-demo").symlink_to(demo_run / "results" / "2020-demo")
     run_snakemake(
         *ANALYSES,
         "validate",
@@ -52,8 +52,8 @@ def _json(path: Path) -> dict:
 def test_multiplied_data_scale_the_yields_and_keep_the_fitted_mass(
     multiplied_run: Path, name: str
 ) -> None:
-    base = multiplied_run / "results" / "demo" / name
-    run = multiplied_run / "results" / f"demo-x{N}" / name
+    base = multiplied_run / "results" / "2020-demo" / name
+    run = multiplied_run / "results" / f"2020-demo-x{N}" / name
     y1, yn = _json(base / "yields.json"), _json(run / "yields.json")
     # yields × N within the statistics of the multiplied sample
     assert y1["data"] > 1000
@@ -80,7 +80,7 @@ def test_multiplied_data_scale_the_yields_and_keep_the_fitted_mass(
 
 
 def test_the_manifest_records_the_variants_read(multiplied_run: Path) -> None:
-    manifest = _json(multiplied_run / "results" / f"demo-x{N}" / "hyy" / "manifest.json")
+    manifest = _json(multiplied_run / "results" / f"2020-demo-x{N}" / "hyy" / "manifest.json")
     assert manifest["config"]["multiply"] == N
     inputs = manifest["inputs"]
     data_a = [i for i in inputs if i["file"] == "data_A.GamGam.root"]
@@ -97,11 +97,11 @@ def test_the_manifest_records_the_variants_read(multiplied_run: Path) -> None:
 def test_one_job_processes_a_chunk_of_every_variant(multiplied_run: Path, hyy: Analysis) -> None:
     """Rule process_variants: one job (and log) per chunk of an original file, reading its N
     variants one after the other, instead of N jobs."""
-    logs = multiplied_run / "logs" / f"demo-x{N}" / "process_chunk" / "hyy"
+    logs = multiplied_run / "logs" / f"2020-demo-x{N}" / "process_chunk" / "hyy"
     assert sorted(p.name for p in logs.iterdir()) == sorted(f"{f.stem}.x{N}" for f in hyy.files)
     log = (logs / f"data_A.GamGam.x{N}" / "0.log").read_text("utf-8")
     assert log.count("data_A.GamGam.root: chunk 1/1, entries 0-") == N
-    chunks = multiplied_run / "results" / f"demo-x{N}" / "hyy" / "chunks"
+    chunks = multiplied_run / "results" / f"2020-demo-x{N}" / "hyy" / "chunks"
     assert sorted(p.name for p in chunks.glob("data_A.GamGam*")) == [
         f"data_A.GamGam.v{k}" for k in range(N)
     ]
@@ -140,7 +140,7 @@ def test_validating_a_multiplied_run_needs_the_unmultiplied_one(tmp_path: Path) 
     assert proc.returncode != 0
     assert (
         f"validating z on data multiplied ×2 compares it with the run on the original data, "
-        f"but {tmp_path}/results/demo/z/yields.json, {tmp_path}/results/demo/z/fit.json does "
+        f"but {tmp_path}/results/2020-demo/z/yields.json, {tmp_path}/results/2020-demo/z/fit.json does "
         "not exist: run `snakemake z --config source=demo` first"
     ) in proc.stdout + proc.stderr
 
@@ -170,5 +170,5 @@ def test_dask_makes_the_same_variants_and_histograms(multiplied_run: Path, tmp_p
     for relative in variants:
         assert (made / relative).read_bytes() == (theirs / relative).read_bytes(), relative
     for name in ("histograms.root", "cutflow.json"):
-        ours = (tmp_path / "results" / f"demo-x{N}" / "hyy" / name).read_bytes()
-        assert ours == (multiplied_run / "results" / f"demo-x{N}" / "hyy" / name).read_bytes()
+        ours = (tmp_path / "results" / f"2020-demo-x{N}" / "hyy" / name).read_bytes()
+        assert ours == (multiplied_run / "results" / f"2020-demo-x{N}" / "hyy" / name).read_bytes()

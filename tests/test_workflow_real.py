@@ -41,8 +41,8 @@ def test_real_source_gives_the_same_histograms_as_the_files_it_reads(
             f"demo_scale={TEST_SCALE}",
         )
         fetched = [p for p, _ in server.requests]
-    real = (tmp_path / "results" / "real" / "hzz" / "histograms.root").read_bytes()
-    demo = (demo_run / "results" / "demo" / "hzz" / "histograms.root").read_bytes()
+    real = (tmp_path / "results" / "2020-real" / "hzz" / "histograms.root").read_bytes()
+    demo = (demo_run / "results" / "2020-demo" / "hzz" / "histograms.root").read_bytes()
     assert real == demo
     assert "/4lep/Data/data_A.4lep.root" in fetched
     downloaded = (

@@ -42,11 +42,17 @@ def _setup_logging(verbose: bool, log_file: Path | None) -> None:
     )
 
 
-def _analysis(args: argparse.Namespace):  # noqa: ANN202 - lazy import keeps --help fast
+def _catalogue(args: argparse.Namespace):  # noqa: ANN202 - lazy import keeps --help fast
+    """The sample catalogue of the run: --catalogue, or the packaged one of --release."""
     from atlasod.data.catalogue import Catalogue
+
+    return Catalogue.load(args.catalogue, args.release)
+
+
+def _analysis(args: argparse.Namespace):  # noqa: ANN202 - lazy import keeps --help fast
     from atlasod.selection.analysis import load_analysis
 
-    catalogue = Catalogue.load(args.catalogue)
+    catalogue = _catalogue(args)
     return load_analysis(args.analyses_dir, args.analysis, catalogue), catalogue
 
 
@@ -66,14 +72,14 @@ def cmd_generate(args: argparse.Namespace) -> None:
 
     analysis, catalogue = _analysis(args)
     sample = analysis.file(Path(args.file).name.removesuffix(".root"))
-    generate_file(analysis, catalogue, sample, args.out, args.seed, args.scale, args.lumi)
+    lumi = args.lumi or analysis.lumi_pb
+    generate_file(analysis, catalogue, sample, args.out, args.seed, args.scale, lumi)
 
 
 def cmd_fetch(args: argparse.Namespace) -> None:
-    from atlasod.data.catalogue import Catalogue
     from atlasod.data.fetch import fetch_file
 
-    catalogue = Catalogue.load(args.catalogue)
+    catalogue = _catalogue(args)
     sample = catalogue.file(args.file)
     urls = args.url or catalogue.urls(sample)
     fetch_file(
@@ -87,7 +93,6 @@ def cmd_fetch(args: argparse.Namespace) -> None:
 
 
 def cmd_multiply(args: argparse.Namespace) -> None:
-    from atlasod.data.catalogue import Catalogue
     from atlasod.data.multiply import Variant, multiply_variants
 
     if len(args.variant) != len(args.out):
@@ -96,7 +101,7 @@ def cmd_multiply(args: argparse.Namespace) -> None:
         Variant(seed=args.seed, number=k, smear=args.smear): out
         for k, out in zip(args.variant, args.out, strict=True)
     }
-    multiply_variants(args.input, args.file, outs, Catalogue.load(args.catalogue).release)
+    multiply_variants(args.input, args.file, outs, _catalogue(args).release)
 
 
 def _files_to_register(paths: list[Path]) -> list[Path]:
@@ -201,7 +206,7 @@ def cmd_process(args: argparse.Namespace) -> None:
             location,
             args.chunk,
             args.n_chunks,
-            args.lumi,
+            args.lumi or analysis.lumi_pb,
             catalogue,
             _options(args),
         )
@@ -288,7 +293,6 @@ def cmd_dask(args: argparse.Namespace) -> None:
     from atlasod.run.daskrun import run
     from atlasod.yamlio import load_yaml
 
-    analysis, _ = _analysis(args)
     config_path = args.configfile
     if not config_path.is_file():
         raise AtlasodError(f"workflow config {config_path} does not exist (see --configfile)")
@@ -298,6 +302,8 @@ def cmd_dask(args: argparse.Namespace) -> None:
         if not sep or key not in config:
             raise AtlasodError(f"--config expects KEY=VALUE with a key of {config_path}: {item!r}")
         config[key] = load_yaml(value)
+    args.release = args.release or str(config.get("release") or "") or None
+    analysis, _ = _analysis(args)
     run(
         analysis,
         config,
@@ -349,7 +355,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="write the log to this file (stderr then shows warnings and errors)",
     )
     parser.add_argument(
-        "--catalogue", type=Path, help="sample catalogue (default: the packaged one)"
+        "--catalogue", type=Path, help="sample catalogue (default: the packaged one of --release)"
+    )
+    parser.add_argument(
+        "--release",
+        help="the release of the files read, e.g. 2020 or 2025e (default: the catalogue's; "
+        "2020 for the packaged catalogue)",
     )
     parser.add_argument("--analyses-dir", type=Path, default=Path("analyses"))
     sub = parser.add_subparsers(dest="command", required=True)
@@ -370,7 +381,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--scale", type=float, default=1.0, help="multiplies the demo event counts")
-    p.add_argument("--lumi", type=float, default=10064.0, help="luminosity in pb^-1")
+    p.add_argument(
+        "--lumi", type=float, help="luminosity in pb^-1 (default: the analysis' on its release)"
+    )
 
     p = add(
         "fetch", cmd_fetch, "download one file into the cache (resumable, verified)", analysis=False
@@ -450,7 +463,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--chunk", type=int, default=0)
     p.add_argument("--n-chunks", type=int, default=1)
-    p.add_argument("--lumi", type=float, default=10064.0, help="luminosity in pb^-1")
+    p.add_argument(
+        "--lumi", type=float, help="luminosity in pb^-1 (default: the analysis' on its release)"
+    )
     p.add_argument("--out", type=Path, required=True, action="append")
     p.add_argument("--cutflow", type=Path, required=True, action="append")
     p.add_argument("--option", action="append", help="KEY=true|false analysis switch")

@@ -63,7 +63,7 @@ def _write_holder(handle: IO[str]) -> None:
 
 
 def acquire_run_lock(results: Path) -> IO[str]:
-    """Lock ``results`` (a ``results/<source>`` folder) for this workflow run, or raise an
+    """Lock ``results`` (a ``results/<release>-<source>`` folder) for this workflow run, or raise an
     error naming the run that holds it.  Keep the returned handle open for the run's life."""
     results.mkdir(parents=True, exist_ok=True)
     handle = open(results / LOCK_NAME, "a+", encoding="utf-8")  # noqa: SIM115 - held open

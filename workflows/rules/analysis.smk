@@ -14,7 +14,7 @@ rule process_chunk:
         cli=CLI,
         location=process_location,
         n_chunks=lambda w: n_chunks(w.analysis, sample_of(w.analysis, w.stem)),
-        lumi=config["lumi_pb"],
+        lumi=lambda w: lumi_pb(w.analysis),
         options=OPTIONS,
         sample=lambda w: sample_of(w.analysis, w.stem).stem,
     shell:
@@ -49,7 +49,7 @@ rule process_variants:
     params:
         cli=CLI,
         n_chunks=lambda w: n_chunks(w.analysis, sample_of(w.analysis, w.stem)),
-        lumi=config["lumi_pb"],
+        lumi=lambda w: lumi_pb(w.analysis),
         options=OPTIONS,
         variants=lambda w, output: " ".join(
             f"--input {location} --out {hist} --cutflow {flow}"

@@ -20,12 +20,19 @@ from atlasod.data import cache, plan  # noqa: E402
 from atlasod.data.catalogue import Catalogue, format_location  # noqa: E402
 from atlasod.errors import AtlasodError  # noqa: E402
 from atlasod.run import failures  # noqa: E402
-from atlasod.selection.analysis import Analysis, discover  # noqa: E402
+from atlasod.selection.analysis import (
+    Analysis,
+    analysis_releases,
+    discover,
+)  # noqa: E402
 from atlasod.selection.analysis import validate as validate_against  # noqa: E402
 
 # The config is checked at start-up; the error names the bad key and what is allowed
 # (Snakemake's own check below does not name the key, and fills in defaults).
 _SCHEMA = Path(str(workflow.current_basedir)).parent / "schemas" / "config.schema.yaml"
+# --config release=2020 arrives as a number
+if isinstance(config.get("release"), int):
+    config["release"] = str(config["release"])
 try:
     validate_against(
         config,
@@ -38,17 +45,35 @@ validate(config, "../schemas/config.schema.yaml")
 
 # An alternative catalogue (same format) replaces the packaged one, e.g. for a mirror
 # whose files differ, or for tests that serve generated files as "real" data.
+# The release of the files read (2020 or 2025e): its packaged catalogue, or the one given.
+RELEASE = str(config["release"])
 CATALOGUE_PATH = config.get("catalogue") or None
-CATALOGUE = Catalogue.load(Path(CATALOGUE_PATH) if CATALOGUE_PATH else None)
 ANALYSES_DIR = Path(config.get("analyses_dir", "analyses"))
 try:
+    CATALOGUE = Catalogue.load(
+        Path(CATALOGUE_PATH) if CATALOGUE_PATH else None, RELEASE
+    )
+    # The analyses that run on this release (their folder says which: docs/releases.md).
     ANALYSES = {
         name: Analysis(ANALYSES_DIR / name, CATALOGUE)
         for name in discover(ANALYSES_DIR)
+        if RELEASE in analysis_releases(ANALYSES_DIR / name)
     }
 except AtlasodError as exc:
     raise WorkflowError(str(exc)) from None
+
+
+def not_on_this_release(name):
+    raise WorkflowError(
+        f"analysis {name!r} does not run on release {RELEASE} "
+        f"({ANALYSES_DIR}/{name}/analysis.yaml has no block for it under releases:); "
+        f"the analyses of release {RELEASE}: {sorted(ANALYSES)}"
+    )
+
+
 for _name in config.get("analyses", []):
+    if _name in discover(ANALYSES_DIR) and _name not in ANALYSES:
+        not_on_this_release(_name)
     if _name not in ANALYSES:
         raise WorkflowError(
             f"config analyses: unknown analysis {_name!r}; available: {sorted(ANALYSES)}"
@@ -72,9 +97,9 @@ def real_path(sample):
 
 
 # multiply=N: every input file is replaced by N variants of it (atlasod.data.multiply), made
-# once per seed and smearing under data_dir/multiplied/; results go to results/<source>-xN.
+# once per seed and smearing under data_dir/multiplied/; results go to results/<release>-<source>-xN.
 MULTIPLY = int(config.get("multiply", 1))
-RUN = plan.run_name(SOURCE, MULTIPLY)
+RUN = plan.run_name(RELEASE, SOURCE, MULTIPLY)
 MULTIPLIED = plan.multiplied_dir(
     DATA, config.get("multiply_seed", 1), config.get("multiply_smear", 0.3)
 )
@@ -129,7 +154,7 @@ def _is_planning_run():
     return bool(main)
 
 
-# The run lock of results/<source>, taken by the Snakefile's onstart handler (not in dry
+# The run lock of results/<release>-<source>, taken by the Snakefile's onstart handler (not in dry
 # runs): the handle stays open for the run's life, and the kernel releases the lock with
 # the process, however it ends.
 RUN_LOCK = []
@@ -157,9 +182,19 @@ if _is_planning_run():
                 raise WorkflowError(str(exc)) from None
             if _problem:
                 logger.warning(f"cached input is corrupt: {_problem}")
-CLI = f"{config.get('atlasod', 'python -m atlasod')} --analyses-dir {ANALYSES_DIR}" + (
-    f" --catalogue {CATALOGUE_PATH}" if CATALOGUE_PATH else ""
+CLI = (
+    f"{config.get('atlasod', 'python -m atlasod')} --analyses-dir {ANALYSES_DIR}"
+    f" --release {RELEASE}"
+    + (f" --catalogue {CATALOGUE_PATH}" if CATALOGUE_PATH else "")
 )
+
+
+def lumi_pb(analysis):
+    """The luminosity of an analysis (pb⁻¹): config lumi_pb if set, else the analysis' on
+    its release (analysis.yaml, with its source), else the release's."""
+    return config.get("lumi_pb") or ANALYSES[analysis].lumi_pb
+
+
 # The full config, recorded in each run's manifest.
 CONFIG_JSON = shlex.quote(json.dumps(config, sort_keys=True))
 # Analysis switches (a group's `scale_option`) are boolean top-level config keys.
@@ -362,7 +397,9 @@ def validate_inputs(wildcards):
 def unmultiplied_results(analysis):
     """A multiplied run is validated against the run on the original data: its results
     must exist (they are another run's outputs, not this one's)."""
-    base = f"{config['results_dir']}/{SOURCE}/{analysis.name}"
+    base = (
+        f"{config['results_dir']}/{plan.run_name(RELEASE, SOURCE, 1)}/{analysis.name}"
+    )
     out = {"base_yields": f"{base}/yields.json"}
     if analysis.fit:
         out["base_fit"] = f"{base}/fit.json"
@@ -371,7 +408,7 @@ def unmultiplied_results(analysis):
         raise WorkflowError(
             f"validating {analysis.name} on data multiplied ×{MULTIPLY} compares it with the "
             f"run on the original data, but {', '.join(missing)} does not exist: run "
-            f"`snakemake {analysis.name} --config source={SOURCE}` first"
+            f"`snakemake {analysis.name} --config source={SOURCE} release={RELEASE}` first"
         )
     return out
 

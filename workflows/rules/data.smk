@@ -11,7 +11,7 @@ rule generate_demo:
         cli=CLI,
         seed=config["seed"],
         scale=config["demo_scale"],
-        lumi=config["lumi_pb"],
+        lumi=lambda w: lumi_pb(w.analysis),
     shell:
         "{params.cli} --log {log} generate --analysis {wildcards.analysis} --file {wildcards.file}"
         " --out {output.root} --seed {params.seed} --scale {params.scale}"

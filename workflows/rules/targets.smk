@@ -7,6 +7,16 @@ for _name in ANALYSES:
             analysis_outputs(_name),
 
 
+# An analysis folder that does not run on this release: its target says so.
+for _name in sorted(set(discover(ANALYSES_DIR)) - set(ANALYSES)):
+
+    rule:
+        name:
+            _name
+        input:
+            lambda w, name=_name: not_on_this_release(name),
+
+
 # Compares each analysis' results with its reference values (validation.yaml) and fails
 # with a table of what differs.
 rule validate:

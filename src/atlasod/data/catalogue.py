@@ -1,16 +1,17 @@
-"""The sample catalogue: every 2020 file the analyses read, its normalisation and locations.
+"""The sample catalogue of a release: every file the analyses read, where it is, its
+size and checksum, and (where the release takes it from tables) its normalisation.
 
-One YAML file (``data/catalogue.yaml``, generated from the shared physics
-reference by ``tools/build_catalogue.py``) is the single place that knows the
-samples.  Real and demo data use the same file names, so one catalogue drives
-both.
+One YAML file per release (``data/catalogues/<release>.yaml``, generated from the shared
+physics references by ``tools/build_catalogue.py``) is the single place that knows the
+samples; it says which release it belongs to, whose description
+(:mod:`atlasod.data.release`) gives the files' naming.  Real and demo data use the same
+file names, so one catalogue drives both.
 """
 
 from __future__ import annotations
 
 import difflib
 import fnmatch
-import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
@@ -21,14 +22,16 @@ from atlasod.data.release import Release
 from atlasod.errors import AtlasodError
 from atlasod.yamlio import load_yaml
 
-_FILE_RE = re.compile(
-    r"^(?:data_(?P<period>[A-D])|mc_(?P<dsid>\d+)\.(?P<short>[^.]+))\.(?P<skim>[^.]+)\.root$"
-)
+CATALOGUES = "data/catalogues"
+DEFAULT_RELEASE = "2020"
 
 
 @dataclass(frozen=True)
 class SampleFile:
-    """One ROOT file of the release, e.g. ``mc_345060.ggH125_ZZ4lep.4lep.root``."""
+    """One ROOT file of the release, e.g. ``mc_345060.ggH125_ZZ4lep.4lep.root``.
+
+    ``short_name`` is the sample's name as analyses write it (``ggH125_ZZ4lep`` for MC,
+    ``data_A`` for data; set by the catalogue from the release's naming)."""
 
     file: str
     skim: str
@@ -38,6 +41,7 @@ class SampleFile:
     period: str | None = None
     dsid: int | None = None
     entries: int | None = None
+    short_name: str = ""
 
     @property
     def is_data(self) -> bool:
@@ -52,13 +56,6 @@ class SampleFile:
     def stem(self) -> str:
         """File name without ``.root``: the key of the sample in histogram files."""
         return self.file.removesuffix(".root")
-
-    @property
-    def short_name(self) -> str:
-        """``ggH125_ZZ4lep`` for MC, ``data_A`` for data."""
-        m = _FILE_RE.match(self.file)
-        assert m is not None  # checked at load
-        return m["short"] or f"data_{m['period']}"
 
     @property
     def relpath(self) -> str:
@@ -102,36 +99,55 @@ class Catalogue:
         self.origin = origin
         try:
             self.release_name = str(raw["release"])
+            self.release = Release.load(self.release_name)
             self.locations = [Location(**loc) for loc in raw["locations"]]
             self._norm = {
                 int(dsid): Normalisation(dsid=int(dsid), **rec)
-                for dsid, rec in raw["samples"].items()
+                for dsid, rec in (raw.get("samples") or {}).items()
             }
-            self._files = {rec["file"]: SampleFile(**rec) for rec in raw["files"]}
+            files = [dict(rec) for rec in raw["files"]]
         except (KeyError, TypeError) as exc:
             raise AtlasodError(f"{origin}: malformed sample catalogue ({exc})") from exc
-        for name in self._files:
-            if not _FILE_RE.match(name):
+        except AtlasodError as exc:
+            raise AtlasodError(f"{origin}: {exc}") from None
+        self._files: dict[str, SampleFile] = {}
+        for rec in files:
+            short = self.release.sample_name(str(rec.get("file")))
+            if short is None:
                 raise AtlasodError(
-                    f"{origin}: file name {name!r} does not follow the release naming"
+                    f"{origin}: file name {rec.get('file')!r} does not follow the naming of "
+                    f"release {self.release_name}"
                 )
+            try:
+                self._files[rec["file"]] = SampleFile(**rec, short_name=short)
+            except TypeError as exc:
+                raise AtlasodError(f"{origin}: malformed sample catalogue ({exc})") from exc
 
     @classmethod
-    def load(cls, path: Path | None = None) -> Catalogue:
-        """Load ``path``, or the catalogue shipped with the package."""
+    def load(cls, path: Path | None = None, release: str | None = None) -> Catalogue:
+        """Load ``path``, or the catalogue of ``release`` (default 2020) shipped with the
+        package; a catalogue of another release than ``release`` is refused."""
         if path is None:
-            text = resources.files("atlasod").joinpath("data/catalogue.yaml").read_text("utf-8")
-            origin = "atlasod/data/catalogue.yaml"
+            release = release or DEFAULT_RELEASE
+            packaged = resources.files("atlasod").joinpath(f"{CATALOGUES}/{release}.yaml")
+            if not packaged.is_file():
+                raise AtlasodError(
+                    f"no sample catalogue for release {release!r}; releases: "
+                    + ", ".join(packaged_releases())
+                )
+            text, origin = packaged.read_text("utf-8"), f"atlasod/{CATALOGUES}/{release}.yaml"
         else:
             if not path.is_file():
                 raise AtlasodError(f"sample catalogue {path} does not exist")
             text, origin = path.read_text("utf-8"), str(path)
-        return cls(load_yaml(text), origin)
-
-    @cached_property
-    def release(self) -> Release:
-        """The release this catalogue's files belong to (its tree, branches, units)."""
-        return Release.load(self.release_name)
+        catalogue = cls(load_yaml(text), origin)
+        if release is not None and catalogue.release_name != release:
+            raise AtlasodError(
+                f"sample catalogue {origin} lists files of release {catalogue.release_name}, "
+                f"but this run reads release {release}: give a catalogue of release {release} "
+                f"or run with release={catalogue.release_name}"
+            )
+        return catalogue
 
     @property
     def files(self) -> list[SampleFile]:
@@ -166,6 +182,13 @@ class Catalogue:
                 + _suggest(short_name, known)
             ) from None
 
+    def dsid_sample(self, dsid: int, skim: str) -> SampleFile:
+        """The MC file of data set ``dsid`` in ``skim``."""
+        for f in self._files.values():
+            if f.dsid == dsid and f.skim == skim:
+                return f
+        raise AtlasodError(f"DSID {dsid} has no {skim} file in the catalogue {self.origin}")
+
     def matching(self, pattern: str, skim: str) -> list[SampleFile]:
         """MC files of ``skim`` whose short name matches the shell-style ``pattern``
         (``Wmunu_PTV*``), in the catalogue's order."""
@@ -196,6 +219,14 @@ class Catalogue:
                 continue
             out.append(format_location(loc.url, sample))
         return out
+
+
+def packaged_releases() -> list[str]:
+    """The releases whose catalogue is shipped with the package."""
+    folder = resources.files("atlasod").joinpath(CATALOGUES)
+    return sorted(
+        p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml")
+    )
 
 
 def _suggest(word: str, choices: Any) -> str:

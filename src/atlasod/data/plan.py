@@ -57,9 +57,11 @@ def n_chunks(
 _VARIANT = re.compile(r"^(?P<stem>.+)\.v(?P<number>\d+)$")
 
 
-def run_name(source: str, multiply: int) -> str:
-    """The results folder of a run: the source, with ``-xN`` for data multiplied N times."""
-    return source if multiply <= 1 else f"{source}-x{multiply}"
+def run_name(release: str, source: str, multiply: int) -> str:
+    """The results folder of a run: the release and the source (``2020-demo``), with
+    ``-xN`` for data multiplied N times."""
+    name = f"{release}-{source}"
+    return name if multiply <= 1 else f"{name}-x{multiply}"
 
 
 def multiplied_dir(data_dir: str, seed: Any, smear: Any) -> str:

@@ -12,6 +12,7 @@ imports it while planning, where numpy is absent.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -38,6 +39,11 @@ class Release:
     title: str
     tree: str
     gev: float  # 1 GeV in the files' energy unit (1000 for MeV files)
+    lumi_pb: float  # the release's integrated luminosity (an analysis may set its own)
+    lumi_source: str  # where that value comes from
+    skims: tuple[str, ...]
+    file_name: re.Pattern[str]  # a file's name: groups period, dsid, short
+    data_sample: str  # a data period's sample name ({period})
     scalars: dict[str, str]  # per-event branch -> numpy dtype
     collections: dict[str, dict[str, str]]  # collection -> field -> numpy dtype
     counter_dtype: str  # of the <collection>_n branches in the real files
@@ -62,6 +68,11 @@ class Release:
                 title=raw["title"],
                 tree=raw["tree"],
                 gev=float(raw["gev"]),
+                lumi_pb=float(raw["luminosity"]["lumi_pb"]),
+                lumi_source=str(raw["luminosity"]["source"]),
+                skims=tuple(str(s) for s in raw["skims"]),
+                file_name=re.compile(raw["file_name"]),
+                data_sample=str(raw["data_sample"]),
                 scalars=dict(raw["scalars"]),
                 collections={c: dict(f) for c, f in raw["collections"].items()},
                 counter_dtype=raw["counter_dtype"],
@@ -75,11 +86,20 @@ class Release:
                 },
                 normalisation_branches=_normalisation(raw["normalisation"]),
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, re.error) as exc:
             raise AtlasodError(f"{origin}: malformed release description ({exc})") from exc
         if release.name != name or set(release.file_order) != set(release.branch_names()):
             raise AtlasodError(f"{origin}: its name or its file order does not match its branches")
         return release
+
+    def sample_name(self, file: str) -> str | None:
+        """The sample name of a file of this release (``ggH125_ZZ4lep``, ``data_A``;
+        2025e: the physics short name, ``data15_periodD``), or None if ``file`` does not
+        follow the release's naming."""
+        m = self.file_name.match(file)
+        if m is None:
+            return None
+        return m["short"] or self.data_sample.format(period=m["period"])
 
     def branch_names(self) -> list[str]:
         """Every branch: the scalars, then each collection's counter and fields."""

@@ -24,7 +24,6 @@ from atlasod.histio import read_histograms, summed, values_and_variances
 from atlasod.selection.analysis import Analysis, HistogramSpec
 
 LOG = logging.getLogger(__name__)
-LUMI_FB = 10.064
 FORMATS = ("png", "pdf")
 
 
@@ -66,10 +65,10 @@ def components(
     return data, groups, edges
 
 
-def _labels(ax: Any, title: str) -> None:
+def _labels(ax: Any, title: str, lumi_fb: float) -> None:
     import mplhep
 
-    mplhep.atlas.label("Open Data", data=True, lumi=LUMI_FB, com=13, ax=ax, loc=1)
+    mplhep.atlas.label("Open Data", data=True, lumi=lumi_fb, com=13, ax=ax, loc=1)
     ax.text(0.05, 0.78, "for education", transform=ax.transAxes, fontsize="small", style="italic")
     ax.text(0.05, 0.71, title, transform=ax.transAxes)
 
@@ -129,6 +128,7 @@ def plot_stack(
     groups: list[Component],
     edges: np.ndarray,
     fit: dict[str, Any] | None = None,
+    lumi_fb: float = 10.064,
 ) -> Any:
     import mplhep
 
@@ -186,7 +186,7 @@ def plot_stack(
         ax.set_ylim(spec.ymin or 0, spec.ymax or 2 * peak)
     ax.set_ylabel("Events / bin")
     ax.legend(loc="upper right", fontsize="small")
-    _labels(ax, title)
+    _labels(ax, title, lumi_fb)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(total > 0, data.values / total, np.nan)
         ratio_err = np.where(total > 0, np.sqrt(data.variances) / total, np.nan)
@@ -218,6 +218,7 @@ def plot_signal_line(
     groups: list[Component],
     edges: np.ndarray,
     fit: dict[str, Any] | None,
+    lumi_fb: float = 10.064,
 ) -> Any:
     from atlasod.results.fitting import model_curve
 
@@ -249,7 +250,7 @@ def plot_signal_line(
     ax.set_ylim(0, spec.ymax or 1.5 * max(top, 1.0))  # empty data: still a valid axis
     ax.set_ylabel("Events / bin")
     ax.legend(loc="upper right", fontsize="small")
-    _labels(ax, title)
+    _labels(ax, title, lumi_fb)
     centres = 0.5 * (edges[1:] + edges[:-1])
     if fit is not None:
         _, bkg_centres = model_curve(fit, centres)
@@ -302,6 +303,7 @@ def plot_analysis(
     hists = read_histograms(histograms_path)
     fit = json.loads(fit_path.read_text("utf-8")) if fit_path else None
     style = analysis.plot.get("style", "stack")
+    lumi_fb = analysis.lumi_pb / 1000.0  # on the plots, as the originals label them
     written: list[Path] = []
     names = [h.name for h in analysis.histograms]
     for name in only or []:
@@ -321,9 +323,9 @@ def plot_analysis(
             fit_note = f"no fit: {use_fit.get('failed') or use_fit.get('problem', 'see fit.json')}"
             use_fit = None
         if style == "stack":
-            fig = plot_stack(spec, analysis.title, data, groups, edges, use_fit)
+            fig = plot_stack(spec, analysis.title, data, groups, edges, use_fit, lumi_fb)
         else:
-            fig = plot_signal_line(spec, analysis.title, data, groups, edges, use_fit)
+            fig = plot_signal_line(spec, analysis.title, data, groups, edges, use_fit, lumi_fb)
         if fit_note:
             _red_note(fig, fit_note, y=0.5, wrap=True)
         if unset:

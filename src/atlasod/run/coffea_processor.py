@@ -36,15 +36,17 @@ class AnalysisProcessor(processor.ProcessorABC):  # type: ignore[misc]
         catalogue: str | None,
         lumi_pb: float,
         options: dict[str, Any] | None = None,
+        release: str | None = None,
     ) -> None:
         self.analyses_dir = analyses_dir
+        self.release = release
         self.analysis = analysis
         self.catalogue = catalogue
         self.lumi_pb = lumi_pb
         self.options = options or {}
 
     def _load(self) -> tuple[Analysis, Catalogue]:
-        catalogue = Catalogue.load(Path(self.catalogue) if self.catalogue else None)
+        catalogue = Catalogue.load(Path(self.catalogue) if self.catalogue else None, self.release)
         return load_analysis(Path(self.analyses_dir), self.analysis, catalogue), catalogue
 
     def process(self, events: Any) -> dict[str, Any]:

@@ -46,6 +46,7 @@ class Task:
     variant: int | None = None  # multiplied data: the variant this chunk reads
     original: str = ""  # multiplied data: the file the variant is made from
     multiply: tuple[tuple[str, Any], ...] = ()  # multiplied data: seed, smear, variants
+    release: str | None = None  # the release of the files (its packaged catalogue)
 
     @property
     def name(self) -> str:
@@ -59,7 +60,7 @@ def _prepare(task: Task) -> tuple[Analysis, Catalogue, SampleFile]:
     from atlasod.data.multiply import Variant, multiply_variants
     from atlasod.demo.generate import generate_file
 
-    catalogue = Catalogue.load(Path(task.catalogue) if task.catalogue else None)
+    catalogue = Catalogue.load(Path(task.catalogue) if task.catalogue else None, task.release)
     analysis = load_analysis(Path(task.analyses_dir), task.analysis, catalogue)
     sample = analysis.file(task.stem)
     original = Path(task.original or task.location)
@@ -136,7 +137,7 @@ def plan_tasks(
             generate = {
                 "seed": config["seed"],
                 "scale": config["demo_scale"],
-                "lumi_pb": config["lumi_pb"],
+                "lumi_pb": config.get("lumi_pb") or analysis.lumi_pb,
             }
         else:
             local = data_dir / "real" / sample.relpath
@@ -173,12 +174,13 @@ def plan_tasks(
                         where,
                         index,
                         n,
-                        config["lumi_pb"],
+                        config.get("lumi_pb") or analysis.lumi_pb,
                         generate if first else None,
                         options,
                         variant,
                         made_from,
                         settings if first else (),
+                        analysis.release.name,
                     )
                 )
     return tasks
@@ -227,7 +229,9 @@ def run(
         if cluster is not None:
             cluster.close()
     merged, cutflows = combine(chunks)
-    run_name = plan.run_name(config["source"], int(config.get("multiply", 1)))
+    run_name = plan.run_name(
+        analysis.release.name, config["source"], int(config.get("multiply", 1))
+    )
     out_dir = Path(config["results_dir"]) / run_name / analysis.name
     out = out_dir / "histograms.root"
     write_merged(merged, cutflows, out, out_dir / "cutflow.json")
@@ -251,7 +255,12 @@ def _run_coffea(
     LOG.info("coffea processor over %d files on %s", len(files), client.dashboard_link)
     options = dict(switches(analysis, config))
     proc = AnalysisProcessor(
-        str(analyses_dir.resolve()), analysis.name, catalogue_path, config["lumi_pb"], options
+        str(analyses_dir.resolve()),
+        analysis.name,
+        catalogue_path,
+        config.get("lumi_pb") or analysis.lumi_pb,
+        options,
+        analysis.release.name,
     )
     locations = {t.stem: t.location for t in files}
     return run_coffea(analysis, locations, proc, client, int(config["chunk_entries"]))

@@ -100,20 +100,78 @@ class Group:
         )
 
 
+DEFAULT_RELEASE = "2020"
+
+
+def _read_config(config_path: Path) -> dict[str, Any]:
+    if not config_path.is_file():
+        raise AtlasodError(f"analysis folder {config_path.parent} has no {CONFIG_NAME}")
+    try:
+        raw = load_yaml(config_path.read_text("utf-8"))
+    except YAMLError as exc:
+        raise AtlasodError(f"{config_path}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise AtlasodError(f"{config_path}: must be a mapping of keys (name, title, skim, ...)")
+    return raw
+
+
+def config_releases(raw: dict[str, Any]) -> list[str]:
+    """The releases an analysis config runs on: its top level's, then its ``releases``."""
+    top = str(raw.get("release", DEFAULT_RELEASE))
+    others = raw.get("releases") or {}
+    return [top] + [str(r) for r in others if str(r) != top]
+
+
+def analysis_releases(folder: Path) -> list[str]:
+    """The releases the analysis in ``folder`` runs on."""
+    return config_releases(_read_config(folder / CONFIG_NAME))
+
+
+def merge_overlay(base: Any, overlay: Any) -> Any:
+    """``base`` with ``overlay`` on top: mappings merge key by key, a null removes a key,
+    anything else (lists, values) replaces."""
+    if not isinstance(base, dict) or not isinstance(overlay, dict):
+        return overlay
+    out = dict(base)
+    for key, value in overlay.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = merge_overlay(out.get(key), value) if key in out else value
+    return out
+
+
+def config_for_release(raw: dict[str, Any], release: str, config_path: Path) -> dict[str, Any]:
+    """The analysis config on ``release``: the top level, with that release's block of
+    ``releases`` on it."""
+    overlays = {str(k): v for k, v in (raw.get("releases") or {}).items()}
+    if release not in config_releases(raw):
+        raise AtlasodError(
+            f"{config_path}: analysis {raw.get('name')} does not run on release {release} "
+            f"(it runs on {', '.join(config_releases(raw))}); add a block for it under "
+            "releases: (docs/releases.md)"
+        )
+    top = {k: v for k, v in raw.items() if k not in ("releases", "release")}
+    if release == str(raw.get("release", DEFAULT_RELEASE)):
+        return top
+    return merge_overlay(top, overlays[release])
+
+
 class Analysis:
-    """A validated analysis folder."""
+    """A validated analysis folder, on the release of its catalogue."""
 
     def __init__(self, folder: Path, catalogue: Catalogue) -> None:
         self.folder = folder
         self.release = catalogue.release  # the layout of the files it reads
         config_path = folder / CONFIG_NAME
-        if not config_path.is_file():
-            raise AtlasodError(f"analysis folder {folder} has no {CONFIG_NAME}")
-        try:
-            raw = load_yaml(config_path.read_text("utf-8"))
-        except YAMLError as exc:
-            raise AtlasodError(f"{config_path}: not valid YAML: {exc}") from exc
-        validate(raw, load_schema("analysis.schema.yaml"), str(config_path))
+        whole = _read_config(config_path)
+        validate(whole, load_schema("analysis.schema.yaml"), str(config_path))
+        raw = config_for_release(whole, self.release.name, config_path)
+        overlay: tuple[str, ...] = ()
+        if self.release.name != str(whole.get("release", DEFAULT_RELEASE)):
+            overlay = ("releases", self.release.name)
+            origin = f"{config_path} (release {self.release.name})"
+            validate(raw, load_schema("analysis.schema.yaml"), origin)
         if raw["name"] != folder.name:
             raise AtlasodError(
                 f"{config_path}: name {raw['name']!r} must equal the folder name {folder.name!r}"
@@ -123,11 +181,24 @@ class Analysis:
         self.name: str = raw["name"]
         self.title: str = raw["title"]
         self.skim: str = raw["skim"]
+        self._check_skim(self.skim, "skim")
+        self.lumi_pb: float = float(raw.get("lumi_pb", self.release.lumi_pb))
+        self.lumi_source: str = raw.get("lumi_source", self.release.lumi_source)
         self.normalisation_table: str | None = raw.get("normalisation_table")
         self.weight_factors: list[str] = raw["weight_factors"]
         data_skim = raw["data"].get("skim", self.skim)
+        self._check_skim(data_skim, "data.skim")
+        periods = raw["data"]["periods"]
+        if periods == "all":
+            periods = list(self.release.periods)
+        for period in periods:
+            if period not in self.release.periods:
+                raise AtlasodError(
+                    f"{config_path}: data.periods: release {self.release.name} has no period "
+                    f"{period!r}; its periods: {', '.join(self.release.periods)} (or: all)"
+                )
         self.data_files = tuple(
-            catalogue.sample(f"data_{p}", data_skim) for p in raw["data"]["periods"]
+            catalogue.sample(self.release.data_sample.format(period=p), data_skim) for p in periods
         )
         self.groups = tuple(self._group(g, catalogue) for g in raw["groups"])
         self.histograms = tuple(
@@ -170,7 +241,7 @@ class Analysis:
                     f"{config_path}: defines cuts and {folder / SELECTION_NAME} exists: "
                     "keep one of the two"
                 )
-            self.declarative = DeclarativeSelection(raw, config_path, catalogue.release)
+            self.declarative = DeclarativeSelection(raw, config_path, catalogue.release, overlay)
             self.declarative.check_histograms(
                 [h.variable for h in self.histograms]
                 + [h.where for h in self.histograms if h.where]
@@ -181,14 +252,27 @@ class Analysis:
                 "selection (cuts:, with objects: and variables:)"
             )
 
+    def _check_skim(self, skim: str, key: str) -> None:
+        if skim not in self.release.skims:
+            raise AtlasodError(
+                f"{self.folder / CONFIG_NAME}: {key}: release {self.release.name} has no skim "
+                f"{skim!r}; its skims: {', '.join(self.release.skims)}"
+            )
+
     def _group(self, raw: dict[str, Any], catalogue: Catalogue) -> Group:
         samples = []
         for item in raw["samples"]:
             name, skim = (
                 (item, self.skim)
-                if isinstance(item, str)
+                if not isinstance(item, dict)
                 else (item["name"], item.get("skim", self.skim))
             )
+            if isinstance(name, int):
+                try:
+                    samples.append(catalogue.dsid_sample(name, skim))
+                except AtlasodError as exc:
+                    raise AtlasodError(f"{self.config_path}: group {raw['name']}: {exc}") from None
+                continue
             if "*" in name or "?" in name:
                 matched = catalogue.matching(name, skim)
                 if not matched:

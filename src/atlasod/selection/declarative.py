@@ -97,7 +97,15 @@ class DeclarativeSelection:
     """The selection of a declarative analysis, with the interface of a ``selection.py``
     module: ``BRANCHES`` and ``select_events(events, options)``."""
 
-    def __init__(self, raw: dict[str, Any], config_path: Path, release: Release) -> None:
+    def __init__(
+        self,
+        raw: dict[str, Any],
+        config_path: Path,
+        release: Release,
+        overlay: tuple[str, ...] = (),
+    ) -> None:
+        """``overlay``: where in the file the release's block is (``("releases",
+        "2025e")``), whose expressions replace the top level's (positions in errors)."""
         self.config_path = config_path
         self.release = release
         collections = release.collections
@@ -107,7 +115,7 @@ class DeclarativeSelection:
         lines = text.splitlines()
 
         def origin(*path: Any) -> Origin:
-            line, col, last = positions.get(path, (0, 1, 0))
+            line, col, last = positions.get(overlay + path) or positions.get(path, (0, 1, 0))
             source = tuple(lines[line - 1 : last]) if line else ()
             return Origin(str(config_path), line, col, source)
 
@@ -121,6 +129,11 @@ class DeclarativeSelection:
         for name, spec in (raw.get("objects") or {}).items():
             self._check_name(name, known, origin("objects", name), "object")
             collection = spec["collection"]
+            if collection not in collections:
+                raise AtlasodError(
+                    f"{config_path}: object {name}: release {release.name} has no "
+                    f"collection {collection!r}; its collections: {', '.join(collections)}"
+                )
             where = spec.get("where")
             expr = None
             if where is not None:
