@@ -198,6 +198,9 @@ class Catalogue:
             if k == skim and f.dsid is not None and fnmatch.fnmatchcase(name, pattern)
         ]
 
+    def has_normalisation(self, dsid: int) -> bool:
+        return dsid in self._norm
+
     def normalisation(self, dsid: int) -> Normalisation:
         try:
             return self._norm[dsid]

@@ -53,6 +53,9 @@ class Release:
     # MC normalisation from the files' branches (xsec_pb, k_factor, filter_eff, sumw ->
     # branch), or None: from the catalogue's tables
     normalisation_branches: dict[str, str] | None = None
+    # how the 2020 schema's branches map to this one (renamed: name -> name or None, dropped;
+    # energies: the 2020 branches in MeV), or None: this is that schema
+    from_2020: dict[str, Any] | None = None
 
     @classmethod
     def load(cls, name: str) -> Release:
@@ -85,12 +88,28 @@ class Release:
                     "prefix": raw["demo"]["scale_factor_prefix"],
                 },
                 normalisation_branches=_normalisation(raw["normalisation"]),
+                from_2020=_from_2020(raw.get("from_2020")),
             )
         except (KeyError, TypeError, ValueError, re.error) as exc:
             raise AtlasodError(f"{origin}: malformed release description ({exc})") from exc
         if release.name != name or set(release.file_order) != set(release.branch_names()):
             raise AtlasodError(f"{origin}: its name or its file order does not match its branches")
         return release
+
+    def translate_2020(self, columns: dict[str, Any]) -> dict[str, Any]:
+        """Columns written in the 2020 schema (MeV; the demo models') in this release's:
+        renamed, energies in its unit, columns without a counterpart left out."""
+        if self.from_2020 is None:
+            return dict(columns)
+        renamed, energies = self.from_2020["renamed"], self.from_2020["energies"]
+        scale = self.gev / 1000.0
+        out: dict[str, Any] = {}
+        for name, values in columns.items():
+            target = renamed.get(name, name)
+            if target is None:
+                continue
+            out[target] = values * scale if name in energies else values
+        return out
 
     def sample_name(self, file: str) -> str | None:
         """The sample name of a file of this release (``ggH125_ZZ4lep``, ``data_A``;
@@ -149,6 +168,12 @@ def _normalisation(raw: dict[str, Any]) -> dict[str, str] | None:
     if raw["from"] != "branches" or set(raw["branches"]) != set(NORMALISATION_TERMS):
         raise KeyError(f"normalisation: from catalogue, or from branches {NORMALISATION_TERMS}")
     return dict(raw["branches"])
+
+
+def _from_2020(raw: dict[str, Any] | None) -> dict[str, Any] | None:
+    if raw is None:
+        return None
+    return {"renamed": dict(raw["renamed"]), "energies": frozenset(raw["energies"])}
 
 
 def release_of_trees(names: list[str]) -> Release | None:

@@ -25,7 +25,7 @@ import awkward as ak
 import numpy as np
 
 from atlasod.data import plan
-from atlasod.data.catalogue import Catalogue, SampleFile
+from atlasod.data.catalogue import Catalogue, Normalisation, SampleFile
 from atlasod.data.release import Release
 from atlasod.data.trees import MiniWriter
 from atlasod.demo import models as demo_models
@@ -71,7 +71,7 @@ def demo_context(
         return DemoContext(sample, n, rng, params, data_events)
     factors = tuple(analysis.weight_factors)
     group = next(g for g in analysis.groups if sample in g.samples)
-    norms = {s: catalogue.normalisation(s.dsid) for s in group.samples if s.dsid}
+    norms = {s: demo_normalisation(catalogue, s) for s in group.samples if s.dsid}
     # Samples weighted by the sign of mcWeight cannot be tuned: their yield per passing
     # event is fixed (L σ / Σw); the others share the rest of the group by cross section.
     fixed = {s: n for s, n in norms.items() if n.weight_sign_only}
@@ -99,6 +99,44 @@ def demo_context(
     )
 
 
+# The normalisation a demo file of a release that reads it from the files' branches carries
+# when the catalogue does not know the sample's (demo values, not a sample's real ones).
+DEMO_XSEC_PB = 1.0
+DEMO_SUM_OF_WEIGHTS = 1.0e6
+
+
+def demo_normalisation(catalogue: Catalogue, sample: SampleFile) -> Normalisation:
+    """The normalisation of an MC sample in its demo file: the catalogue's where it has the
+    sample's; a release that takes it from the files' branches gets demo values for the
+    others, which its demo files carry in those branches."""
+    assert sample.dsid is not None
+    if catalogue.release.normalisation_branches is None or catalogue.has_normalisation(sample.dsid):
+        return catalogue.normalisation(sample.dsid)
+    return Normalisation(
+        dsid=sample.dsid,
+        name=sample.short_name,
+        xsec_pb=DEMO_XSEC_PB,
+        sumw=DEMO_SUM_OF_WEIGHTS,
+    )
+
+
+def _normalisation_columns(
+    catalogue: Catalogue, sample: SampleFile, n: int
+) -> dict[str, np.ndarray]:
+    """The branches that carry an MC file's normalisation, where the release has them."""
+    branches = catalogue.release.normalisation_branches
+    if branches is None or sample.is_data:
+        return {}
+    norm = demo_normalisation(catalogue, sample)
+    values = {
+        "xsec_pb": norm.xsec_pb,
+        "k_factor": norm.k_factor,
+        "filter_eff": norm.filter_eff,
+        "sumw": norm.sumw,
+    }
+    return {branches[term]: np.full(n, value) for term, value in values.items()}
+
+
 def generate_file(
     analysis: Analysis,
     catalogue: Catalogue,
@@ -113,7 +151,11 @@ def generate_file(
     n = ctx.n_events
     LOG.info("generating %d demo events for %s (seed %d)", n, sample.file, seed)
     events = demo_generator(analysis).generate_events(ctx)
-    arrays = complete_events(events.columns, n, sample, analysis.release)
+    columns = {
+        **_normalisation_columns(catalogue, sample, n),
+        **analysis.release.translate_2020(events.columns),
+    }
+    arrays = complete_events(columns, n, sample, analysis.release)
     write_events(out, arrays, analysis.release)
     truth = {"file": sample.file, "events": n, "seed": seed, "scale": scale, **events.truth}
     if analysis.uses_generic_demo:
@@ -148,8 +190,9 @@ def complete_events(
     out: dict[str, Any] = {}
     mc_run = release.demo["mc_run"]
     defaults = {
-        "runNumber": release.period_run(sample.period) if sample.period else mc_run,
-        "channelNumber": release.period_run(sample.period) if sample.is_data else sample.dsid,
+        # a period without a known run number: 0
+        "runNumber": (release.period_run(sample.period) or 0) if sample.period else mc_run,
+        "channelNumber": (release.period_run(sample.period) or 0) if sample.period else sample.dsid,
         "mcWeight": 0.0 if sample.is_data else 1.0,
     }
     for name, dtype in release.scalars.items():

@@ -42,7 +42,7 @@ import numpy as np
 from atlasod.errors import AtlasodError
 from atlasod.histio import atomic_path, read_histograms, values_and_variances, write_json
 from atlasod.results.merging import data_histogram
-from atlasod.selection.analysis import Analysis, load_schema, validate
+from atlasod.selection.analysis import Analysis, load_schema, merge_overlay, validate
 from atlasod.yamlio import load_yaml
 
 LOG = logging.getLogger(__name__)
@@ -141,9 +141,17 @@ def load_checks(analysis: Analysis, source: str) -> list[dict[str, Any]]:
         raise AtlasodError(f"analysis {analysis.name} has no {FILE_NAME} in {analysis.folder}")
     raw = load_yaml(path.read_text("utf-8"))
     validate(raw, load_schema("validation.schema.yaml"), str(path))
+    release = analysis.release.name
+    if release != analysis.top_release:  # the release's own block
+        blocks = {str(k): v for k, v in (raw.get("releases") or {}).items()}
+        if release not in blocks:
+            raise AtlasodError(
+                f"{path}: no checks for release {release} (add them under releases: {release}:)"
+            )
+        raw = merge_overlay({k: v for k, v in raw.items() if k != "releases"}, blocks[release])
     checks = raw.get(source) or []
     if not checks:
-        raise AtlasodError(f"{path}: no checks for source {source!r}")
+        raise AtlasodError(f"{path}: no checks for source {source!r} on release {release}")
     return checks
 
 

@@ -167,8 +167,10 @@ class Analysis:
         whole = _read_config(config_path)
         validate(whole, load_schema("analysis.schema.yaml"), str(config_path))
         raw = config_for_release(whole, self.release.name, config_path)
+        # the release the top level describes; the others are blocks of `releases`
+        self.top_release = str(whole.get("release", DEFAULT_RELEASE))
         overlay: tuple[str, ...] = ()
-        if self.release.name != str(whole.get("release", DEFAULT_RELEASE)):
+        if self.release.name != self.top_release:
             overlay = ("releases", self.release.name)
             origin = f"{config_path} (release {self.release.name})"
             validate(raw, load_schema("analysis.schema.yaml"), origin)
