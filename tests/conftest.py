@@ -107,3 +107,12 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("demo_run")
     run_snakemake("all", "validate", *demo_config(root))
     return root
+
+
+@pytest.fixture(scope="session")
+def demo_run_2025e(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`snakemake all validate --config source=demo release=2025e` (every analysis that runs
+    on the 2025 education release) into a temporary directory; returns its root."""
+    root = tmp_path_factory.mktemp("demo_run_2025e")
+    run_snakemake("all", "validate", *demo_config(root), "release=2025e")
+    return root

@@ -33,7 +33,8 @@ def catalogue_for(served: Path, out: Path) -> Path:
 
     from atlasod.data.cache import adler32_of
 
-    raw = yaml.safe_load(resources.files("atlasod").joinpath("data/catalogues/2020.yaml").read_text())
+    packaged = resources.files("atlasod").joinpath("data/catalogues/2020.yaml")
+    raw = yaml.safe_load(packaged.read_text())
     for rec in raw["files"]:
         path = served / rec["skim"] / ("Data" if "period" in rec else "MC") / rec["file"]
         if path.exists():

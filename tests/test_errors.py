@@ -90,15 +90,15 @@ def test_a_file_of_the_other_release_is_named_as_such(
         process_chunk(hyy, hyy.data_files[0], str(newer), 0, 1, 10064.0, catalogue)
     assert str(err.value) == (
         f"{newer} is a file of the 2025e release (tree 'analysis'), but this run reads the "
-        "2020 release (tree 'mini'): use a file of the 2020 release, or a sample catalogue "
-        "of the 2025e release (--config catalogue=FILE)"
+        "2020 release (tree 'mini'): use a file of the 2020 release, or run on the 2025e "
+        "release (--config release=2025e)"
     )
     with pytest.raises(AtlasodError) as err:
         open_tree(str(good_file), Release.load("2025e"))
     assert str(err.value) == (
         f"{good_file} is a file of the 2020 release (tree 'mini'), but this run reads the "
-        "2025e release (tree 'analysis'): use a file of the 2025e release, or a sample "
-        "catalogue of the 2020 release (--config catalogue=FILE)"
+        "2025e release (tree 'analysis'): use a file of the 2025e release, or run on the "
+        "2020 release (--config release=2020)"
     )
 
 
@@ -219,6 +219,7 @@ def test_cli_reports_errors_without_traceback(
             "invalid value at 'demo_scale': 0 is less than or equal to the minimum of 0",
         ),
         ("verify_cache=sometimes", "invalid value at 'verify_cache': 'sometimes' is not one of"),
+        ("release=2016", "invalid value at 'release': '2016' is not one of ['2020', '2025e']"),
         (
             "lumi=10",
             "invalid value at '<top level>': Additional properties are not allowed ('lumi' was "
@@ -242,6 +243,18 @@ def test_unknown_analysis_in_workflow_config(tmp_path: Path) -> None:
         f"config analyses: unknown analysis 'hyz'; available: {discover(ANALYSES)}"
         in proc.stdout + proc.stderr
     )
+
+
+def test_an_analysis_that_does_not_run_on_the_release_is_named(tmp_path: Path) -> None:
+    """`analyses=[w]` (or the target w) on 2025e, where w has no block: the error names the
+    analysis, the release and what runs there, not a missing rule."""
+    for args in (["--config", "release=2025e", "analyses=[w]"], ["w", "--config", "release=2025e"]):
+        proc = run_snakemake("-n", *args, check=False)
+        assert proc.returncode != 0
+        assert (
+            "analysis 'w' does not run on release 2025e (analyses/w/analysis.yaml has no block "
+            "for it under releases:); the analyses of release 2025e: ['hyy'"
+        ) in proc.stdout + proc.stderr
 
 
 def test_no_half_written_output_on_failure(

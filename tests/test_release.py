@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 
 import awkward as ak
@@ -11,7 +12,15 @@ import pytest
 from atlasod.data.catalogue import Catalogue, SampleFile
 from atlasod.data.release import Release, available, release_of_trees
 from atlasod.errors import AtlasodError
+from atlasod.selection.analysis import (
+    config_for_release,
+    config_releases,
+    load_analysis,
+    merge_overlay,
+)
 from atlasod.selection.chunk import event_weights
+
+from .conftest import ANALYSES
 
 
 def test_both_releases_are_described() -> None:
@@ -84,3 +93,105 @@ def test_2025e_mc_weights_come_from_the_files_own_branches() -> None:
     data = SampleFile(file="data15_periodD.GamGam.root", skim="GamGam", period="data15_periodD")
     assert event_weights(events, data, analysis, catalogue, lumi_pb=36100.0).tolist() == [1, 1]
     assert Release.load("2020").normalisation_branches is None  # the framework's tables
+
+
+def test_each_release_has_its_catalogue_and_a_catalogue_of_the_other_is_refused(
+    tmp_path: Path,
+) -> None:
+    """The packaged 2025e catalogue lists the files of the official 2025 analyses (reference
+    2025e Appendix B) under the portal's names; a 2020 run given it is told what to do."""
+    new = Catalogue.load(release="2025e")
+    assert new.release.name == "2025e" and len(new.files) == 324
+    gamgam = new.sample("data16_periodL", "GamGam")
+    assert (gamgam.file, gamgam.size, gamgam.adler32) == (
+        "ODEO_FEB2025_v0_GamGam_data16_periodL.GamGam.root",
+        1703011027,
+        "96d47683",
+    )
+    assert new.urls(gamgam) == [
+        "https://opendata.cern.ch/eos/opendata/atlas/rucio/opendata/" + gamgam.file,
+        "root://eospublic.cern.ch//eos/opendata/atlas/rucio/opendata/" + gamgam.file,
+    ]
+    bjets = new.dsid_sample(345060, "exactly4lep")
+    assert bjets.short_name == "PowhegPythia8EvtGen_NNLOPS_nnlo_30_ggH125_ZZ4l"
+    two_b = next(f for f in new.files if f.skim == "2bjets")  # the exception (§3.2)
+    assert two_b.file.endswith(".2bjets70.root") and two_b.portal_dir == "user/egramsta"
+    assert new.urls(two_b)[0].startswith(
+        "https://opendata.cern.ch/eos/opendata/atlas/rucio/user/egramsta/"
+    )
+    copy = tmp_path / "catalogue.yaml"
+    copy.write_text(
+        (Path(__file__).parents[1] / "src/atlasod/data/catalogues/2025e.yaml").read_text()
+    )
+    with pytest.raises(AtlasodError) as err:
+        Catalogue.load(copy, "2020")
+    assert str(err.value) == (
+        f"sample catalogue {copy} lists files of release 2025e, but this run reads release "
+        "2020: give a catalogue of release 2020 or run with release=2025e"
+    )
+    with pytest.raises(AtlasodError, match=r"no sample catalogue for release '2016'"):
+        Catalogue.load(release="2016")
+
+
+def test_a_release_block_merges_onto_the_top_level() -> None:
+    """Mappings merge key by key, lists and values replace, null removes a key."""
+    top = {
+        "skim": "GamGam",
+        "variables": {"a": "1", "b": "2"},
+        "cuts": [{"name": "x", "expr": "a"}],
+        "fit": {"model": "m", "range": [1, 2]},
+        "releases": {"2025e": {"skim": "X", "variables": {"b": "3", "c": "4", "a": None}}},
+    }
+    merged = config_for_release(top, "2025e", Path("analysis.yaml"))
+    assert merged == {
+        "skim": "X",
+        "variables": {"b": "3", "c": "4"},
+        "cuts": [{"name": "x", "expr": "a"}],
+        "fit": {"model": "m", "range": [1, 2]},
+    }
+    assert config_for_release(top, "2020", Path("analysis.yaml"))["skim"] == "GamGam"
+    assert config_releases(top) == ["2020", "2025e"]
+    assert merge_overlay({"a": [1, 2]}, {"a": [3]}) == {"a": [3]}
+
+
+def test_an_analysis_names_what_its_release_lacks(tmp_path: Path) -> None:
+    """On its release an analysis may use only the release's skims, periods and collections:
+    each is named with what there is."""
+    catalogue = Catalogue.load(release="2025e")
+    hyy = load_analysis(ANALYSES, "hyy", catalogue)
+    assert (len(hyy.data_files), len(hyy.mc_files), hyy.lumi_pb) == (16, 6, 36000.0)
+    assert hyy.top_release == "2020" and hyy.release.name == "2025e"
+    with pytest.raises(AtlasodError) as err:
+        load_analysis(ANALYSES, "w", catalogue)
+    assert str(err.value) == (
+        f"{ANALYSES / 'w' / 'analysis.yaml'}: analysis w does not run on release 2025e (it runs "
+        "on 2020); add a block for it under releases: (docs/releases.md)"
+    )
+    text = (ANALYSES / "hyy" / "analysis.yaml").read_text()
+    cases = {
+        "skim": (
+            text.replace("    lumi_pb: 36000.0\n", "    lumi_pb: 36000.0\n    skim: 1lep\n"),
+            "skim: release 2025e has no skim '1lep'; its skims: noskim, 1LMET30,",
+        ),
+        "period": (
+            text.replace("      periods: all\n", "      periods: [A]\n"),
+            "data.periods: release 2025e has no period 'A'; its periods: data15_periodD,",
+        ),
+        "collection": (
+            text.replace(
+                "    objects: null\n",
+                "    objects:\n"
+                "      goodphoton: {collection: largeRjet, where: 'largeRjet_pt > 0'}\n",
+            ),
+            "object goodphoton: release 2025e has no collection 'largeRjet'; its collections: "
+            "jet, largeRJet, lep,",
+        ),
+    }
+    for what, (changed, message) in cases.items():
+        folder = tmp_path / what / "hyy"
+        folder.mkdir(parents=True)
+        (folder / "analysis.yaml").write_text(changed)
+        (folder / "demo.py").write_text((ANALYSES / "hyy" / "demo.py").read_text())
+        with pytest.raises(AtlasodError) as err:
+            load_analysis(tmp_path / what, "hyy", catalogue)
+        assert message in str(err.value), what

@@ -91,7 +91,9 @@ def test_diphoton_template_recovers_the_higgs_mass(template_run: Path) -> None:
 
 def test_four_lepton_template_mc_describes_the_data(template_run: Path) -> None:
     y = json.loads(
-        (template_run / "results" / "2020-demo" / "my_four_lepton_resonance" / "yields.json").read_text()
+        (
+            template_run / "results" / "2020-demo" / "my_four_lepton_resonance" / "yields.json"
+        ).read_text()
     )
     assert y["data"] > 100
     assert y["total_mc"]["yield"] == pytest.approx(y["data"], rel=0.15)

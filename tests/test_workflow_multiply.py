@@ -140,8 +140,9 @@ def test_validating_a_multiplied_run_needs_the_unmultiplied_one(tmp_path: Path) 
     assert proc.returncode != 0
     assert (
         f"validating z on data multiplied ×2 compares it with the run on the original data, "
-        f"but {tmp_path}/results/2020-demo/z/yields.json, {tmp_path}/results/2020-demo/z/fit.json does "
-        "not exist: run `snakemake z --config source=demo` first"
+        f"but {tmp_path}/results/2020-demo/z/yields.json, "
+        f"{tmp_path}/results/2020-demo/z/fit.json does not exist: run "
+        "`snakemake z --config source=demo release=2020` first"
     ) in proc.stdout + proc.stderr
 
 

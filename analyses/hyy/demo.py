@@ -8,10 +8,10 @@ MC samples hold only Higgs events, weighted so that the MC matches the signal
 injected in data.
 
 What the selection asks for differs between releases (analysis.yaml's ``demo`` block,
-per release): the mass window and the margin kept from its edges, the photon acceptance (pT/m and pT thresholds) and the
-cuts an event can be made to fail (``fail_modes``: trigger, tight_id, crack,
-track_isolation, calo_isolation, mass_window).  Columns are written in the 2020
-schema (MeV); the generator converts them to the release's.
+per release): the mass window and the margin kept from its edges, the photon acceptance
+(pT/m and pT thresholds) and the cuts an event can be made to fail (``fail_modes``:
+trigger, tight_id, crack, track_isolation, calo_isolation, mass_window).  Columns are
+written in the 2020 schema (MeV); the generator converts them to the release's.
 """
 
 from __future__ import annotations

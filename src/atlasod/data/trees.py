@@ -55,8 +55,8 @@ def open_tree(location: str, release: Release) -> Any:
                 raise AtlasodError(
                     f"{location} is a file of the {other.name} release (tree '{other.tree}'), "
                     f"but this run reads the {release.name} release (tree '{release.tree}'): "
-                    f"use a file of the {release.name} release, or a sample catalogue of the "
-                    f"{other.name} release (--config catalogue=FILE)"
+                    f"use a file of the {release.name} release, or run on the {other.name} "
+                    f"release (--config release={other.name})"
                 )
             keys = ", ".join(names) or "nothing"
             raise AtlasodError(f"{location} has no tree '{release.tree}' (it contains: {keys})")
