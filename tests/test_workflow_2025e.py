@@ -6,6 +6,7 @@ results/2025e-demo."""
 import json
 from pathlib import Path
 
+import awkward as ak
 import numpy as np
 import pytest
 import uproot
@@ -83,3 +84,69 @@ def test_2025e_hyy_histograms_and_cutflow(demo_run_2025e: Path) -> None:
         mass = hists[f"{sample.stem}/hist_mYY_bin1"]
         assert mass.axes[0].edges.tolist() == pytest.approx([100.0 + i for i in range(61)])
         assert mass.sum(flow=True).value == truth["selected"]
+
+
+def _lepton_events(rows: list[dict]) -> dict:
+    """2025e columns (GeV) of four-lepton events from per-event lists of (type, charge, pT,
+    flags); every lepton is trigger-matched unless its flags say otherwise."""
+    out: dict[str, list] = {}
+    for key in ("type", "charge", "pt", "eta", "phi", "e"):
+        out[f"lep_{key}"] = []
+    for flag in ("isMediumID", "isLooseID", "isLooseIso", "isTrigMatched"):
+        out[f"lep_{flag}"] = []
+    out["trigE"], out["trigM"] = [], []
+    for row in rows:
+        leptons = row["leptons"]
+        out["lep_type"].append([t for t, _, _ in leptons])
+        out["lep_charge"].append([q for _, q, _ in leptons])
+        out["lep_pt"].append([pt for _, _, pt in leptons])
+        out["lep_eta"].append([0.1 * i for i in range(len(leptons))])
+        out["lep_phi"].append([1.5 * i for i in range(len(leptons))])
+        out["lep_e"].append([pt * np.cosh(0.1 * i) for i, (_, _, pt) in enumerate(leptons)])
+        for flag in ("isMediumID", "isLooseID", "isLooseIso", "isTrigMatched"):
+            bad = row.get("fail", {}).get(flag, ())
+            out[f"lep_{flag}"].append([i not in bad for i in range(len(leptons))])
+        out["trigE"].append(row.get("trig", True))
+        out["trigM"].append(False)
+    return out
+
+
+def test_2025e_hzz_selection_on_hand_made_events(tmp_path: Path) -> None:
+    """The 2025e H→ZZ block (the 2025 notebook's cuts) on events with known outcomes,
+    including its quirk: e+e+μ-μ- passes (no opposite-charge pairs are asked for)."""
+    from atlasod.demo.generate import complete_events, write_events
+    from atlasod.selection.chunk import process_chunk
+
+    catalogue = Catalogue.load(release="2025e")
+    hzz = load_analysis(ANALYSES, "hzz", catalogue)
+    good = [(11, 1, 50.0), (11, -1, 40.0), (13, 1, 30.0), (13, -1, 20.0)]
+    rows = [
+        {"leptons": good},  # passes
+        {"leptons": [(11, 1, 50.0), (11, 1, 40.0), (13, -1, 30.0), (13, -1, 20.0)]},  # quirk
+        {"leptons": good, "trig": False},  # no trigger
+        {"leptons": good, "fail": {"isTrigMatched": (0, 1, 2, 3)}},  # none trigger-matched
+        {"leptons": [(11, 1, 50.0), (11, -1, 40.0), (13, 1, 9.0), (13, -1, 8.0)]},  # pT[2]
+        {"leptons": good, "fail": {"isMediumID": (2,)}},  # a muon not medium
+        {"leptons": good, "fail": {"isMediumID": (0,)}},  # an electron: not asked, passes
+        {"leptons": good, "fail": {"isLooseIso": (1,)}},  # an electron not isolated
+        {"leptons": [(11, 1, 50.0), (11, -1, 40.0), (11, 1, 30.0), (13, -1, 20.0)]},  # 46
+        {"leptons": [(11, 1, 50.0), (11, -1, 40.0), (13, 1, 30.0), (13, 1, 20.0)]},  # charge
+    ]
+    sample = hzz.data_files[0]
+    columns = {
+        k: np.asarray(v) if k.startswith("trig") else ak.Array(v)
+        for k, v in _lepton_events(rows).items()
+    }
+    arrays = complete_events(columns, len(rows), sample, hzz.release)
+    path = tmp_path / sample.file
+    write_events(path, arrays, hzz.release)
+    result = process_chunk(hzz, sample, str(path), 0, 1, hzz.lumi_pb, catalogue)
+    assert {name: int(v["events"]) for name, v in result.cutflow.items()} == {
+        "all": 10,
+        "trigger": 9,
+        "trigger-matched lepton": 8,
+        "pT 20/15/10 GeV": 7,
+        "four good leptons": 5,
+        "eeee/mumumumu/eemumu": 4,
+        "zero charge": 3,
+    }

@@ -12,6 +12,12 @@ All leptons are generated inside the acceptance; then a known fraction of each g
 (``fail_fraction``) is made to fail exactly one cut, so the selected yields are known.
 Data are a mixture of the groups (``composition``); MC weights are chosen so that the
 MC matches the data (ZZ data = ``zz_k_factor`` x ZZ MC).
+
+The cuts an event can be made to fail differ between releases (analysis.yaml's ``demo``
+block, per release: ``fail_modes`` among FAIL_MODES), as do the lepton working-point flags
+every lepton carries (``lepton_flags``, e.g. 2025e's isMediumID; ``lepton_id`` makes one
+lepton fail the first).  Columns are written in the 2020 schema (MeV); the generator
+converts them to the release's.
 """
 
 from __future__ import annotations
@@ -30,7 +36,16 @@ from atlasod.demo.kinematics import (
 
 Z_MASS = 91.19
 GROUPS = ("Higgs", "ZZ", "Other")
-N_FAIL_MODES = 6
+# The 2020 selection's (selection.py): the default of the demo block.
+FAIL_MODES = (
+    "trigger",
+    "isolation",
+    "impact_parameter",
+    "charge",
+    "fifth_lepton",
+    "flavour",
+    "lepton_id",
+)
 
 
 def four_lepton_mass(rng: np.random.Generator, group: str, n: int, p: dict) -> np.ndarray:
@@ -127,27 +142,34 @@ def generate_group(
     trig_e = np.any(cols["type"][:, :4] == 11, axis=1)
     trig_m = np.any(cols["type"][:, :4] == 13, axis=1)
 
+    flags = {f: np.ones((n, 5), dtype=bool) for f in p.get("lepton_flags", [])}
+    modes = tuple(p.get("fail_modes", FAIL_MODES[:6]))
     fail = rng.random(n) < p["fail_fraction"][group]
-    mode = rng.integers(0, N_FAIL_MODES, n)
+    mode = rng.integers(0, len(modes), n)
     which = rng.integers(0, 4, n)
     for i in np.flatnonzero(fail):
         j = which[i]
-        match mode[i]:
-            case 0:
+        match modes[mode[i]]:
+            case "trigger":
                 trig_e[i] = trig_m[i] = False
-            case 1:
+            case "isolation":
                 cols["ptcone30"][i, j] = 0.5 * pt[i, j]
-            case 2:
+            case "impact_parameter":
                 cols["trackd0pvunbiased"][i, j] = 10 * cols["tracksigd0pvunbiased"][i, j]
-            case 3:
+            case "charge":
                 cols["charge"][i, j] *= -1
-            case 4:  # a fifth good lepton (a soft muon): "exactly four" fails
+            case "lepton_id":  # one lepton fails the first working point: three are good
+                flags[next(iter(flags))][i, j] = False
+            case "fifth_lepton":  # a fifth good lepton (a soft muon): "exactly four" fails
                 cols["pt"][i, 4], cols["eta"][i, 4], cols["phi"][i, 4] = 6000.0, 0.3, 1.0
                 cols["E"][i, 4] = 6000.0 * np.cosh(0.3)
                 cols["charge"][i, 4], cols["type"][i, 4] = 1, 13
                 count[i] = 5
-            case 5:  # flavour sum outside {44, 48, 52}
+            case "flavour":  # flavour sum outside {44, 48, 52}
                 cols["type"][i, j] = 24 - cols["type"][i, j]
+            case other:
+                raise ValueError(f"demo.fail_modes: unknown mode {other!r}; modes: {FAIL_MODES}")
+    cols.update({f"flag_{f}": v for f, v in flags.items()})
     cols["count"], cols["trigE"], cols["trigM"] = count, trig_e, trig_m
     return cols, ~fail
 
@@ -187,6 +209,8 @@ def generate_events(ctx: DemoContext) -> DemoEvents:
     ):
         columns[f"lep_{key}"] = ak.unflatten(full[key][slots], counts)
     columns["lep_isTightID"] = ak.unflatten(np.ones(int(counts.sum()), dtype=bool), counts)
+    for flag in p.get("lepton_flags", []):
+        columns[f"lep_{flag}"] = ak.unflatten(full[f"flag_{flag}"][slots], counts)
     columns["lep_pt_syst"] = ak.unflatten(0.01 * full["pt"][slots], counts)
     n_jets = rng.integers(0, 4, n)
     n_total = int(n_jets.sum())
@@ -220,12 +244,7 @@ def generate_events(ctx: DemoContext) -> DemoEvents:
             expected /= p["zz_k_factor"]
         target = ctx.tunable_target(expected, pass_fraction)
         columns["mcWeight"] = ctx.mc_weights(int(np.count_nonzero(passed)), target)
-        for sf in (
-            "scaleFactor_ELE",
-            "scaleFactor_MUON",
-            "scaleFactor_LepTRIGGER",
-            "scaleFactor_PILEUP",
-        ):
+        for sf in (f for f in ctx.weight_factors if f != "mcWeight"):  # the analysis' factors
             columns[sf] = (1 + 0.02 * rng.standard_normal(n)).astype(np.float32)
         truth["weighted_selected"] = ctx.weighted_yield(columns, passed)
     return DemoEvents(columns, truth)

@@ -237,8 +237,10 @@ class Analysis:
         self.selection_options: dict[str, Any] = raw.get("selection", {})
         self.declarative: DeclarativeSelection | None = None
         has_module = (folder / SELECTION_NAME).is_file()
+        # a release's block may give that release a declarative selection of its own
+        block_cuts = bool(overlay) and "cuts" in (whole["releases"][self.release.name] or {})
         if "cuts" in raw:
-            if has_module:
+            if has_module and not block_cuts:
                 raise AtlasodError(
                     f"{config_path}: defines cuts and {folder / SELECTION_NAME} exists: "
                     "keep one of the two"

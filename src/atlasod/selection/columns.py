@@ -370,16 +370,23 @@ def mass(pt1: Any, eta1: Any, phi1: Any, e1: Any, pt2: Any, eta2: Any, phi2: Any
     return broadcast(compute, pt1, eta1, phi1, e1, pt2, eta2, phi2, e2)
 
 
+def _four_momentum_fields(objects: Objects) -> tuple[str, str, str, str]:
+    """The fields of a collection's four-momentum: pt, eta, phi and the energy (``E`` in the
+    2020 files, ``e`` in the 2025e ones)."""
+    energy = "E" if "E" in objects.fields else "e"
+    return ("pt", "eta", "phi", energy)
+
+
 def pair_mass(objects: Objects, i: Any, j: Any) -> Column:
     i, j = int(i), int(j)
-    first = [at(objects.fields[f], i) for f in ("pt", "eta", "phi", "E")]
-    second = [at(objects.fields[f], j) for f in ("pt", "eta", "phi", "E")]
+    first = [at(objects.fields[f], i) for f in _four_momentum_fields(objects)]
+    second = [at(objects.fields[f], j) for f in _four_momentum_fields(objects)]
     return mass(*first, *second)
 
 
 def _system(objects: Objects) -> Any:
     fields = objects.fields
-    p = _momenta(*(float64(fields[f].content) for f in ("pt", "eta", "phi", "E")))
+    p = _momenta(*(float64(fields[f].content) for f in _four_momentum_fields(objects)))
     shape = fields["pt"].shape
     assert shape is not None
     ids, n = shape.segment_ids(), len(shape)

@@ -204,11 +204,11 @@ class DeclarativeSelection:
             used |= expr.names
         read = used & self._branches
         for obj in self.objects:
-            fields = [
-                f for f in self.release.collections[obj.collection] if f"{obj.name}_{f}" in used
-            ]
-            if obj.name in used:
-                fields = sorted(set(fields) | {"pt", "eta", "phi", "E"})
+            collection_fields = self.release.collections[obj.collection]
+            fields = [f for f in collection_fields if f"{obj.name}_{f}" in used]
+            if obj.name in used:  # whole objects (system_mass): their four-momenta
+                momentum = {"pt", "eta", "phi"} | ({"E", "e"} & set(collection_fields))
+                fields = sorted(set(fields) | momentum)
             if not fields:
                 fields = ["pt"]  # the multiplicity
             self.fields[obj.name] = fields
