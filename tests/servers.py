@@ -24,22 +24,25 @@ from importlib import resources
 from pathlib import Path
 
 
-def catalogue_for(served: Path, out: Path) -> Path:
-    """A copy of the packaged catalogue in which the files under ``served`` (the release
-    layout, ``<skim>/<Data|MC>/<file>``) carry their own size, adler32 and entry count, so
-    that a workflow reads them as the real files (and splits them into the same chunks)."""
+def catalogue_for(served: Path, out: Path, release: str = "2020") -> Path:
+    """A copy of the packaged catalogue of ``release`` in which the files under ``served``
+    (the local layout, ``<skim>/<Data|MC>/<file>``) carry their own size, adler32 and entry
+    count, so that a workflow reads them as the real files (and splits them into the same
+    chunks)."""
     import uproot
     import yaml
 
     from atlasod.data.cache import adler32_of
+    from atlasod.data.release import Release
 
-    packaged = resources.files("atlasod").joinpath("data/catalogues/2020.yaml")
+    tree = Release.load(release).tree
+    packaged = resources.files("atlasod").joinpath(f"data/catalogues/{release}.yaml")
     raw = yaml.safe_load(packaged.read_text())
     for rec in raw["files"]:
         path = served / rec["skim"] / ("Data" if "period" in rec else "MC") / rec["file"]
         if path.exists():
             rec["size"], rec["adler32"] = path.stat().st_size, adler32_of(path)
-            rec["entries"] = uproot.open(path)["mini"].num_entries
+            rec["entries"] = uproot.open(path)[tree].num_entries
     out.write_text(yaml.safe_dump(raw))
     return out
 

@@ -3,7 +3,11 @@
 analyses that run on it validated against their injected truth, results under
 results/2025e-demo."""
 
+import dataclasses
 import json
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import awkward as ak
@@ -12,11 +16,14 @@ import pytest
 import uproot
 
 from atlasod.data.catalogue import Catalogue
+from atlasod.data.fetch import fetch_file
 from atlasod.data.release import Release
+from atlasod.errors import AtlasodError
 from atlasod.histio import read_histograms
 from atlasod.selection.analysis import analysis_releases, discover, load_analysis
 
-from .conftest import ANALYSES
+from .conftest import ANALYSES, TEST_SCALE, run_snakemake
+from .servers import RangeHTTPServer, catalogue_for, xrootd_server
 
 ON_2025E = [n for n in discover(ANALYSES) if "2025e" in analysis_releases(ANALYSES / n)]
 
@@ -150,3 +157,95 @@ def test_2025e_hzz_selection_on_hand_made_events(tmp_path: Path) -> None:
         "eeee/mumumumu/eemumu": 4,
         "zero charge": 3,
     }
+
+
+# The portal's folder of the 2025e files (reference 2025e §3.2), below a local server's root.
+PORTAL = "eos/opendata/atlas/rucio"
+
+
+@pytest.fixture(scope="module")
+def portal(demo_run_2025e: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A server root holding the 2025e demo run's H→ZZ files where the portal keeps them
+    (eos/opendata/atlas/rucio/opendata/<file>), and a catalogue with their sizes, adler32
+    and entries."""
+    demo = demo_run_2025e / "data" / "demo" / "hzz"
+    root = tmp_path_factory.mktemp("portal")
+    catalogue = Catalogue.load(release="2025e")
+    for path in demo.rglob("*.root"):
+        sample = catalogue.file(path.name)
+        target = root / PORTAL / str(sample.portal_dir) / sample.file
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+    out = catalogue_for(demo, tmp_path_factory.mktemp("catalogue") / "catalogue.yaml", "2025e")
+    return root, out
+
+
+def _real_run(tmp_path: Path, catalogue: Path, location: str, access: str) -> None:
+    run_snakemake(
+        "hzz",
+        "--config",
+        "release=2025e",
+        "source=real",
+        f"access={access}",
+        f"catalogue={catalogue}",
+        f"locations={location}",
+        f"data_dir={tmp_path / 'data'}",
+        f"results_dir={tmp_path / 'results'}",
+        f"logs_dir={tmp_path / 'logs'}",
+        "chunk_entries=5000",
+        f"demo_scale={TEST_SCALE}",
+    )
+
+
+@pytest.mark.network
+def test_2025e_files_are_fetched_from_the_portal_paths_and_verified(
+    demo_run_2025e: Path, portal: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """source=real on 2025e: every file downloaded from its portal path over HTTP, checked
+    against the catalogue's size and adler32, gives the demo run's histograms byte for
+    byte; a served file that differs from its checksum is refused."""
+    root, catalogue = portal
+    with RangeHTTPServer(root) as server:
+        _real_run(tmp_path, catalogue, f"{server.url}/{PORTAL}/{{portal_dir}}/{{file}}", "download")
+        fetched = {p for p, _ in server.requests}
+    name = "ODEO_FEB2025_v0_exactly4lep_data15_periodD.exactly4lep.root"
+    assert f"/{PORTAL}/opendata/{name}" in fetched
+    real = (tmp_path / "results" / "2025e-real" / "hzz" / "histograms.root").read_bytes()
+    assert (
+        real == (demo_run_2025e / "results" / "2025e-demo" / "hzz" / "histograms.root").read_bytes()
+    )
+    assert (tmp_path / "data" / "real" / "exactly4lep" / "Data" / name).is_file()
+
+    sample = Catalogue.load(catalogue, "2025e").file(name)
+    bad = dataclasses.replace(sample, adler32="00000001")
+    with RangeHTTPServer(root) as server, pytest.raises(AtlasodError) as err:
+        fetch_file(bad, [f"{server.url}/{PORTAL}/opendata/{name}"], tmp_path / "bad" / name)
+    assert "adler32" in str(err.value) and "00000001" in str(err.value)
+    assert not (tmp_path / "bad" / name).exists()
+
+
+@pytest.mark.network
+def test_2025e_files_are_streamed_over_xrootd_from_the_portal_paths(
+    demo_run_2025e: Path, portal: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """access=stream on 2025e: the files read in place over root:// from their portal
+    paths give the demo run's histograms byte for byte."""
+    if shutil.which("xrootd") is None:
+        if os.environ.get("CI"):
+            pytest.fail("xrootd-server is not installed: `make test` installs it when run as root")
+        pytest.skip("xrootd-server is not installed (apt-get install xrootd-server)")
+    root, catalogue = portal
+    export = Path(tempfile.mkdtemp(prefix="atlasod-xrootd-export-"))
+    try:
+        shutil.copytree(root, export, dirs_exist_ok=True)
+        with xrootd_server(export) as base:
+            _real_run(
+                tmp_path, catalogue, f"{base}{export}/{PORTAL}/{{portal_dir}}/{{file}}", "stream"
+            )
+    finally:
+        shutil.rmtree(export, ignore_errors=True)
+    real = (tmp_path / "results" / "2025e-real" / "hzz" / "histograms.root").read_bytes()
+    assert (
+        real == (demo_run_2025e / "results" / "2025e-demo" / "hzz" / "histograms.root").read_bytes()
+    )
+    assert not list((tmp_path / "data").rglob("*.root"))  # read in place, nothing downloaded
