@@ -249,3 +249,44 @@ def test_2025e_files_are_streamed_over_xrootd_from_the_portal_paths(
         real == (demo_run_2025e / "results" / "2025e-demo" / "hzz" / "histograms.root").read_bytes()
     )
     assert not list((tmp_path / "data").rglob("*.root"))  # read in place, nothing downloaded
+
+
+def test_2025e_hyy_crack_veto_and_its_quirk_option(tmp_path: Path) -> None:
+    """H→γγ on 2025e, events with known outcomes: a photon in the crack is vetoed by
+    default; with hyy_crack_veto_always_true (the current notebook's bug) it is kept."""
+    from atlasod.demo.generate import complete_events, write_events
+    from atlasod.selection.chunk import process_chunk
+
+    catalogue = Catalogue.load(release="2025e")
+    hyy = load_analysis(ANALYSES, "hyy", catalogue)
+    assert "hyy_crack_veto_always_true" in hyy.options
+    # (pT, η) of the two photons; φ differ by π/2 so that m ≈ 2 sqrt(pT1 pT2 cosh Δη) / √2
+    events = [
+        [(80.0, 0.2), (60.0, -0.4)],  # passes
+        [(80.0, 1.45), (60.0, -0.4)],  # leading photon in the crack
+        [(80.0, 0.2), (60.0, -1.40)],  # subleading photon in the crack
+        [(80.0, 0.2), (25.0, -0.4)],  # subleading pT < 30 GeV
+    ]
+    pt = [[p for p, _ in e] for e in events]
+    eta = [[h for _, h in e] for e in events]
+    columns = {
+        "photon_pt": ak.Array(pt),
+        "photon_eta": ak.Array(eta),
+        "photon_phi": ak.Array([[0.0, np.pi / 2]] * len(events)),
+        "photon_e": ak.Array([[p * np.cosh(h) for p, h in e] for e in events]),
+        "photon_isTightID": ak.Array([[True, True]] * len(events)),
+        "photon_ptcone20": ak.Array([[0.0, 0.0]] * len(events)),
+    }
+    sample = hyy.data_files[0]
+    path = tmp_path / sample.file
+    write_events(path, complete_events(columns, len(events), sample, hyy.release), hyy.release)
+
+    def passing(options: dict[str, bool]) -> dict[str, int]:
+        result = process_chunk(hyy, sample, str(path), 0, 1, hyy.lumi_pb, catalogue, options)
+        return {name: int(v["events"]) for name, v in result.cutflow.items()}
+
+    default = passing({})
+    assert (default["pT > 50 / 30 GeV"], default["crack veto"]) == (3, 1)
+    assert passing({"hyy_crack_veto_always_true": False}) == default
+    quirk = passing({"hyy_crack_veto_always_true": True})
+    assert (quirk["pT > 50 / 30 GeV"], quirk["crack veto"]) == (3, 3)

@@ -199,7 +199,7 @@ def lumi_pb(analysis):
 CONFIG_JSON = shlex.quote(json.dumps(config, sort_keys=True))
 # Analysis switches (a group's `scale_option`) are boolean top-level config keys.
 # Switches given on the command line (--config solutions=true) arrive as strings.
-for _key in ("hzz_zz_factor", "zprime_ttbar_factor", "w_mtw_double_fill", "solutions"):
+for _key in {k for a in ANALYSES.values() for k in a.options} | {"solutions"}:
     if _key in config:
         config[_key] = str(config[_key]).lower() == "true"
 # `solutions` fills in the exercises of declarative analyses (teachers only).

@@ -330,6 +330,7 @@ class Analysis:
         """Names of the analysis' config switches (``scale_option``, ``double_fill_option``)."""
         names = {g.scale_option for g in self.groups if g.scale_option}
         names |= {h.double_fill_option for h in self.histograms if h.double_fill_option}
+        names |= set(self.raw.get("switches") or {})
         return sorted(names)
 
     @property

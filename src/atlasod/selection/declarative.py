@@ -125,6 +125,13 @@ class DeclarativeSelection:
         kinds = {b: Kind(c) for b, c in release.object_branches().items()}
         self.exercises: dict[str, dict[str, Any]] = dict(raw.get("exercises") or {})
         known |= set(self.exercises)
+        # workflow switches, true or false in expressions
+        self.switches: dict[str, bool] = {
+            name: bool(spec["default"]) for name, spec in (raw.get("switches") or {}).items()
+        }
+        for name in self.switches:
+            self._check_name(name, known, origin("switches", name), "switch")
+        known |= set(self.switches)
         self.objects: list[ObjectDef] = []
         for name, spec in (raw.get("objects") or {}).items():
             self._check_name(name, known, origin("objects", name), "object")
@@ -274,6 +281,7 @@ class DeclarativeSelection:
             env[b] = columns.from_awkward(events[b], shapes.get(collection))
             shapes.setdefault(collection, env[b].shape)
         env.update(self.exercise_values(options))
+        env.update({k: np.bool_(options.get(k, v)) for k, v in self.switches.items()})
         for obj in self.objects:
             keep = columns.Selector(obj.where(env)) if obj.where is not None else None
             fields = {}
