@@ -1,7 +1,8 @@
 """The real files' layout: every analysis gives the same cutflows and histograms from a demo
 file rewritten by ROOT (``std::vector<T>`` branches, ``UInt_t`` counters, the real branch
 order) as from the uproot-written original, and from the same events written by ROOT as an
-RNTuple.  ROOT comes from PyPI in its own environment (``make root-env``);
+RNTuple; on the 2025e release too (its ``analysis`` tree, ``Int_t`` counters, its branch
+order).  ROOT comes from PyPI in its own environment (``make root-env``);
 ``ATLASOD_ROOT_PYTHON`` names its interpreter."""
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import uproot
 from atlasod.data.catalogue import Catalogue
 from atlasod.data.release import Release
 from atlasod.data.trees import is_rntuple, open_tree
-from atlasod.selection.analysis import discover, load_analysis
+from atlasod.selection.analysis import analysis_releases, discover, load_analysis
 from atlasod.selection.chunk import process_chunk
 
 from .conftest import ANALYSES, REPO, tool_from_environment
@@ -99,3 +100,63 @@ def test_both_layouts_give_identical_cutflows_and_histograms(
             assert np.array_equal(h.values(flow=True), other.values(flow=True)), (sample, key)
             assert np.array_equal(h.variances(flow=True), other.variances(flow=True)), key
         assert list(a.cutflow.values())[-1]["events"] > 0 or not sample.is_data
+
+
+# --- the 2025 education release -------------------------------------------------------
+
+RELEASE_2025E = Release.load("2025e")
+ON_2025E = [n for n in discover(ANALYSES) if "2025e" in analysis_releases(ANALYSES / n)]
+
+
+@pytest.fixture(scope="module")
+def real_layout_2025e(
+    demo_run_2025e: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[Path, Path]:
+    """Every demo file of the 2025e demo run, rewritten by ROOT in the 2025e real layout."""
+    return _rewrite(
+        demo_run_2025e, tmp_path_factory.mktemp("real_layout_2025e"), "--release", "2025e"
+    )
+
+
+@pytest.fixture(scope="module")
+def rntuples_2025e(
+    demo_run_2025e: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[Path, Path]:
+    """Every demo file of the 2025e demo run, written again by ROOT as an RNTuple."""
+    return _rewrite(
+        demo_run_2025e, tmp_path_factory.mktemp("rntuple_2025e"), "--release", "2025e", "--rntuple"
+    )
+
+
+def test_2025e_rewritten_files_have_the_2025e_layout(real_layout_2025e: dict[Path, Path]) -> None:
+    target = next(iter(real_layout_2025e.values()))
+    tree = uproot.open(target)["analysis"]
+    assert tree.keys() == list(RELEASE_2025E.file_order)
+    assert str(tree["lep_n"].interpretation) == "AsDtype('>i4')"
+    assert str(tree["lep_type"].interpretation) == "AsJagged(AsDtype('>i4'), header_bytes=10)"
+    assert tree["jet_jvt"].typename == "std::vector<bool>"
+    assert str(tree["xsec"].interpretation) == "AsDtype('>f8')"
+
+
+@pytest.mark.parametrize("layout", ["real_layout_2025e", "rntuples_2025e"])
+@pytest.mark.parametrize("name", ON_2025E)
+def test_2025e_layouts_give_identical_cutflows_and_histograms(
+    name: str, layout: str, request: pytest.FixtureRequest
+) -> None:
+    """A 2025e demo file and its rewrite by ROOT (a TTree in the 2025e layout, or an
+    RNTuple): the same cutflow and histograms, bit for bit."""
+    rewritten: dict[Path, Path] = request.getfixturevalue(layout)
+    catalogue = Catalogue.load(release="2025e")
+    analysis = load_analysis(ANALYSES, name, catalogue)
+    by_file = {p.name: (p, q) for p, q in rewritten.items() if f"/{name}/" in str(p)}
+    assert len(by_file) == len(analysis.files), sorted(by_file)
+    for sample in analysis.files:
+        demo_file, real_file = by_file[sample.file]
+        a = process_chunk(analysis, sample, str(demo_file), 0, 1, analysis.lumi_pb, catalogue)
+        b = process_chunk(analysis, sample, str(real_file), 0, 1, analysis.lumi_pb, catalogue)
+        assert a.entries == b.entries > 0
+        assert a.cutflow == b.cutflow, sample.file
+        for key, h in a.histograms.items():
+            other = b.histograms[key]
+            assert np.array_equal(h.values(flow=True), other.values(flow=True)), (sample, key)
+            assert np.array_equal(h.variances(flow=True), other.variances(flow=True)), key
