@@ -201,3 +201,44 @@ def test_bad_inputs_name_the_problem_and_leave_nothing(
     ):
         multiply_file(str(original), original.name, out, Variant(1, too_many), RELEASE)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["partial.root"]
+
+
+def test_2025e_files_are_multiplied_the_same_way(tmp_path: Path) -> None:
+    """A 2025e file (its branch names, GeV): a variant keeps the schema and the events,
+    smears the leptons within their resolution (pT and e by one factor), keeps the MET
+    components consistent with the rotated MET, and turns truth_met_phi with the event
+    without smearing the truth."""
+    release = Release.load("2025e")
+    catalogue = Catalogue.load(release="2025e")
+    hzz = load_analysis(ANALYSES, "hzz", catalogue)
+    sample = hzz.group("ZZ").samples[0]
+    original = tmp_path / sample.file
+    generate_file(hzz, catalogue, sample, original, seed=11, scale=1.0)
+    variant = tmp_path / "v1.root"
+    multiply_file(str(original), sample.file, variant, Variant(seed=3, number=1), release)
+    before, after = uproot.open(original)["analysis"], uproot.open(variant)["analysis"]
+    assert after.keys() == before.keys() and len(after.keys()) == 116
+    a, b = before.arrays(), after.arrays()
+    assert len(a) == len(b) > 1000
+    pt0 = np.asarray(ak.flatten(a.lep_pt), np.float64)
+    pt1 = np.asarray(ak.flatten(b.lep_pt), np.float64)
+    e0, e1 = (np.asarray(ak.flatten(x.lep_e), np.float64) for x in (a, b))
+    muon = np.asarray(ak.flatten(a.lep_type)) == 13
+    sigma = np.where(
+        muon, RESOLUTIONS["muon"].relative(pt0), RESOLUTIONS["electron"].relative(e0)
+    )  # GeV: no unit conversion on 2025e
+    pull = (pt1 / pt0 - 1.0) / sigma
+    assert abs(pull.mean()) < 0.03 and pull.std() == pytest.approx(SMEAR, rel=0.08)
+    assert np.allclose(e1 / e0, pt1 / pt0, rtol=1e-6)
+    assert ak.all(a.lep_isMediumID == b.lep_isMediumID) and ak.all(a.lep_eta == b.lep_eta)
+    met, phi = np.asarray(b.met, np.float64), np.asarray(b.met_phi, np.float64)
+    assert np.allclose(np.asarray(b.met_mpx), met * np.cos(phi), atol=1e-3)
+    assert np.allclose(np.asarray(b.met_mpy), met * np.sin(phi), atol=1e-3)
+    assert not np.allclose(np.asarray(a.met), met)  # corrected for the smeared objects
+    assert np.array_equal(np.asarray(b.sum_of_weights), np.asarray(a.sum_of_weights))
+    # truth_met_phi turns with the event (the leptons' rotation); the truth is not smeared
+    turn = np.asarray(b.lep_phi[:, 0] - a.lep_phi[:, 0], np.float64)
+    truth_turn = np.asarray(b.truth_met_phi - a.truth_met_phi, np.float64)
+    assert np.allclose(np.cos(truth_turn), np.cos(turn), atol=1e-5)
+    assert np.allclose(np.sin(truth_turn), np.sin(turn), atol=1e-5)
+    assert np.array_equal(np.asarray(b.truth_met), np.asarray(a.truth_met))

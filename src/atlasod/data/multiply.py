@@ -23,6 +23,10 @@ size), into a file that appears only when complete.
 Resolutions (σ/E = a/√E ⊕ b ⊕ c·E, E in GeV; ``c`` applies to muons' pT): typical ATLAS
 Run-2 values, not a calibration: electrons and photons a = 0.10, b = 0.007; muons
 b = 0.017, c = 10⁻⁴; jets and τ a = 0.5, b = 0.03; large-R jets a = 0.5, b = 0.05.
+
+Which collection is smeared with which resolution, which fields scale with the energy and
+the missing-momentum branches are the release's (``smearing`` in its description): the
+2025e files are smeared as the 2020 ones, their truth collections only rotated.
 """
 
 from __future__ import annotations
@@ -51,7 +55,6 @@ _INT32_MAX = 2**31 - 1
 _ELECTRON, _MUON = 11, 13
 # Objects whose smearing moves the missing transverse momentum (τ and large-R jets are
 # also in the jet or lepton collections).
-_MET_OBJECTS = ("lep", "photon", "jet")
 
 
 @dataclass(frozen=True)
@@ -75,8 +78,7 @@ RESOLUTIONS: dict[str, Resolution] = {
     "tau": Resolution(stochastic=0.5, constant=0.03),
     "largeRjet": Resolution(stochastic=0.5, constant=0.05),
 }
-# Fields scaled with the energy.
-_SCALED = ("pt", "E", "pt_syst", "m")
+LEPTON = "lepton"  # the resolution kind of a collection of electrons and muons (by type)
 
 
 @dataclass(frozen=True)
@@ -95,23 +97,26 @@ class Variant:
 
 
 def _smear_factors(
-    obj: str, batch: ak.Array, rng: np.random.Generator, smear: float, gev: float
+    obj: str, batch: ak.Array, rng: np.random.Generator, smear: float, release: Release
 ) -> np.ndarray:
-    """One factor per object (flat, in the batch's order) for collection ``obj``; ``gev`` is
-    1 GeV in the files' unit."""
-    per_gev = 1.0 / gev  # (a product, as the MeV → GeV factor 1e-3 always was)
-    energy = np.asarray(ak.flatten(batch[f"{obj}_E"]), dtype=np.float64) * per_gev
+    """One factor per object (flat, in the batch's order) for collection ``obj``, smeared
+    with the resolution the release gives it."""
+    rules = release.smearing or {}
+    per_gev = 1.0 / release.gev  # (a product, as the MeV → GeV factor 1e-3 always was)
+    field = f"{obj}_{rules['energy_field']}"
+    energy = np.asarray(ak.flatten(batch[field]), dtype=np.float64) * per_gev
     normal = rng.standard_normal(len(energy))
-    if obj == "lep":
-        kind = np.asarray(ak.flatten(batch["lep_type"]))
-        pt = np.asarray(ak.flatten(batch["lep_pt"]), dtype=np.float64) * per_gev
+    kind = rules["resolutions"][obj]
+    if kind == LEPTON:
+        flavour = np.asarray(ak.flatten(batch[f"{obj}_type"]))
+        pt = np.asarray(ak.flatten(batch[f"{obj}_pt"]), dtype=np.float64) * per_gev
         sigma = np.where(
-            kind == _MUON,
+            flavour == _MUON,
             RESOLUTIONS["muon"].relative(pt),
             RESOLUTIONS["electron"].relative(energy),
         )
     else:
-        sigma = RESOLUTIONS[obj].relative(energy)
+        sigma = RESOLUTIONS[kind].relative(energy)
     # a factor stays positive whatever the draw (|g| > 20 σ never happens in practice)
     return np.maximum(1.0 + smear * sigma * normal, 0.05)
 
@@ -131,36 +136,46 @@ def transform(
     """Variant ``variant`` of one block of events (entries ``first_entry``… of a file of
     ``entries``), drawing from ``rng``, as the arrays :class:`~atlasod.histio.MiniWriter`
     writes."""
+    rules = release.smearing or {}
     n = len(batch)
     angle = rng.uniform(-np.pi, np.pi, n)
-    met_x = np.asarray(batch["met_et"], np.float64) * np.cos(np.asarray(batch["met_phi"]))
-    met_y = np.asarray(batch["met_et"], np.float64) * np.sin(np.asarray(batch["met_phi"]))
+    met, met_phi = rules["met"], rules["met_phi"]
+    met_x = np.asarray(batch[met], np.float64) * np.cos(np.asarray(batch[met_phi]))
+    met_y = np.asarray(batch[met], np.float64) * np.sin(np.asarray(batch[met_phi]))
     out: dict[str, Any] = {}
     for obj, fields in release.collections.items():
         counts = np.asarray(ak.num(batch[f"{obj}_pt"], axis=1))
-        factor = _smear_factors(obj, batch, rng, variant.smear, release.gev)
+        smeared = obj in rules["resolutions"]  # (truth objects are only rotated)
+        factor = _smear_factors(obj, batch, rng, variant.smear, release) if smeared else 1.0
         event_of = np.repeat(np.arange(n), counts)
         phi = np.asarray(ak.flatten(batch[f"{obj}_phi"]), dtype=np.float64)
         record: dict[str, Any] = {}
         for field, dtype in fields.items():
             content = np.asarray(ak.flatten(batch[f"{obj}_{field}"]))
-            if field in _SCALED:
+            if smeared and field in rules["scaled"]:
                 content = content.astype(np.float64) * factor
             elif field == "phi":
                 content = _rotate(phi, angle[event_of])
             record[field] = ak.unflatten(content.astype(dtype), counts)
-        if obj in _MET_OBJECTS:
+        if obj in rules["met_objects"]:
             dpt = np.asarray(ak.flatten(batch[f"{obj}_pt"]), np.float64) * (factor - 1.0)
             met_x -= np.bincount(event_of, dpt * np.cos(phi), minlength=n)
             met_y -= np.bincount(event_of, dpt * np.sin(phi), minlength=n)
         out[obj] = ak.zip(record, depth_limit=2)
+    met_value = np.hypot(met_x, met_y)
+    met_angle = _rotate(np.arctan2(met_y, met_x), angle)
+    components = dict(zip(rules.get("met_components", ()), (np.cos, np.sin), strict=False))
     for name, dtype in release.scalars.items():
         if name == "eventNumber":
             value: np.ndarray = variant.number * entries + first_entry + np.arange(1, n + 1)
-        elif name == "met_et":
-            value = np.hypot(met_x, met_y)
-        elif name == "met_phi":
-            value = _rotate(np.arctan2(met_y, met_x), angle)
+        elif name == met:
+            value = met_value
+        elif name == met_phi:
+            value = met_angle
+        elif name in components:
+            value = met_value * components[name](met_angle)
+        elif name in rules.get("rotated", ()):
+            value = _rotate(np.asarray(batch[name], np.float64), angle)
         else:
             value = np.asarray(batch[name])
         out[name] = value.astype(dtype)

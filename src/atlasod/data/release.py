@@ -56,6 +56,9 @@ class Release:
     # how the 2020 schema's branches map to this one (renamed: name -> name or None, dropped;
     # energies: the 2020 branches in MeV), or None: this is that schema
     from_2020: dict[str, Any] | None = None
+    # multiplied data: energy_field, scaled, resolutions (collection -> kind), met, met_phi,
+    # met_objects, and optionally met_components (x, y) and rotated (more φ branches)
+    smearing: dict[str, Any] | None = None
 
     @classmethod
     def load(cls, name: str) -> Release:
@@ -89,6 +92,7 @@ class Release:
                 },
                 normalisation_branches=_normalisation(raw["normalisation"]),
                 from_2020=_from_2020(raw.get("from_2020")),
+                smearing=dict(raw["smearing"]),
             )
         except (KeyError, TypeError, ValueError, re.error) as exc:
             raise AtlasodError(f"{origin}: malformed release description ({exc})") from exc
