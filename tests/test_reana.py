@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from atlasod.selection.analysis import analysis_releases
+
 from .conftest import REPO, TEST_SCALE, env_with_venv, tool_from_environment
 
 pytestmark = pytest.mark.workflow
@@ -23,11 +25,19 @@ def _render() -> dict[Path, str]:
 
 
 def test_specs_are_up_to_date_with_the_analysis_folders() -> None:
+    """A spec per analysis and release it runs on (2025e: reana/<name>-2025e.yaml), and one
+    of all the analyses per release, each with its release in its parameters."""
     expected = _render()
     names = sorted(p.parent.name for p in (REPO / "analyses").glob("*/analysis.yaml"))
+    on_2025e = [n for n in names if "2025e" in analysis_releases(REPO / "analyses" / n)]
+    assert on_2025e
+    stems = [*names, "all", *(f"{n}-2025e" for n in [*on_2025e, "all"])]
     assert {p.relative_to(REPO).as_posix() for p in expected} == {
-        f"reana/{n}{suffix}" for n in [*names, "all"] for suffix in (".yaml", ".config.yaml")
+        f"reana/{n}{suffix}" for n in stems for suffix in (".yaml", ".config.yaml")
     } | {"reana.yaml"}
+    for stem in stems:
+        config = yaml.safe_load((REPO / "reana" / f"{stem}.config.yaml").read_text())
+        assert config["release"] == ("2025e" if stem.endswith("-2025e") else "2020"), stem
     for path, text in expected.items():
         assert path.is_file(), f"{path} missing: run python tools/reana_specs.py"
         assert path.read_text() == text, f"{path} is stale: run python tools/reana_specs.py"
@@ -63,15 +73,19 @@ def _snakemake7() -> str:
     return smk7
 
 
-@pytest.mark.parametrize("analysis", ["hzz", "hyy"])
+@pytest.mark.parametrize(
+    ("analysis", "release"), [("hzz", "2020"), ("hyy", "2020"), ("hyy", "2025e")]
+)
 def test_reana_engine_run_gives_the_local_histograms(
-    analysis: str, demo_run: Path, tmp_path: Path
+    analysis: str, release: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     """What REANA does: a fresh workspace with only the declared inputs, Snakemake 7.32.4,
     the spec's parameters as config, the default target.  (The jobs run with this
     environment's package instead of the image.)"""
     smk7 = _snakemake7()
-    spec = yaml.safe_load((REPO / "reana" / f"{analysis}.yaml").read_text())
+    demo_run: Path = request.getfixturevalue("demo_run" if release == "2020" else "demo_run_2025e")
+    name = analysis if release == "2020" else f"{analysis}-{release}"
+    spec = yaml.safe_load((REPO / "reana" / f"{name}.yaml").read_text())
     workspace = tmp_path / "workspace"
     for f in spec["inputs"]["files"]:
         (workspace / f).parent.mkdir(parents=True, exist_ok=True)
@@ -97,8 +111,8 @@ def test_reana_engine_run_gives_the_local_histograms(
     assert proc.returncode == 0, proc.stderr[-3000:]
     for out in spec["outputs"]["directories"]:
         assert (workspace / out).is_dir(), out
-    results = workspace / "results" / "2020-demo" / analysis
+    results = workspace / "results" / f"{release}-demo" / analysis
     assert (results / "yields.md").is_file()
     assert any((results / "plots").glob("*.png"))
-    local = demo_run / "results" / "2020-demo" / analysis / "histograms.root"
+    local = demo_run / "results" / f"{release}-demo" / analysis / "histograms.root"
     assert (results / "histograms.root").read_bytes() == local.read_bytes()
