@@ -19,9 +19,12 @@
 # pT) and W mass (its two-jet subsystem with the largest pT), with a polynomial + Gaussian fit of
 # the top peak.
 #
-# This notebook is generated from `analyses/ttbar/` by `atlasod notebook --analysis ttbar`:
-# it calls the same engine as the Snakemake workflow (`snakemake --cores 4 ttbar`), one step
-# per cell, so that each step can be looked at.  It runs on generated demo data, offline; set
+# Release 2020: ATLAS Open Data 13 TeV for education, 2020 (10 fb⁻¹ of 2016 data).
+#
+# This notebook is generated from `analyses/ttbar/` by
+# `atlasod notebook --analysis ttbar`: it calls the same engine as the
+# Snakemake workflow (`snakemake --cores 4 ttbar`), one step per cell, so
+# that each step can be looked at.  It runs on generated demo data, offline; set
 # `SOURCE = "real"` to read the ATLAS Open Data files remotely instead.
 
 # %%
@@ -39,14 +42,16 @@ from atlasod.selection.analysis import load_analysis
 from atlasod.selection.chunk import process_chunk
 
 ANALYSIS = "ttbar"
+RELEASE = "2020"  # the ATLAS Open Data release
 SOURCE = os.environ.get("ATLASOD_SOURCE", "demo")  # "demo" (offline) or "real"
 DEMO_SCALE = float(os.environ.get("ATLASOD_DEMO_SCALE", "0.2"))  # size of the demo samples
-WORK = Path(os.environ.get("ATLASOD_WORK", "notebook-output")) / SOURCE / ANALYSIS
+OUTPUT = Path(os.environ.get("ATLASOD_WORK", "notebook-output"))
+WORK = OUTPUT / f"{RELEASE}-{SOURCE}" / ANALYSIS
 REPO = Path(os.environ.get("ATLASOD_REPO", ".."))  # the repository root
-LUMI_PB = 10064.0
 
-catalogue = Catalogue.load()
+catalogue = Catalogue.load(release=RELEASE)
 analysis = load_analysis(REPO / "analyses", ANALYSIS, catalogue)
+LUMI_PB = analysis.lumi_pb  # reference 2020 §1: the C++ framework's 10064 pb⁻¹ (2016 periods A-D)
 print(f"{analysis.title}: {len(analysis.files)} files, {len(analysis.histograms)} histograms")
 
 try:
@@ -56,7 +61,7 @@ except ImportError:  # run as a plain script
 
 # %% [markdown]
 # ## 1. The input files
-# Data periods A-D and the simulated samples, grouped as on the plots.
+# The data periods and the simulated samples, grouped as on the plots.
 
 # %%
 for group in analysis.groups:
@@ -79,7 +84,8 @@ def location(sample):
 
 # %%
 sample = analysis.data_files[-1]
-events = uproot.open(location(sample))["mini"].arrays(analysis.selection.BRANCHES, entry_stop=1000)
+tree = uproot.open(location(sample))[analysis.release.tree]
+events = tree.arrays(analysis.selection.BRANCHES, entry_stop=1000)
 events[:3].show()
 
 # %% [markdown]

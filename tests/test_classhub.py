@@ -247,7 +247,7 @@ def test_the_other_notebooks_run_to_their_plots_in_jupyterlab(hub: Hub) -> None:
             assert ran["dialogs"] == [] and ran["tracebacks"] == 0, (user, name, ran)
             assert ran["images"] >= 1 and ran["image_width"] > 300, (user, name, ran)
             assert (ARTIFACTS / f"{user}-{name}.png").stat().st_size > 10_000
-            hists = f"/home/{user}/atlas-opendata/notebooks/notebook-output/demo/{name}"
+            hists = f"/home/{user}/atlas-opendata/notebooks/notebook-output/2020-demo/{name}"
             assert in_hub(hub, f"test -s {hists}/histograms.root", user=user).returncode == 0
 
 

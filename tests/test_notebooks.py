@@ -10,30 +10,40 @@ import jupytext
 import nbformat
 import pytest
 
-from atlasod.classroom.notebook import render
+from atlasod.classroom.notebook import notebook_name, render
 from atlasod.data.catalogue import Catalogue
-from atlasod.selection.analysis import discover, load_analysis
+from atlasod.selection.analysis import analysis_releases, discover, load_analysis
 
 from .conftest import ANALYSES, REPO
 
 NOTEBOOKS = REPO / "notebooks"
 
 
-@pytest.mark.parametrize("name", discover(ANALYSES))
-def test_notebook_is_up_to_date_and_a_valid_jupyter_notebook(
-    name: str, catalogue: Catalogue
-) -> None:
-    path = NOTEBOOKS / f"{name}.py"
-    assert path.is_file(), f"run: atlasod notebook --analysis {name}"
-    assert path.read_text() == render(load_analysis(ANALYSES, name, catalogue)), (
-        f"{path} is stale: run atlasod notebook --analysis {name}"
-    )
+# (analysis, release): every analysis on every release it runs on
+VIEWS = [(n, r) for n in discover(ANALYSES) for r in analysis_releases(ANALYSES / n)]
+# the notebook of each: <name>.py on 2020, <name>-<release>.py on another release
+NOTEBOOK_NAMES = [n if r == "2020" else f"{n}-{r}" for n, r in VIEWS]
+
+
+def test_there_is_a_notebook_per_analysis_and_release_and_no_other() -> None:
+    assert "hyy-2025e" in NOTEBOOK_NAMES
+    assert sorted(p.stem for p in NOTEBOOKS.glob("*.py")) == sorted(NOTEBOOK_NAMES)
+
+
+@pytest.mark.parametrize(("name", "release"), VIEWS)
+def test_notebook_is_up_to_date_and_a_valid_jupyter_notebook(name: str, release: str) -> None:
+    analysis = load_analysis(ANALYSES, name, Catalogue.load(release=release))
+    path = NOTEBOOKS / f"{notebook_name(analysis)}.py"
+    command = f"atlasod --release {release} notebook --analysis {name}"
+    assert path.is_file(), f"run: {command}"
+    assert path.read_text() == render(analysis), f"{path} is stale: run {command}"
+    assert f'RELEASE = "{release}"' in path.read_text()
     notebook = jupytext.read(path)
     nbformat.validate(notebook)
     assert sum(c.cell_type == "code" for c in notebook.cells) >= 5
 
 
-@pytest.mark.parametrize("name", discover(ANALYSES))
+@pytest.mark.parametrize("name", NOTEBOOK_NAMES)
 def test_ipynb_holds_the_cells_of_its_source(name: str) -> None:
     """notebooks/<name>.ipynb (for students' JupyterLab) is generated from the jupytext
     source by tools/sync_notebooks.py: the same cells, no outputs, a valid notebook."""
@@ -55,11 +65,14 @@ def test_ipynb_holds_the_cells_of_its_source(name: str) -> None:
 
 
 @pytest.mark.workflow
-@pytest.mark.parametrize("name", ["hyy", "hzz"])
-def test_notebook_runs_top_to_bottom_on_demo_data(name: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("name", "release"), [("hyy", "2020"), ("hzz", "2020"), ("hyy", "2025e"), ("hzz", "2025e")]
+)
+def test_notebook_runs_top_to_bottom_on_demo_data(name: str, release: str, tmp_path: Path) -> None:
     env = {**os.environ, "ATLASOD_WORK": str(tmp_path), "MPLBACKEND": "Agg"}
+    notebook = name if release == "2020" else f"{name}-{release}"
     proc = subprocess.run(
-        [sys.executable, f"{name}.py"],
+        [sys.executable, f"{notebook}.py"],
         cwd=NOTEBOOKS,
         env=env,
         capture_output=True,
@@ -68,5 +81,5 @@ def test_notebook_runs_top_to_bottom_on_demo_data(name: str, tmp_path: Path) -> 
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "events processed" in proc.stdout
-    assert (tmp_path / "demo" / name / "histograms.root").is_file()
-    assert any((tmp_path / "demo" / name / "plots").glob("*.png"))
+    assert (tmp_path / f"{release}-demo" / name / "histograms.root").is_file()
+    assert any((tmp_path / f"{release}-demo" / name / "plots").glob("*.png"))

@@ -328,10 +328,10 @@ def cmd_new(args: argparse.Namespace) -> None:
 
 
 def cmd_notebook(args: argparse.Namespace) -> None:
-    from atlasod.classroom.notebook import write_notebook
+    from atlasod.classroom.notebook import notebook_name, write_notebook
 
     analysis, _ = _analysis(args)
-    out = args.out or Path("notebooks") / f"{analysis.name}.py"
+    out = args.out or Path("notebooks") / f"{notebook_name(analysis)}.py"
     write_notebook(analysis, out)
     LOG.info("wrote %s (jupytext percent format; jupytext --to ipynb %s)", out, out)
 

@@ -1,6 +1,7 @@
 """The notebook view of an analysis: the workflow's steps, one cell each, on the same engine.
 
-``atlasod notebook --analysis NAME`` writes ``notebooks/NAME.py``, a Jupyter notebook in
+``atlasod notebook --analysis NAME`` writes ``notebooks/NAME.py`` (``--release 2025e``:
+``notebooks/NAME-2025e.py``, the analysis on that release), a Jupyter notebook in
 jupytext's percent format (open it in Jupyter or SWAN with jupytext, or convert it with
 ``jupytext --to ipynb notebooks/NAME.py``).  It runs top to bottom on demo data, offline, and
 on the real data with ``SOURCE = "real"`` (read remotely).  The workflow stays the
@@ -33,9 +34,12 @@ TEMPLATE = '''# ---
 #
 # {description}
 #
-# This notebook is generated from `analyses/{name}/` by `atlasod notebook --analysis {name}`:
-# it calls the same engine as the Snakemake workflow (`snakemake --cores 4 {name}`), one step
-# per cell, so that each step can be looked at.  It runs on generated demo data, offline; set
+# {release_line}
+#
+# This notebook is generated from `analyses/{name}/` by
+# `atlasod notebook --analysis {name}{release_option}`: it calls the same engine as the
+# Snakemake workflow (`snakemake --cores 4 {name}{release_config}`), one step per cell, so
+# that each step can be looked at.  It runs on generated demo data, offline; set
 # `SOURCE = "real"` to read the ATLAS Open Data files remotely instead.
 
 # %%
@@ -53,14 +57,16 @@ from atlasod.selection.analysis import load_analysis
 from atlasod.selection.chunk import process_chunk
 
 ANALYSIS = "{name}"
+RELEASE = "{release}"  # the ATLAS Open Data release
 SOURCE = os.environ.get("ATLASOD_SOURCE", "demo")  # "demo" (offline) or "real"
 DEMO_SCALE = float(os.environ.get("ATLASOD_DEMO_SCALE", "0.2"))  # size of the demo samples
-WORK = Path(os.environ.get("ATLASOD_WORK", "notebook-output")) / SOURCE / ANALYSIS
+OUTPUT = Path(os.environ.get("ATLASOD_WORK", "notebook-output"))
+WORK = OUTPUT / f"{{RELEASE}}-{{SOURCE}}" / ANALYSIS
 REPO = Path(os.environ.get("ATLASOD_REPO", ".."))  # the repository root
-LUMI_PB = 10064.0
 
-catalogue = Catalogue.load()
+catalogue = Catalogue.load(release=RELEASE)
 analysis = load_analysis(REPO / "analyses", ANALYSIS, catalogue)
+LUMI_PB = analysis.lumi_pb  # {lumi_source}
 print(f"{{analysis.title}}: {{len(analysis.files)}} files, {{len(analysis.histograms)}} histograms")
 
 try:
@@ -70,7 +76,7 @@ except ImportError:  # run as a plain script
 
 # %% [markdown]
 # ## 1. The input files
-# Data periods A-D and the simulated samples, grouped as on the plots.
+# The data periods and the simulated samples, grouped as on the plots.
 
 # %%
 for group in analysis.groups:
@@ -89,11 +95,12 @@ def location(sample):
 
 # %% [markdown]
 # ## 2. The events
-# The first events of the last data period, the branches the selection reads (MeV).
+# The first events of the last data period, the branches the selection reads ({unit}).
 
 # %%
 sample = analysis.data_files[-1]
-events = uproot.open(location(sample))["mini"].arrays(analysis.selection.BRANCHES, entry_stop=1000)
+tree = uproot.open(location(sample))[analysis.release.tree]
+events = tree.arrays(analysis.selection.BRANCHES, entry_stop=1000)
 events[:3].show()
 
 # %% [markdown]
@@ -154,9 +161,27 @@ def render(analysis: Analysis) -> str:
     description = "\n# ".join(
         textwrap.wrap(" ".join((analysis.raw.get("description") or "").split()), 95)
     )
+    release = analysis.release
+    other = release.name != analysis.top_release
     return TEMPLATE.format(
-        name=analysis.name, title=analysis.title, description=description, fit_cells=fit
+        name=analysis.name,
+        title=analysis.title,
+        description=description,
+        fit_cells=fit,
+        release=release.name,
+        release_line="\n# ".join(textwrap.wrap(f"Release {release.name}: {release.title}.", 95)),
+        release_option=f" --release {release.name}" if other else "",
+        release_config=f" --config release={release.name}" if other else "",
+        lumi_source=analysis.lumi_source,
+        unit="GeV" if release.gev == 1.0 else "MeV",
     )
+
+
+def notebook_name(analysis: Analysis) -> str:
+    """``<name>`` on the release its folder's top level describes, else ``<name>-<release>``."""
+    if analysis.release.name == analysis.top_release:
+        return analysis.name
+    return f"{analysis.name}-{analysis.release.name}"
 
 
 def write_notebook(analysis: Analysis, out: Path) -> Path:
