@@ -130,6 +130,38 @@ def test_class_cache_is_filled_once_and_read_in_place(
     assert "process_chunk" in plan.stdout and "fetch" not in plan.stdout
 
 
+def test_class_cache_of_the_2025e_release(hub: Hub, demo_run_2025e: Path, tmp_path: Path) -> None:
+    """`atlasod-class-cache --release 2025e hyy`: the 2025e files beside the 2020 ones, their
+    catalogue kept per release; a student's 2025e workflow then plans no download."""
+    served = demo_run_2025e / "data" / "demo" / "hyy"
+    catalogue = catalogue_for(served, tmp_path / "catalogue.yaml", "2025e")
+    podman("cp", str(catalogue), f"{hub.container}:/root/catalogue-2025e.yaml")
+    with RangeHTTPServer(served) as server:
+        fill = in_hub(
+            hub,
+            "atlasod-class-cache --release 2025e hyy --cores 2"
+            " --catalogue /root/catalogue-2025e.yaml"
+            f" --location '{server.url}/{{skim}}/{{kind}}/{{file}}'",
+        )
+    assert fill.returncode == 0, fill.stdout[-3000:] + fill.stderr[-3000:]
+    files = sorted(p.name for p in (served / "GamGam" / "Data").glob("*.root"))
+    assert len(files) == 16 and files[0].startswith("ODEO_FEB2025_v0_GamGam_data1")
+    listing = in_hub(hub, "cd /srv/atlasod/data/real/GamGam/Data && ls ODEO_*.root")
+    assert listing.stdout.split() == files
+    kept = in_hub(hub, "stat -c '%a' /srv/atlasod/data/catalogue-2025e.yaml")
+    assert kept.stdout.strip() == "644"
+    in_hub(hub, "id alice || adduser --quiet --disabled-password --gecos '' --firstuid 3000 alice")
+    plan = in_hub(
+        hub,
+        "cd /tmp && rm -rf plan25 && cp -r /opt/atlasod/course plan25 && cd plan25"
+        " && . /etc/profile.d/atlasod.sh && snakemake -n hyy --config release=2025e"
+        " catalogue=/srv/atlasod/data/catalogue-2025e.yaml --quiet rules",
+        user="alice",
+    )
+    assert plan.returncode == 0, plan.stdout[-3000:] + plan.stderr[-3000:]
+    assert "process_chunk" in plan.stdout and "fetch" not in plan.stdout
+
+
 def test_teacher_approves_students_who_run_the_hyy_notebook_to_its_plot(hub: Hub) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     students = [f"--student={user}:{password}" for user, password in STUDENTS.items()]
