@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from atlasod.classroom.templates import available
+from atlasod.classroom.templates import available, template_releases
 
 from .conftest import TEST_SCALE, run_snakemake
 
@@ -150,3 +150,60 @@ def test_new_refuses_an_existing_folder_and_a_bad_name(tmp_path: Path) -> None:
     proc = new(tmp_path, "My-Analysis", "dilepton_resonance")
     assert proc.returncode == 2
     assert "analysis name 'My-Analysis': use lower-case letters" in proc.stderr
+
+
+# The templates that run on the 2025 education release (a block for it under releases:)
+TEMPLATES_2025E = ["dilepton_resonance", "diphoton_resonance"]
+
+
+@pytest.fixture(scope="module")
+def template_run_2025e(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The 2025e templates scaffolded for 2025e (`atlasod --release 2025e new`) and run
+    with `--config release=2025e`."""
+    root = tmp_path_factory.mktemp("templates_2025e")
+    for template in TEMPLATES_2025E:
+        proc = subprocess.run(
+            [
+                *(sys.executable, "-m", "atlasod", "--analyses-dir", str(root / "analyses")),
+                *("--release", "2025e", "new", f"my_{template}", "--from", template),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert "--config source=demo release=2025e" in proc.stderr
+    run_snakemake("all", *config(root, "solutions=true", "release=2025e"))
+    return root
+
+
+def test_a_teacher_picks_the_release_of_a_template(tmp_path: Path) -> None:
+    on_2025e = [t for t in available() if "2025e" in template_releases(t)]
+    assert on_2025e == TEMPLATES_2025E
+    proc = subprocess.run(
+        [
+            *(sys.executable, "-m", "atlasod", "--analyses-dir", str(tmp_path)),
+            *("--release", "2025e", "new", "mine", "--from", "counting_experiment"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode != 0
+    assert (
+        "template counting_experiment does not run on release 2025e (it runs on 2020); "
+        "templates on 2025e: dilepton_resonance, diphoton_resonance"
+    ) in proc.stderr
+    assert not (tmp_path / "mine").exists()
+
+
+def test_templates_on_2025e_recover_their_resonances(template_run_2025e: Path) -> None:
+    """The same folders on 2025e demo files (GeV, 2025e branch names and samples): the Z and
+    Higgs masses of the demo truth are recovered."""
+    results = template_run_2025e / "results" / "2025e-demo"
+    z = json.loads((results / "my_dilepton_resonance" / "fit.json").read_text())["parameters"]
+    assert within(z["mean"], 91.19, 4.0), z["mean"]
+    assert z["mean"]["error"] < 0.2
+    h = json.loads((results / "my_diphoton_resonance" / "fit.json").read_text())
+    assert within(h["parameters"]["mean"], 125.0), h["parameters"]["mean"]
+    assert h["local_significance"] > 3

@@ -318,12 +318,16 @@ def cmd_dask(args: argparse.Namespace) -> None:
 def cmd_new(args: argparse.Namespace) -> None:
     from atlasod.classroom.templates import create
 
-    folder = create(args.name, args.template, args.analyses_dir, args.without_solutions)
+    folder = create(
+        args.name, args.template, args.analyses_dir, args.without_solutions, args.release
+    )
+    on = f" release={args.release}" if args.release else ""
     LOG.info(
-        "created %s from template %s; run it with: snakemake --cores 4 %s --config source=demo",
+        "created %s from template %s; run it with: snakemake --cores 4 %s --config source=demo%s",
         folder,
         args.template,
         args.name,
+        on,
     )
 
 

@@ -24,8 +24,22 @@ def available() -> list[str]:
     return sorted(p.parent.name for p in _root().glob("*/analysis.yaml"))
 
 
-def create(name: str, template: str, analyses_dir: Path, without_solutions: bool = False) -> Path:
-    """Copy ``template`` to ``analyses_dir/name`` and give it its name."""
+def template_releases(template: str) -> list[str]:
+    """The releases a template runs on (its top level's, then its ``releases`` blocks)."""
+    from atlasod.selection.analysis import analysis_releases
+
+    return analysis_releases(_root() / template)
+
+
+def create(
+    name: str,
+    template: str,
+    analyses_dir: Path,
+    without_solutions: bool = False,
+    release: str | None = None,
+) -> Path:
+    """Copy ``template`` to ``analyses_dir/name`` and give it its name; ``release``: the
+    release the teacher will run it on, which the template must support."""
     if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
         raise AtlasodError(
             f"analysis name {name!r}: use lower-case letters, digits and '_', starting with a "
@@ -33,6 +47,12 @@ def create(name: str, template: str, analyses_dir: Path, without_solutions: bool
         )
     if template not in available():
         raise AtlasodError(f"no template {template!r}; templates: {', '.join(available())}")
+    if release is not None and release not in template_releases(template):
+        raise AtlasodError(
+            f"template {template} does not run on release {release} (it runs on "
+            f"{', '.join(template_releases(template))}); templates on {release}: "
+            + ", ".join(t for t in available() if release in template_releases(t))
+        )
     target = analyses_dir / name
     if target.exists():
         raise AtlasodError(f"{target} already exists; choose another name")
