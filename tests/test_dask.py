@@ -11,7 +11,11 @@ from .conftest import REPO, TEST_SCALE
 pytestmark = pytest.mark.workflow
 
 
-def test_dask_local_cluster_gives_the_snakemake_histograms(demo_run: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("release", ["2020", "2025e"])
+def test_dask_local_cluster_gives_the_snakemake_histograms(
+    release: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    demo_run: Path = request.getfixturevalue("demo_run" if release == "2020" else "demo_run_2025e")
     proc = subprocess.run(
         [
             sys.executable,
@@ -24,6 +28,7 @@ def test_dask_local_cluster_gives_the_snakemake_histograms(demo_run: Path, tmp_p
             "2",
             "--config",
             "source=demo",
+            f"release={release}",
             f"demo_scale={TEST_SCALE}",
             "chunk_entries=5000",
             f"data_dir={tmp_path / 'data'}",
@@ -37,8 +42,9 @@ def test_dask_local_cluster_gives_the_snakemake_histograms(demo_run: Path, tmp_p
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "events in" in proc.stderr
     for name in ("histograms.root", "cutflow.json"):
-        ours = (tmp_path / "results" / "2020-demo" / "hzz" / name).read_bytes()
-        assert ours == (demo_run / "results" / "2020-demo" / "hzz" / name).read_bytes(), name
+        ours = (tmp_path / "results" / f"{release}-demo" / "hzz" / name).read_bytes()
+        theirs = demo_run / "results" / f"{release}-demo" / "hzz" / name
+        assert ours == theirs.read_bytes(), name
 
 
 def test_coffea_processor_on_dask_gives_the_snakemake_numbers(
