@@ -50,7 +50,9 @@ REPO = Path(os.environ.get("ATLASOD_REPO", ".."))  # the repository root
 
 catalogue = Catalogue.load(release=RELEASE)
 analysis = load_analysis(REPO / "analyses", ANALYSIS, catalogue)
-LUMI_PB = analysis.lumi_pb  # reference 2025e §5.2: the C++ framework's HyyAnalysis, 36000 pb⁻¹
+# the luminosity (pb⁻¹) of the analysis on its release: reference 2025e §5.2: the C++ framework's
+# HyyAnalysis, 36000 pb⁻¹
+LUMI_PB = analysis.lumi_pb
 print(f"{analysis.title}: {len(analysis.files)} files, {len(analysis.histograms)} histograms")
 
 try:

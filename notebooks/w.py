@@ -49,7 +49,9 @@ REPO = Path(os.environ.get("ATLASOD_REPO", ".."))  # the repository root
 
 catalogue = Catalogue.load(release=RELEASE)
 analysis = load_analysis(REPO / "analyses", ANALYSIS, catalogue)
-LUMI_PB = analysis.lumi_pb  # reference 2020 §1: the C++ framework's 10064 pb⁻¹ (2016 periods A-D)
+# the luminosity (pb⁻¹) of the analysis on its release: reference 2020 §1: the C++ framework's
+# 10064 pb⁻¹ (2016 periods A-D)
+LUMI_PB = analysis.lumi_pb
 print(f"{analysis.title}: {len(analysis.files)} files, {len(analysis.histograms)} histograms")
 
 try:

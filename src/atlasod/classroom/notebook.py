@@ -66,7 +66,8 @@ REPO = Path(os.environ.get("ATLASOD_REPO", ".."))  # the repository root
 
 catalogue = Catalogue.load(release=RELEASE)
 analysis = load_analysis(REPO / "analyses", ANALYSIS, catalogue)
-LUMI_PB = analysis.lumi_pb  # {lumi_source}
+{lumi_comment}
+LUMI_PB = analysis.lumi_pb
 print(f"{{analysis.title}}: {{len(analysis.files)}} files, {{len(analysis.histograms)}} histograms")
 
 try:
@@ -172,7 +173,12 @@ def render(analysis: Analysis) -> str:
         release_line="\n# ".join(textwrap.wrap(f"Release {release.name}: {release.title}.", 95)),
         release_option=f" --release {release.name}" if other else "",
         release_config=f" --config release={release.name}" if other else "",
-        lumi_source=analysis.lumi_source,
+        lumi_comment="\n".join(
+            f"# {line}"
+            for line in textwrap.wrap(
+                f"the luminosity (pb⁻¹) of the analysis on its release: {analysis.lumi_source}", 95
+            )
+        ),
         unit="GeV" if release.gev == 1.0 else "MeV",
     )
 
