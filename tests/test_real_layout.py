@@ -17,13 +17,12 @@ import uproot
 from atlasod.data.catalogue import Catalogue
 from atlasod.data.release import Release
 from atlasod.data.trees import is_rntuple, open_tree
-from atlasod.selection.analysis import analysis_releases, discover, load_analysis
+from atlasod.selection.analysis import Analysis, analysis_releases, discover, load_analysis
 from atlasod.selection.chunk import process_chunk
 
 from .conftest import ANALYSES, REPO, tool_from_environment
 
 pytestmark = pytest.mark.workflow
-LUMI_PB = 10064.0
 RELEASE = Release.load("2020")  # the release of the demo files here
 
 
@@ -93,12 +92,22 @@ def test_both_layouts_give_identical_cutflows_and_histograms(
     an RNTuple): the same cutflow and histograms, bit for bit."""
     rewritten: dict[Path, Path] = request.getfixturevalue(layout)
     analysis = load_analysis(ANALYSES, name, catalogue)
+    _assert_same_results(analysis, catalogue, rewritten, list(analysis.files))
+
+
+def _assert_same_results(
+    analysis: Analysis, catalogue: Catalogue, rewritten: dict[Path, Path], samples: list
+) -> None:
+    """Each of ``samples``: its demo file and its rewrite give the same entries, cutflow and
+    histograms (values and variances), bit for bit; data files select events."""
+    name = analysis.name
     by_file = {p.name: (p, q) for p, q in rewritten.items() if f"/{name}/" in str(p)}
-    assert len(by_file) == len(analysis.files), sorted(by_file)
-    for sample in analysis.files:
+    assert sorted(by_file) == sorted(s.file for s in samples)
+    for sample in samples:
         demo_file, real_file = by_file[sample.file]
-        a = process_chunk(analysis, sample, str(demo_file), 0, 1, LUMI_PB, catalogue)
-        b = process_chunk(analysis, sample, str(real_file), 0, 1, LUMI_PB, catalogue)
+        lumi = analysis.lumi_pb
+        a = process_chunk(analysis, sample, str(demo_file), 0, 1, lumi, catalogue)
+        b = process_chunk(analysis, sample, str(real_file), 0, 1, lumi, catalogue)
         assert a.entries == b.entries > 0
         assert a.cutflow == b.cutflow, sample.file
         for key, h in a.histograms.items():
@@ -163,16 +172,4 @@ def test_2025e_layouts_give_identical_cutflows_and_histograms(
     rewritten: dict[Path, Path] = request.getfixturevalue(layout)
     catalogue = Catalogue.load(release="2025e")
     analysis = load_analysis(ANALYSES, name, catalogue)
-    by_file = {p.name: (p, q) for p, q in rewritten.items() if f"/{name}/" in str(p)}
-    checked = _files_2025e(name)
-    assert sorted(by_file) == sorted(s.file for s in checked)
-    for sample in checked:
-        demo_file, real_file = by_file[sample.file]
-        a = process_chunk(analysis, sample, str(demo_file), 0, 1, analysis.lumi_pb, catalogue)
-        b = process_chunk(analysis, sample, str(real_file), 0, 1, analysis.lumi_pb, catalogue)
-        assert a.entries == b.entries > 0
-        assert a.cutflow == b.cutflow, sample.file
-        for key, h in a.histograms.items():
-            other = b.histograms[key]
-            assert np.array_equal(h.values(flow=True), other.values(flow=True)), (sample, key)
-            assert np.array_equal(h.variances(flow=True), other.variances(flow=True)), key
+    _assert_same_results(analysis, catalogue, rewritten, _files_2025e(name))
