@@ -48,7 +48,7 @@ def main() -> None:
     catalogue = Catalogue.load()
     for name in discover(ANALYSES):
         keys = keys_of(load_analysis(ANALYSES, name, catalogue))
-        merged = read_histograms(root / "demo" / name / "histograms.root")
+        merged = read_histograms(root / "2020-demo" / name / "histograms.root")
         out["histograms"][name] = {
             k: {
                 "values": merged[k].values(flow=True).tolist(),

@@ -32,9 +32,9 @@ def test_collect_gathers_every_students_results_with_a_summary(
     demo_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     homes = tmp_path / "home"
-    alice = _student_run(demo_run, homes / "alice", "atlas-opendata-workflows", "demo")
+    alice = _student_run(demo_run, homes / "alice", "atlas-opendata-workflows", "2020-demo")
     # bob ran twice: the demo and multiplied data, in another folder name
-    _student_run(demo_run, homes / "bob", "class/workflows", "demo")
+    _student_run(demo_run, homes / "bob", "class/workflows", "2020-demo")
     bob_x2 = _student_run(demo_run, homes / "bob", "class/workflows", "2020-demo-x2")
     (homes / "bob" / "class" / "workflows" / "data" / "hyy").mkdir(parents=True)  # not searched
     secret = tmp_path / "secret.txt"  # a file only the teacher can read
@@ -65,8 +65,8 @@ def test_collect_gathers_every_students_results_with_a_summary(
     assert lines[0] == "# hyy: the class's results"
     rows = [[c.strip() for c in line.split(" | ")] for line in lines[4:] if line]
     assert [(r[0].lstrip("| "), r[1], r[3], r[4], r[5], r[6]) for r in rows[:3]] == [
-        ("alice", "demo", f"{yields['data']:g}", headline, passed, "alice/demo"),
-        ("bob", "demo", f"{yields['data']:g}", headline, passed, "bob/demo"),
+        ("alice", "2020-demo", f"{yields['data']:g}", headline, passed, "alice/2020-demo"),
+        ("bob", "2020-demo", f"{yields['data']:g}", headline, passed, "bob/2020-demo"),
         ("bob", "2020-demo-x2", f"{yields['data']:g}", headline, passed, "bob/2020-demo-x2"),
     ]
     assert rows[3][0].lstrip("| ") == "carol" and rows[3][-1] == "no results of hyy yet |"
@@ -78,7 +78,7 @@ def test_collect_gathers_every_students_results_with_a_summary(
     # the files a teacher looks at, byte for byte; nothing else, nothing stale
     for name in ("yields.json", "fit.json", "validation.json", "manifest.json"):
         assert (out / "bob" / "2020-demo-x2" / name).read_bytes() == (bob_x2 / name).read_bytes()
-    plots = sorted(p.name for p in (out / "alice" / "demo" / "plots").iterdir())
+    plots = sorted(p.name for p in (out / "alice" / "2020-demo" / "plots").iterdir())
     assert plots == sorted(p.name for p in (alice / "plots").glob("*.png")) and plots
     assert not (out / "bob" / "2020-demo-x2" / "yields.md").exists()
     assert not (out / "bob" / "2020-demo-x2" / "plots" / "leak.png").exists()

@@ -216,7 +216,7 @@ def test_full_results_disk_names_the_path_and_the_rerun_completes(
         full = run_snakemake(*args, check=False)
         assert full.returncode != 0
         tail = full.stderr[full.stderr.index("atlasod: why the workflow stopped") :]
-        assert f"no space left on the file system of {small / 'results' / 'demo'}" in tail
+        assert f"no space left on the file system of {small / 'results' / '2020-demo'}" in tail
         assert "free some space there" in tail
         assert "nothing half-written was kept" in tail
         hidden = [p for p in (small / "results").rglob(".*") if p.name != ".atlasod-run.lock"]
