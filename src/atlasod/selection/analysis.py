@@ -238,7 +238,8 @@ class Analysis:
         self.declarative: DeclarativeSelection | None = None
         has_module = (folder / SELECTION_NAME).is_file()
         # a release's block may give that release a declarative selection of its own
-        block_cuts = bool(overlay) and "cuts" in (whole["releases"][self.release.name] or {})
+        blocks = {str(k): v for k, v in (whole.get("releases") or {}).items()}
+        block_cuts = bool(overlay) and "cuts" in (blocks.get(self.release.name) or {})
         if "cuts" in raw:
             if has_module and not block_cuts:
                 raise AtlasodError(
