@@ -16,6 +16,7 @@ formulas it applies to awkward arrays.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -403,3 +404,91 @@ def system_mass(objects: Objects) -> Column:
 
 def system_pt(objects: Objects) -> Column:
     return Column(np.asarray(_system(objects).pt))
+
+
+# The largest k of best_system_mass(objects, k): C(n, k) combinations per event of n objects.
+MAX_SYSTEM_SIZE = 4
+
+
+def _combinations(shape: Shape, k: int) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Every k-combination of each event's objects (positions i < j < ... in object order):
+    the event of each combination, events in order and an event's combinations in
+    itertools' order, and the k flat positions of its objects."""
+    counts = shape.counts
+    events_of: list[np.ndarray] = []
+    members: list[list[np.ndarray]] = [[] for _ in range(k)]
+    for n in np.unique(counts[counts >= k]):
+        events = np.flatnonzero(counts == n)
+        combos = np.array(list(itertools.combinations(range(int(n)), k)), dtype=np.int64)
+        starts = shape.offsets[:-1][events]
+        events_of.append(np.repeat(events, len(combos)))
+        for j in range(k):
+            members[j].append((starts[:, None] + combos[None, :, j]).ravel())
+    if not events_of:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, [empty] * k
+    event = np.concatenate(events_of)
+    order = np.argsort(event, kind="stable")
+    return event[order], [np.concatenate(m)[order] for m in members]
+
+
+def _first_maximum(event: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Per event that has combinations, the index (into ``values``) of its first largest
+    value; ``event`` is sorted."""
+    starts = np.flatnonzero(np.r_[True, event[1:] != event[:-1]])
+    largest = np.maximum.reduceat(values, starts)
+    counts = np.diff(np.r_[starts, len(values)])
+    is_max = values == np.repeat(largest, counts)
+    first = np.flatnonzero(is_max)
+    _, pick = np.unique(event[first], return_index=True)
+    return first[pick]
+
+
+def _best_system(objects: Objects, k: Any) -> tuple[np.ndarray, np.ndarray, list[Any]]:
+    """The k objects whose vector sum has the largest pT, per event (the first such
+    combination in object order): the events that have one, the sum's four-momenta and
+    the k members' four-momenta (vector numpy arrays)."""
+    k = int(k)
+    if not 2 <= k <= MAX_SYSTEM_SIZE:
+        raise AtlasodError(f"a system of {k} objects: k must be 2 to {MAX_SYSTEM_SIZE}")
+    fields = [float64(objects.fields[f].content) for f in _four_momentum_fields(objects)]
+    shape = objects.fields["pt"].shape
+    assert shape is not None
+    event, positions = _combinations(shape, k)
+    members = [_momenta(*(f[p] for f in fields)) for p in positions]
+    total = members[0]
+    for m in members[1:]:
+        total = total + m
+    if len(event) == 0:
+        return event, total, members
+    best = _first_maximum(event, np.asarray(total.pt))
+    return event[best], total[best], [m[best] for m in members]
+
+
+def _per_event(values: np.ndarray, events: np.ndarray, n_events: int) -> Column:
+    out = np.zeros(n_events, dtype=np.float64)
+    out[events] = values
+    valid = np.zeros(n_events, dtype=bool)
+    valid[events] = True
+    return Column(out, None, valid)
+
+
+def best_system_mass(objects: Objects, k: Any) -> Column:
+    """Invariant mass of the k objects whose vector sum has the largest pT (tt̄'s hadronic
+    top: best_system_mass(goodjet, 3)); missing in events with fewer than k objects."""
+    events, total, _ = _best_system(objects, k)
+    return _per_event(np.asarray(total.mass), events, len(objects.fields["pt"]))
+
+
+def best_system_pair_mass(objects: Objects, k: Any) -> Column:
+    """Inside the system of :func:`best_system_mass`, the invariant mass of the pair of
+    objects with the largest pT (the first such pair in object order; tt̄'s hadronic W)."""
+    events, _, members = _best_system(objects, k)
+    n_events = len(objects.fields["pt"])
+    if len(events) == 0:
+        return _per_event(np.zeros(0), events, n_events)
+    pairs = [members[i] + members[j] for i, j in itertools.combinations(range(len(members)), 2)]
+    pair_pt = np.stack([np.asarray(p.pt) for p in pairs], axis=1)
+    pair_mass = np.stack([np.asarray(p.mass) for p in pairs], axis=1)
+    choice = np.argmax(pair_pt, axis=1)
+    return _per_event(pair_mass[np.arange(len(choice)), choice], events, n_events)

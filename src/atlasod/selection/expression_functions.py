@@ -15,6 +15,8 @@ import numpy as np
 
 from atlasod.selection.columns import (  # noqa: F401 - the language's functions, found by name
     at,
+    best_system_mass,
+    best_system_pair_mass,
     count,
     event_all,
     event_any,

@@ -29,6 +29,7 @@ from typing import Any
 
 from atlasod.data.release import Release, available
 from atlasod.errors import AtlasodError
+from atlasod.selection.columns import MAX_SYSTEM_SIZE
 
 # Constants of every release; the units (GeV, MeV, TeV in the files' unit) are the release's.
 MATH_CONSTANTS: dict[str, float] = {"pi": math.pi}
@@ -67,7 +68,17 @@ MAX_CONSTANT_BITS = 1024
 INT64 = 2**63
 # Functions of objects' values that give one value per event; functions that take objects.
 _REDUCTIONS = {"count", "sum", "any", "all", "max", "min"}
-_OF_OBJECTS = {"pair_mass", "system_mass", "system_pt"}
+_OF_OBJECTS = {
+    "pair_mass",
+    "system_mass",
+    "system_pt",
+    "best_system_mass",
+    "best_system_pair_mass",
+}
+_OBJECT_FUNCTIONS = "pair_mass, system_mass, system_pt, best_system_mass or best_system_pair_mass"
+# functions of the k-object combinations of each event: k is a constant from 2 to
+# MAX_SYSTEM_SIZE, which bounds their cost (C(n, k) combinations of n objects)
+_OF_SYSTEMS = {"best_system_mass", "best_system_pair_mass"}
 
 
 @dataclass(frozen=True)
@@ -115,6 +126,18 @@ FUNCTIONS: dict[str, tuple[str, int, str]] = {
     "pair_mass": ("pair_mass", 3, "invariant mass of objects i and j: pair_mass(goodlep, 0, 1)"),
     "system_mass": ("system_mass", 1, "invariant mass of all the objects: system_mass(goodlep)"),
     "system_pt": ("system_pt", 1, "pT of the sum of all the objects: system_pt(goodlep)"),
+    "best_system_mass": (
+        "best_system_mass",
+        2,
+        "invariant mass of the k objects (k = 2 to 4) whose sum has the largest pT: "
+        "best_system_mass(goodjet, 3)",
+    ),
+    "best_system_pair_mass": (
+        "best_system_pair_mass",
+        2,
+        "in that system, the invariant mass of the pair with the largest pT: "
+        "best_system_pair_mass(goodjet, 3)",
+    ),
     "mt": ("mt", 4, "transverse mass: mt(pt, phi, met_et, met_phi)"),
     "delta_phi": ("delta_phi", 2, "|Δφ| folded into [0, π]"),
     "delta_r": ("delta_r", 4, "ΔR: delta_r(eta1, phi1, eta2, phi2)"),
@@ -247,8 +270,8 @@ def _kind(  # noqa: PLR0911 - one return per node type is the clearest form
                     text,
                     origin,
                     part,
-                    f"{kind.describe()} can only be given to pair_mass, system_mass or "
-                    f"system_pt; use their values, e.g. {kind.objects}_pt",
+                    f"{kind.describe()} can only be given to {_OBJECT_FUNCTIONS}; use their "
+                    f"values, e.g. {kind.objects}_pt",
                 )
             if kind.objects is not None:
                 groups.add(kind.objects)
@@ -473,6 +496,20 @@ def _compile(  # noqa: PLR0911 - one return per node type is the clearest form
             raise _error(
                 text, origin, node, f"{fname}() takes {arity} argument(s), not {len(node.args)}"
             )
+        if fname in _OF_SYSTEMS:
+            k = node.args[1]
+            if not (
+                isinstance(k, ast.Constant)
+                and type(k.value) is int
+                and 2 <= k.value <= MAX_SYSTEM_SIZE
+            ):
+                raise _error(
+                    text,
+                    origin,
+                    k,
+                    f"{fname}() takes the number of objects as a whole number from 2 to "
+                    f"{MAX_SYSTEM_SIZE}",
+                )
         args = [sub(a) for a in node.args]
         return _memoised(node, lambda env: _impl(impl_name)(*(a(env) for a in args)))
     what = _DESCRIBE.get(type(node), type(node).__name__)
