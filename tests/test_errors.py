@@ -246,13 +246,17 @@ def test_unknown_analysis_in_workflow_config(tmp_path: Path) -> None:
 
 
 def test_an_analysis_that_does_not_run_on_the_release_is_named(tmp_path: Path) -> None:
-    """`analyses=[w]` (or the target w) on 2025e, where w has no block: the error names the
-    analysis, the release and what runs there, not a missing rule."""
-    for args in (["--config", "release=2025e", "analyses=[w]"], ["w", "--config", "release=2025e"]):
+    """`analyses=[zprime]` (or the target zprime) on 2025e, where zprime has no block: the
+    error names the analysis, the release and what runs there, not a missing rule."""
+    for args in (
+        ["--config", "release=2025e", "analyses=[zprime]"],
+        ["zprime", "--config", "release=2025e"],
+    ):
         proc = run_snakemake("-n", *args, check=False)
         assert proc.returncode != 0
         assert (
-            "analysis 'w' does not run on release 2025e (analyses/w/analysis.yaml has no block "
+            "analysis 'zprime' does not run on release 2025e (analyses/zprime/analysis.yaml has no "
+            "block "
             "for it under releases:); the analyses of release 2025e: ['hyy'"
         ) in proc.stdout + proc.stderr
 

@@ -45,6 +45,38 @@ def test_what_changed_from_2020_to_2025e_is_in_the_descriptions() -> None:
     assert (old.counter_dtype, new.counter_dtype) == ("uint32", "int32")
 
 
+def test_demo_columns_of_2020_give_the_2025e_branches_the_models_do_not_write() -> None:
+    """translate_2020: renamed, MeV to GeV, and the derived branches (the b-tag bin from
+    MV2c10's 70 % point, JVT as a decision, tight isolation from the relative cones, trigger
+    matching), unless a model wrote the 2025e branch itself."""
+    import awkward as ak
+
+    release = Release.load("2025e")
+    pt = ak.Array([[50e3, 20e3], [40e3]])
+    columns = {
+        "lep_pt": pt,
+        "lep_ptcone30": ak.Array([[1e3, 5e3], [0.0]]),  # 0.02, 0.25, 0
+        "lep_etcone20": ak.Array([[1e3, 0.0], [8e3]]),  # 0.02, 0, 0.2
+        "jet_MV2c10": ak.Array([[0.9, 0.5], []]),
+        "jet_jvt": ak.Array([[0.95, 0.2], []]),
+        "met_et": np.array([30e3, 10e3]),
+    }
+    out = release.translate_2020(columns)
+    assert out["lep_pt"].tolist() == [[50.0, 20.0], [40.0]] and out["met"].tolist() == [30, 10]
+    assert out["lep_isTightIso"].tolist() == [[True, False], [False]]
+    assert out["lep_isTrigMatched"].tolist() == [[True, True], [True]]
+    assert out["jet_btag_quantile"].tolist() == [[4, 1], []]
+    assert out["jet_jvt"].tolist() == [[True, False], []]
+    flags = ak.Array([[False, True], [True]])
+    assert (
+        release.translate_2020({**columns, "lep_isTrigMatched": flags})[
+            "lep_isTrigMatched"
+        ].tolist()
+        == flags.tolist()
+    )
+    assert Release.load("2020").translate_2020(columns) == columns
+
+
 def test_units_and_period_shares() -> None:
     old, new = Release.load("2020"), Release.load("2025e")
     assert old.units == {"GeV": 1000.0, "MeV": 1.0, "TeV": 1e6}
@@ -162,9 +194,10 @@ def test_an_analysis_names_what_its_release_lacks(tmp_path: Path) -> None:
     assert (len(hyy.data_files), len(hyy.mc_files), hyy.lumi_pb) == (16, 6, 36000.0)
     assert hyy.top_release == "2020" and hyy.release.name == "2025e"
     with pytest.raises(AtlasodError) as err:
-        load_analysis(ANALYSES, "w", catalogue)
+        load_analysis(ANALYSES, "zprime", catalogue)
     assert str(err.value) == (
-        f"{ANALYSES / 'w' / 'analysis.yaml'}: analysis w does not run on release 2025e (it runs "
+        f"{ANALYSES / 'zprime' / 'analysis.yaml'}: analysis zprime does not run on release 2025e "
+        "(it runs "
         "on 2020); add a block for it under releases: (docs/releases.md)"
     )
     text = (ANALYSES / "hyy" / "analysis.yaml").read_text()

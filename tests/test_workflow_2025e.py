@@ -159,6 +159,100 @@ def test_2025e_hzz_selection_on_hand_made_events(tmp_path: Path) -> None:
     }
 
 
+def _top_event(row: dict) -> dict:
+    """One 2025e tt̄-like event (GeV) from a row's changes to a passing one: an electron of
+    50 GeV at η 0.5, E_T^miss 60 GeV opposite in φ, two b-tagged and two light jets."""
+    b_jets = [(120.0, 0.2, 1.0, True, 5), (90.0, -0.2, 1.6, True, 4)]
+    jets = row.get("jets", [*b_jets, (70.0, 0.6, 0.2, True, 1), (45.0, -1.2, -2.5, True, 1)])
+    lepton = {"type": 11, "eta": 0.5, "tight_iso": True, **row.get("lepton", {})}
+    return {
+        "lep_pt": [50.0],
+        "lep_eta": [lepton["eta"]],
+        "lep_phi": [0.0],
+        "lep_e": [50.0 * np.cosh(lepton["eta"])],
+        "lep_type": [lepton["type"]],
+        "lep_charge": [1],
+        "lep_isTightID": [True],
+        "lep_isTightIso": [lepton["tight_iso"]],
+        "lep_isTrigMatched": [True],
+        "jet_pt": [j[0] for j in jets],
+        "jet_eta": [j[1] for j in jets],
+        "jet_phi": [j[2] for j in jets],
+        "jet_e": [j[0] * np.cosh(j[1]) for j in jets],
+        "jet_jvt": [j[3] for j in jets],
+        "jet_btag_quantile": [j[4] for j in jets],
+        "met": row.get("met", 60.0),
+        "met_phi": row.get("met_phi", np.pi),
+        "trigE": row.get("trig", True),
+        "trigM": False,
+    }
+
+
+def test_2025e_ttbar_selection_on_hand_made_events(tmp_path: Path) -> None:
+    """The 2025e tt̄ block (the 2025 C++ framework's cuts) on events with known outcomes,
+    each failing one cut, and its top mass: the three jets of largest summed pT."""
+    from atlasod.demo.generate import complete_events, write_events
+    from atlasod.selection.chunk import process_chunk
+
+    catalogue = Catalogue.load(release="2025e")
+    ttbar = load_analysis(ANALYSES, "ttbar", catalogue)
+    light = (60.0, 0.0, 0.5, True, 1)
+    rows = [
+        {},  # passes
+        {"jets": [(120.0, 0.2, 1.0, True, 5), (90.0, -0.2, 1.6, True, 4), light]},  # 3 jets
+        {"met": 20.0},  # E_T^miss
+        {"trig": False},  # trigger
+        {"lepton": {"tight_iso": False}},  # not isolated
+        {"lepton": {"eta": 1.4}},  # an electron in the crack
+        {
+            "jets": [
+                (120.0, 0.2, 1.0, True, 5),
+                (90.0, -0.2, 1.6, True, 4),
+                light,
+                (70.0, 1.0, -1.0, False, 1),
+                (40.0, 3.0, 1.0, True, 1),
+            ]
+        },  # JVT, |η|
+        {"jets": [(120.0, 0.2, 1.0, True, 5), (90.0, -0.2, 1.6, True, 3), light, light]},  # b
+        {"met_phi": 0.0},  # mT(W) = 0
+        {"lepton": {"type": 13, "eta": 2.45}},  # a muon at |η| 2.45: passes
+    ]
+    events = [_top_event(r) for r in rows]
+    columns = {
+        k: (np.asarray if not isinstance(events[0][k], list) else ak.Array)([e[k] for e in events])
+        for k in events[0]
+    }
+    sample = ttbar.data_files[0]
+    path = tmp_path / sample.file
+    write_events(path, complete_events(columns, len(rows), sample, ttbar.release), ttbar.release)
+    result = process_chunk(ttbar, sample, str(path), 0, 1, ttbar.lumi_pb, catalogue)
+    assert {name: int(v["events"]) for name, v in result.cutflow.items()} == {
+        "all": 10,
+        "at least four jets": 9,
+        "missing ET > 30 GeV": 8,
+        "trigger": 7,
+        "exactly one good lepton": 5,
+        "at least four good jets": 4,
+        "at least two b-tagged jets": 3,
+        "mT(W) > 30 GeV": 2,
+    }
+    # the two passing events have the same jets: their top candidate is the three jets of
+    # largest vector-sum pT among the four, computed here with vector
+    import itertools
+
+    import vector
+
+    jets = [
+        vector.obj(pt=j[0], eta=j[1], phi=j[2], energy=j[0] * np.cosh(j[1]))
+        for j in zip(*(events[0][f"jet_{k}"] for k in ("pt", "eta", "phi")), strict=True)
+    ]
+    best = max(itertools.combinations(jets, 3), key=lambda c: (c[0] + c[1] + c[2]).pt)
+    m_jjj = (best[0] + best[1] + best[2]).mass
+    top = result.histograms["hist_Topmass"]
+    assert 100 < m_jjj < 250 and top.sum().value == 2
+    assert top.values()[top.axes[0].index(m_jjj)] == 2
+
+
 # The portal's folder of the 2025e files (reference 2025e §3.2), below a local server's root.
 PORTAL = "eos/opendata/atlas/rucio"
 

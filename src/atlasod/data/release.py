@@ -102,7 +102,8 @@ class Release:
 
     def translate_2020(self, columns: dict[str, Any]) -> dict[str, Any]:
         """Columns written in the 2020 schema (MeV; the demo models') in this release's:
-        renamed, energies in its unit, columns without a counterpart left out."""
+        renamed, energies in its unit, columns without a counterpart left out, and the
+        branches ``derived`` from 2020 ones (where the model did not write them itself)."""
         if self.from_2020 is None:
             return dict(columns)
         renamed, energies = self.from_2020["renamed"], self.from_2020["energies"]
@@ -113,6 +114,13 @@ class Release:
             if target is None:
                 continue
             out[target] = values * scale if name in energies else values
+        for target, rule in self.from_2020["derived"].items():
+            sources = rule["from"]
+            if (target in columns and target not in sources) or not all(
+                s in columns for s in sources
+            ):
+                continue
+            out[target] = _derived(rule, columns)
         return out
 
     def sample_name(self, file: str) -> str | None:
@@ -177,7 +185,32 @@ def _normalisation(raw: dict[str, Any]) -> dict[str, str] | None:
 def _from_2020(raw: dict[str, Any] | None) -> dict[str, Any] | None:
     if raw is None:
         return None
-    return {"renamed": dict(raw["renamed"]), "energies": frozenset(raw["energies"])}
+    derived = {}
+    for target, rule in (raw.get("derived") or {}).items():
+        if ("above" in rule) == ("below" in rule):
+            raise ValueError(f"derived {target}: give one of above and below")
+        derived[target] = {**rule, "from": list(rule["from"])}
+    return {
+        "renamed": dict(raw["renamed"]),
+        "energies": frozenset(raw["energies"]),
+        "derived": derived,
+    }
+
+
+def _derived(rule: dict[str, Any], columns: dict[str, Any]) -> Any:
+    """A derived branch: true where every ``from`` column (divided by ``relative_to``, if
+    given) is above (below) the rule's value; with ``values`` [if false, if true]."""
+    condition = None
+    for source in rule["from"]:
+        value = columns[source]
+        if "relative_to" in rule:
+            value = value / columns[rule["relative_to"]]
+        passed = value > rule["above"] if "above" in rule else value < rule["below"]
+        condition = passed if condition is None else condition & passed
+    if "values" not in rule:
+        return condition
+    low, high = rule["values"]
+    return low + (high - low) * condition  # (numpy and awkward arrays alike, no import here)
 
 
 def release_of_trees(names: list[str]) -> Release | None:
