@@ -68,14 +68,14 @@ MAX_CONSTANT_BITS = 1024
 INT64 = 2**63
 # Functions of objects' values that give one value per event; functions that take objects.
 _REDUCTIONS = {"count", "sum", "any", "all", "max", "min"}
-_OF_OBJECTS = {
+_OF_OBJECTS = (
     "pair_mass",
     "system_mass",
     "system_pt",
     "best_system_mass",
     "best_system_pair_mass",
-}
-_OBJECT_FUNCTIONS = "pair_mass, system_mass, system_pt, best_system_mass or best_system_pair_mass"
+)
+_OBJECT_FUNCTIONS = f"{', '.join(_OF_OBJECTS[:-1])} or {_OF_OBJECTS[-1]}"  # for messages
 # functions of the k-object combinations of each event: k is a constant from 2 to
 # MAX_SYSTEM_SIZE, which bounds their cost (C(n, k) combinations of n objects)
 _OF_SYSTEMS = {"best_system_mass", "best_system_pair_mass"}
