@@ -10,7 +10,10 @@ count too: a type from a stage above would be a dependency all the same.
 from __future__ import annotations
 
 import ast
+import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 from .conftest import REPO
@@ -167,3 +170,25 @@ def test_a_wrong_import_fails_the_checks(tmp_path: Path) -> None:
     catalogue.write_text(catalogue.read_text() + "\nfrom atlasod.data.fetch import fetch_file\n")
     found = cycles(import_graph(copy))
     assert any({"data.catalogue", "data.fetch"} <= set(c) for c in found), found
+
+
+# The Snakefile plans a run where the package's heavy dependencies are not installed
+# (reana-client validate parses it with only Snakemake 7 and PyYAML), so what
+# workflows/rules/common.smk imports from atlasod must not pull in any of these.
+HEAVY = ("numpy", "awkward", "vector", "uproot", "hist", "matplotlib", "iminuit")
+
+
+def test_the_snakefiles_imports_from_the_package_are_light() -> None:
+    common = (REPO / "workflows" / "rules" / "common.smk").read_text(encoding="utf-8")
+    imports = re.findall(r"^from atlasod[\w.]* import (?:\([^)]*\)|[^\n]*)", common, re.M)
+    assert len(imports) >= 5, imports  # the scan sees them
+    code = "\n".join(
+        [
+            "import sys",
+            f"sys.path.insert(0, {str(REPO / 'src')!r})",
+            *imports,
+            f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))",
+        ]
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "", f"common.smk's imports pull in {out.stdout.strip()}"

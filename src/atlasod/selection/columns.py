@@ -406,10 +406,6 @@ def system_pt(objects: Objects) -> Column:
     return Column(np.asarray(_system(objects).pt))
 
 
-# The largest k of best_system_mass(objects, k): C(n, k) combinations per event of n objects.
-MAX_SYSTEM_SIZE = 4
-
-
 def _combinations(shape: Shape, k: int) -> tuple[np.ndarray, list[np.ndarray]]:
     """Every k-combination of each event's objects (positions i < j < ... in object order):
     the event of each combination, events in order and an event's combinations in
@@ -448,9 +444,7 @@ def _best_system(objects: Objects, k: Any) -> tuple[np.ndarray, np.ndarray, list
     """The k objects whose vector sum has the largest pT, per event (the first such
     combination in object order): the events that have one, the sum's four-momenta and
     the k members' four-momenta (vector numpy arrays)."""
-    k = int(k)
-    if not 2 <= k <= MAX_SYSTEM_SIZE:
-        raise AtlasodError(f"a system of {k} objects: k must be 2 to {MAX_SYSTEM_SIZE}")
+    k = int(k)  # 2 to expressions.MAX_SYSTEM_SIZE: checked when the expression is compiled
     fields = [float64(objects.fields[f].content) for f in _four_momentum_fields(objects)]
     shape = objects.fields["pt"].shape
     assert shape is not None

@@ -29,7 +29,11 @@ from typing import Any
 
 from atlasod.data.release import Release, available
 from atlasod.errors import AtlasodError
-from atlasod.selection.columns import MAX_SYSTEM_SIZE
+
+# The largest k of best_system_mass(objects, k): C(n, k) combinations per event of n
+# objects.  This module stays free of numpy and awkward (the Snakefile plans with it where
+# they are not installed, REANA's client), so the limit is kept here, not in columns.
+MAX_SYSTEM_SIZE = 4
 
 # Constants of every release; the units (GeV, MeV, TeV in the files' unit) are the release's.
 MATH_CONSTANTS: dict[str, float] = {"pi": math.pi}
