@@ -129,6 +129,97 @@ def test_best_system_agrees_with_the_ttbar_module() -> None:
     assert np.array_equal(w.content, m_jj)
 
 
+def _leptons(pt, phi, flavour, charge) -> Objects:
+    """Massless leptons at η = 0 (E = pT), per event lists of each field."""
+    fields = {"pt": pt, "eta": [[0.0] * len(p) for p in pt], "phi": phi, "E": pt}
+    return _jets({**fields, "type": flavour, "charge": charge})
+
+
+PAIRS = KNOWN | {"goodlep_type", "goodlep_charge", "goodlep_phi"}
+
+
+def pairs(text: str, env: dict) -> list:
+    return compile_expression(text, PAIRS, ORIGIN, units=UNITS)(env).to_awkward().tolist()
+
+
+def test_sfos_pair_against_hand_calculation() -> None:
+    """Massless back-to-back leptons of pT a and b have m = 2 sqrt(ab); at 90° m² = 2ab."""
+    env = {
+        "goodlep": _leptons(
+            # event 0: e+ e- (m 90) and a muon: the W lepton is object 2
+            # event 1: mu+ mu- mu+: pairs (0,1) m = 2*sqrt(45*40) = 84.85, (1,2) m = 2*sqrt(40*50)
+            #          = 89.44 (closer to 91.18): the pair (1, 2), the other object is 0
+            # event 2: e+ e+ mu-: no pair of the same flavour and opposite charge
+            # event 3: e- e+ only: a pair, no third object
+            # event 4: mu- e+ e-: the pair (1, 2), the other is 0; pT of the pair 0 (back to back)
+            pt=[
+                [45.0, 45.0, 30.0],
+                [45.0, 40.0, 50.0],
+                [45.0, 45.0, 30.0],
+                [45.0, 45.0],
+                [20.0, 45.0, 45.0],
+            ],
+            phi=[
+                [0.0, np.pi, 1.0],
+                [0.0, np.pi, 0.0],
+                [0.0, np.pi, 1.0],
+                [0.0, np.pi],
+                [1.0, 0.0, np.pi],
+            ],
+            flavour=[[11, 11, 13], [13, 13, 13], [11, 11, 13], [11, 11], [13, 11, 11]],
+            charge=[[1, -1, 1], [1, -1, 1], [1, 1, -1], [-1, 1], [-1, 1, -1]],
+        )
+    }
+    mass = pairs("sfos_pair_mass(goodlep, 91.18)", env)
+    assert mass[0] == pytest.approx(90.0)
+    assert mass[1] == pytest.approx(2 * np.sqrt(40 * 50))
+    assert mass[2] is None
+    assert mass[3] == pytest.approx(90.0)
+    assert mass[4] == pytest.approx(90.0)
+    assert pairs("sfos_pair_other(goodlep, 91.18)", env) == [2.0, 0.0, None, None, 0.0]
+    pt = pairs("sfos_pair_pt(goodlep, 91.18)", env)
+    assert pt[1] == pytest.approx(10.0) and pt[4] == pytest.approx(0.0, abs=1e-9)
+    # the W lepton's values through an index per event
+    env["goodlep_pt"] = env["goodlep"].pt
+    w_pt = pairs("goodlep_pt[sfos_pair_other(goodlep, 91.18)]", env)
+    assert w_pt == [30.0, 45.0, None, None, 20.0]
+    # a per-event index that is not a whole number, negative or past the objects: missing
+    index = {
+        "goodlep_pt": env["goodlep"].pt,
+        "met_et": from_awkward(ak.Array([0.5, -1.0, 3.0, 1.0, 0.0])),
+    }
+    assert pairs("goodlep_pt[met_et]", index) == [None, None, None, 45.0, 20.0]
+
+
+def test_sfos_pair_other_among_four() -> None:
+    """Four leptons: each position of the pair gives the first object outside it."""
+    cases = {(0, 1): 2.0, (0, 2): 1.0, (0, 3): 1.0, (1, 2): 0.0, (1, 3): 0.0, (2, 3): 0.0}
+    for (i, j), other in cases.items():
+        flavour = [13, 13, 13, 13]
+        flavour[i] = flavour[j] = 11
+        charge = [1, 1, 1, 1]
+        charge[j] = -1
+        env = {
+            "goodlep": _leptons(
+                [[40.0, 41.0, 42.0, 43.0]], [[0.0, 1.0, 2.0, 3.0]], [flavour], [charge]
+            )
+        }
+        assert pairs("sfos_pair_other(goodlep, 91.18)", env) == [other], (i, j)
+
+
+def test_sfos_pair_needs_leptons() -> None:
+    known = KNOWN | {"goodjet", "goodjet_pt", "goodjet_charge"}
+    with pytest.raises(ExpressionError) as err:
+        compile_expression("sfos_pair_mass(goodjet, 91.18*GeV)", known, ORIGIN, units=UNITS)
+    assert str(err.value) == (
+        "analyses/x/analysis.yaml:12:26: sfos_pair_mass() needs objects with a flavour and a "
+        "charge (goodjet has no type): leptons, e.g. goodlep (at 'goodjet' in "
+        "'sfos_pair_mass(goodjet, 91.18*GeV)')"
+    )
+    expr = compile_expression("sfos_pair_pt(goodlep, 91.18*GeV)", PAIRS, ORIGIN, units=UNITS)
+    assert {"goodlep_type", "goodlep_charge"} <= expr.names  # read with the four-momenta
+
+
 @pytest.mark.parametrize("k", ["1", "5", "2.0", "count(goodlep_pt)"])
 def test_best_system_size_is_a_small_constant(k: str) -> None:
     with pytest.raises(ExpressionError) as err:
@@ -189,10 +280,12 @@ def test_what_an_expression_gives_is_known_before_any_event(text: str, kind: Kin
         (
             "goodlep > 1",
             "the objects goodlep can only be given to pair_mass, system_mass, system_pt, "
-            "best_system_mass or best_system_pair_mass; use their values, e.g. goodlep_pt "
+            "best_system_mass, best_system_pair_mass, sfos_pair_mass, sfos_pair_pt or "
+            "sfos_pair_other; use their values, e.g. goodlep_pt "
             "(at 'goodlep'",
         ),
         ("system_mass(goodlep_pt)", "system_mass() takes objects (e.g. goodlep) first"),
+        ("goodlep_pt[goodlep_pt]", "an index must be one value per event (a number, or e.g."),
         ("met_et > 10**10**10", "this constant is too large to compute (at '10**10**10'"),
         ("met_et > 1 / (2 - 2)", "this constant divides by zero (at '1 / (2 - 2)'"),
         ("met_et > 1e308 * 10", "this constant is not a finite number (at '1e308 * 10'"),
@@ -247,7 +340,7 @@ def test_intermediate_results_written_in_place_give_the_right_values() -> None:
         ("lambda: 1", "lambda is not allowed"),
         ("[x for x in lep_pt]", "comprehension is not allowed"),
         ("abs(x=lep_pt)", "keyword arguments are not allowed"),
-        ("lep_pt[1:2]", "an index must be a constant integer"),
+        ("lep_pt[1:2]", "an index must be a whole number"),
         ("count(lep_pt, lep_eta)", "count() takes 1 argument(s), not 2"),
         ("'text'", "constant 'text' is not a number"),
     ],

@@ -486,3 +486,70 @@ def best_system_pair_mass(objects: Objects, k: Any) -> Column:
     pair_mass = np.stack([np.asarray(p.mass) for p in pairs], axis=1)
     choice = np.argmax(pair_pt, axis=1)
     return _per_event(pair_mass[np.arange(len(choice)), choice], events, n_events)
+
+
+def _sfos_pair(objects: Objects, target: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, Any]:
+    """Per event, the pair of objects of the same flavour (``type``) and opposite charge
+    whose invariant mass is closest to ``target`` (the first such pair, pairs i < j in
+    object order): the events that have one, the two objects' flat positions and the
+    pair's four-momenta (a vector numpy array)."""
+    shape = objects.fields["pt"].shape
+    assert shape is not None
+    event, (a, b) = _combinations(shape, 2)
+    flavour, charge = objects.fields["type"].content, objects.fields["charge"].content
+    ok = (flavour[a] == flavour[b]) & (float64(charge[a]) * float64(charge[b]) < 0)
+    event, a, b = event[ok], a[ok], b[ok]
+    fields = [float64(objects.fields[f].content) for f in _four_momentum_fields(objects)]
+    pair = _momenta(*(f[a] for f in fields)) + _momenta(*(f[b] for f in fields))
+    if len(event) == 0:
+        return event, a, b, pair
+    best = _first_maximum(event, -np.abs(np.asarray(pair.mass) - float(target)))
+    return event[best], a[best], b[best], pair[best]
+
+
+def sfos_pair_mass(objects: Objects, target: Any) -> Column:
+    """Invariant mass of the same-flavour, opposite-charge pair closest to ``target`` (a Z
+    candidate: sfos_pair_mass(goodlep, 91.18*GeV)); missing in events without such a pair."""
+    events, _, _, pair = _sfos_pair(objects, target)
+    return _per_event(np.asarray(pair.mass), events, len(objects.fields["pt"]))
+
+
+def sfos_pair_pt(objects: Objects, target: Any) -> Column:
+    """pT of the vector sum of that pair; missing in events without one."""
+    events, _, _, pair = _sfos_pair(objects, target)
+    return _per_event(np.asarray(pair.pt), events, len(objects.fields["pt"]))
+
+
+def sfos_pair_other(objects: Objects, target: Any) -> Column:
+    """The index (0, 1, ...) among the event's objects of the first object not in that pair
+    (WZ's W lepton: goodlep_pt[sfos_pair_other(goodlep, 91.18*GeV)]); missing in events
+    without a pair or without a third object."""
+    events, a, b, _ = _sfos_pair(objects, target)
+    shape = objects.fields["pt"].shape
+    assert shape is not None
+    n_events = len(shape)
+    i, j = a - shape.offsets[events], b - shape.offsets[events]  # i < j, positions in event
+    other = np.where(i > 0, 0, np.where(j > 1, 1, 2))  # the first index that is neither
+    has = other < shape.counts[events]
+    return _per_event(other[has].astype(np.float64), events[has], n_events)
+
+
+def at_event_index(x: Any, index: Column) -> Column:
+    """``x[index]`` with one index per event (a whole number, as
+    :func:`sfos_pair_other` gives): the value of that object, missing where the index is
+    missing, not a whole number or past the event's objects."""
+    x, shape = _jagged(x, "an index")
+    if index.shape is not None:
+        raise AtlasodError("an index must be one value per event (e.g. goodlep_pt[0])")
+    values = float64(index.content)
+    whole = np.isfinite(values) & (values == np.floor(values)) & (values >= 0)
+    idx = np.where(whole, values, 0).astype(np.int64)
+    has = whole & (idx < shape.counts)
+    if index.valid is not None:
+        has &= index.valid
+    positions = np.where(has, shape.offsets[:-1] + idx, 0)
+    valid = has if x.valid is None else has & x.valid[positions]
+    content = x.content
+    if len(content) == 0:
+        return Column(np.zeros(len(shape), dtype=float64(content).dtype), None, has)
+    return Column(float64(content[positions]), None, valid)

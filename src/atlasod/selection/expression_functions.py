@@ -15,6 +15,7 @@ import numpy as np
 
 from atlasod.selection.columns import (  # noqa: F401 - the language's functions, found by name
     at,
+    at_event_index,
     best_system_mass,
     best_system_pair_mass,
     count,
@@ -27,6 +28,9 @@ from atlasod.selection.columns import (  # noqa: F401 - the language's functions
     logical_not,
     mass,
     pair_mass,
+    sfos_pair_mass,
+    sfos_pair_other,
+    sfos_pair_pt,
     system_mass,
     system_pt,
     where,

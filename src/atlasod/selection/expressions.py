@@ -10,7 +10,8 @@ into functions of awkward arrays.  Allowed:
   variables defined earlier in the same analysis;
 - arithmetic ``+ - * / ** %``, comparisons (chained too), ``and``/``or``/``not`` (element-wise),
   ``&``/``|``/``~``, ``x if cond else y``;
-- indexing by a constant integer, ``goodlep_pt[0]``;
+- indexing by a whole number, ``goodlep_pt[0]``, or by one per event,
+  ``goodlep_pt[sfos_pair_other(goodlep, 91.18*GeV)]``;
 - calls of the functions in :data:`FUNCTIONS` with positional arguments.
 
 Everything else (attribute access, imports, lambdas, comprehensions, names starting with an
@@ -78,11 +79,17 @@ _OF_OBJECTS = (
     "system_pt",
     "best_system_mass",
     "best_system_pair_mass",
+    "sfos_pair_mass",
+    "sfos_pair_pt",
+    "sfos_pair_other",
 )
 _OBJECT_FUNCTIONS = f"{', '.join(_OF_OBJECTS[:-1])} or {_OF_OBJECTS[-1]}"  # for messages
 # functions of the k-object combinations of each event: k is a constant from 2 to
 # MAX_SYSTEM_SIZE, which bounds their cost (C(n, k) combinations of n objects)
 _OF_SYSTEMS = {"best_system_mass", "best_system_pair_mass"}
+# functions of the pairs of same flavour and opposite charge: the objects' type and charge
+# are read with their four-momenta
+_OF_PAIRS = {"sfos_pair_mass", "sfos_pair_pt", "sfos_pair_other"}
 
 
 @dataclass(frozen=True)
@@ -141,6 +148,19 @@ FUNCTIONS: dict[str, tuple[str, int, str]] = {
         2,
         "in that system, the invariant mass of the pair with the largest pT: "
         "best_system_pair_mass(goodjet, 3)",
+    ),
+    "sfos_pair_mass": (
+        "sfos_pair_mass",
+        2,
+        "invariant mass of the same-flavour, opposite-charge pair whose mass is closest to m "
+        "(a Z candidate): sfos_pair_mass(goodlep, 91.18*GeV)",
+    ),
+    "sfos_pair_pt": ("sfos_pair_pt", 2, "pT of that pair: sfos_pair_pt(goodlep, 91.18*GeV)"),
+    "sfos_pair_other": (
+        "sfos_pair_other",
+        2,
+        "index of the first object not in that pair (WZ's W lepton): "
+        "goodlep_pt[sfos_pair_other(goodlep, 91.18*GeV)]",
     ),
     "mt": ("mt", 4, "transverse mass: mt(pt, phi, met_et, met_phi)"),
     "delta_phi": ("delta_phi", 2, "|Δφ| folded into [0, π]"),
@@ -298,6 +318,14 @@ def _kind(  # noqa: PLR0911 - one return per node type is the clearest form
         if kind.objects is None or kind.handle:
             raise _error(
                 text, origin, node, "an index needs values per object (e.g. goodlep_pt[0])"
+            )
+        if of(node.slice) != PER_EVENT:
+            raise _error(
+                text,
+                origin,
+                node.slice,
+                "an index must be one value per event (a number, or e.g. "
+                "sfos_pair_other(goodlep, 91.18*GeV))",
             )
         return PER_EVENT
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
@@ -473,10 +501,13 @@ def _compile(  # noqa: PLR0911 - one return per node type is the clearest form
         return lambda env: _impl("where")(cond(env), yes(env), no(env))
     if isinstance(node, ast.Subscript):
         index = node.slice
-        if not (isinstance(index, ast.Constant) and isinstance(index.value, int)) or isinstance(
-            index.value, bool
-        ):
-            raise _error(text, origin, node, "an index must be a constant integer, e.g. x[0]")
+        if isinstance(index, ast.Slice | ast.Tuple):
+            raise _error(text, origin, node, "an index must be a whole number, e.g. x[0]")
+        if not isinstance(index, ast.Constant):  # one index per event: a whole number each
+            values, per_event = sub(node.value), sub(index)
+            return _memoised(node, lambda env: _impl("at_event_index")(values(env), per_event(env)))
+        if not isinstance(index.value, int) or isinstance(index.value, bool):
+            raise _error(text, origin, node, "an index must be a whole number, e.g. x[0]")
         if index.value < 0:
             raise _error(text, origin, node, "an index must not be negative")
         values, i = sub(node.value), index.value
@@ -514,6 +545,18 @@ def _compile(  # noqa: PLR0911 - one return per node type is the clearest form
                     f"{fname}() takes the number of objects as a whole number from 2 to "
                     f"{MAX_SYSTEM_SIZE}",
                 )
+        if fname in _OF_PAIRS and isinstance(node.args[0], ast.Name):
+            objects = node.args[0].id
+            missing = [f for f in ("type", "charge") if f"{objects}_{f}" not in known]
+            if objects in known and missing:
+                raise _error(
+                    text,
+                    origin,
+                    node.args[0],
+                    f"{fname}() needs objects with a flavour and a charge ({objects} has no "
+                    f"{' and no '.join(missing)}): leptons, e.g. goodlep",
+                )
+            names.update({f"{objects}_type", f"{objects}_charge"} & known)
         args = [sub(a) for a in node.args]
         return _memoised(node, lambda env: _impl(impl_name)(*(a(env) for a in args)))
     what = _DESCRIBE.get(type(node), type(node).__name__)
