@@ -8,6 +8,11 @@
   [``low``, ``high``];
 - ``lepton_met``: W-like events, a lepton and a neutrino from a resonance of ``mass`` (the
   Jacobian peak in mT), over a background of a lepton with little missing ET;
+- ``pair_lepton_met``: three leptons, WZ-like: a same-flavour, opposite-charge pair from
+  a resonance of ``mass`` (as ``resonance``) and, in signal events, a lepton and a
+  neutrino from a W of ``w_mass`` and ``w_width`` (the Jacobian peak in mT); background
+  events have the pair, a soft lepton (pT 20 GeV + an exponential of 15 GeV) and little,
+  unrelated missing ET (an exponential of ``background_met`` GeV);
 - ``lepton_jets``: one lepton, missing ET and jets, each group a process of ``processes``:
   ``ttbar`` (tt̄ → bℓν bqq̄ with m(tt̄) falling from ``ttbar_mass.low``), ``resonance``
   (tt̄ from a resonance of ``mass`` and ``width``: a Z′), ``single_top`` and ``w_jets``;
@@ -143,6 +148,41 @@ def _lepton_met(ctx: DemoContext, signal: np.ndarray, p: dict[str, Any]) -> dict
     out["trigM"] = cols["type"][:, 0] == 13
     out["met_et"] = np.clip(met, 0, None) * 1000.0
     out["met_phi"] = met_phi
+    return out
+
+
+def _pair_lepton_met(ctx: DemoContext, signal: np.ndarray, p: dict[str, Any]) -> dict[str, Any]:
+    rng, n = ctx.rng, ctx.n_events
+    z1, z2 = _decay(rng, _masses(rng, np.ones(n, dtype=bool), p), 2)
+    w_mass = float(p.get("w_mass", 80.379))
+    mass = w_mass + 0.5 * float(p.get("w_width", 2.085)) * np.tan(np.pi * (rng.random(n) - 0.5))
+    w = resonance(rng, np.clip(mass, 0.6 * w_mass, 1.4 * w_mass), pt_scale=20.0, eta_sigma=1.0)
+    lep, nu = two_body_decay(rng, w, 0.0, 0.0)
+    fake = massless(
+        20 + rng.exponential(15.0, n), rng.uniform(-2.4, 2.4, n), rng.uniform(-np.pi, np.pi, n)
+    )
+    third = vector.array(
+        {
+            name: np.where(signal, np.asarray(getattr(lep, name)), np.asarray(getattr(fake, name)))
+            for name in ("pt", "eta", "phi", "mass")
+        }
+    )
+    cols = stack_objects(z1, z2, third)
+    order = cols.pop("order")
+    pair_flavour = rng.choice(p["flavours"], size=n)
+    flavour = np.stack([pair_flavour, pair_flavour, rng.choice(p["flavours"], size=n)], axis=1)
+    sign = np.where(rng.random(n) < 0.5, 1, -1)
+    charge = np.stack([sign, -sign, np.where(rng.random(n) < 0.5, 1, -1)], axis=1)
+    cols["type"] = np.take_along_axis(flavour, order, axis=1)
+    cols["charge"] = np.take_along_axis(charge, order, axis=1)
+    cols.update(good_lepton_quality(rng, cols["pt"]))
+    out = jagged_branches("lep", cols, np.full(n, 3))
+    out["trigE"] = np.any(cols["type"] == 11, axis=1)
+    out["trigM"] = np.any(cols["type"] == 13, axis=1)
+    met = np.asarray(nu.pt) + rng.normal(0, p["resolution"], n)
+    background_met = rng.exponential(float(p.get("background_met", 12.0)), n)
+    out["met_et"] = np.clip(np.where(signal, met, background_met), 0, None) * 1000.0
+    out["met_phi"] = np.where(signal, np.asarray(nu.phi), rng.uniform(-np.pi, np.pi, n))
     return out
 
 
@@ -412,7 +452,12 @@ def _large_r_jets(rng: np.random.Generator, top: np.ndarray, p: dict[str, Any]) 
     return jagged_branches("largeRjet", cols, counts)
 
 
-MODELS = {"resonance": _objects, "lepton_met": _lepton_met, "lepton_jets": _lepton_jets}
+MODELS = {
+    "resonance": _objects,
+    "lepton_met": _lepton_met,
+    "pair_lepton_met": _pair_lepton_met,
+    "lepton_jets": _lepton_jets,
+}
 
 
 def generate_events(ctx: DemoContext) -> DemoEvents:

@@ -7,6 +7,7 @@ physics module from the file, so adding an analysis means adding a folder.
 
 from __future__ import annotations
 
+import difflib
 import importlib.util
 import sys
 import traceback
@@ -234,6 +235,7 @@ class Analysis:
             )
         self._check_fit(config_path)
         self.demo: dict[str, Any] = raw.get("demo", {})
+        self._check_demo_groups(config_path)
         self.selection_options: dict[str, Any] = raw.get("selection", {})
         self.declarative: DeclarativeSelection | None = None
         has_module = (folder / SELECTION_NAME).is_file()
@@ -256,6 +258,22 @@ class Analysis:
                 f"{config_path}: the analysis needs either {SELECTION_NAME} or a declarative "
                 "selection (cuts:, with objects: and variables:)"
             )
+
+    def _check_demo_groups(self, config_path: Path) -> None:
+        """The groups named in the demo block's composition and data_over_mc_groups are
+        groups of the analysis (a name with a comma must be quoted in a YAML flow mapping:
+        {"ZZ,WW": 0.1}, not {ZZ,WW: 0.1}, which is two keys)."""
+        groups = [g.name for g in self.groups]
+        for key in ("composition", "data_over_mc_groups"):
+            for name in self.demo.get(key) or {}:
+                if name not in groups:
+                    close = difflib.get_close_matches(str(name), groups, n=1)
+                    hint = f"; did you mean {close[0]!r}?" if close else ""
+                    raise AtlasodError(
+                        f"{config_path}: demo.{key}: {name!r} is not a group of the analysis "
+                        f"(its groups: {', '.join(groups)}){hint}; a name with a comma needs "
+                        'quotes in {...}: "ZZ,WW"'
+                    )
 
     def _check_skim(self, skim: str, key: str) -> None:
         if skim not in self.release.skims:

@@ -172,21 +172,26 @@ def process_chunk(
     cutflow: dict[str, dict[str, float]] = {}
     t0, done = time.monotonic(), 0
     LOG.info("%s: chunk %d/%d, entries %d-%d", sample.file, index + 1, n_chunks, start, stop)
-    try:
-        for arrays in read_batches(tree, branches, start, stop):
-            accumulate(
-                histograms, cutflow, analysis, sample, arrays, catalogue, lumi_pb, select_options
-            )
-            done += len(arrays)
-            rate = done / max(time.monotonic() - t0, 1e-9)
-            LOG.info("%s: %d/%d entries (%.0f events/s)", sample.file, done, stop - start, rate)
-    except AtlasodError:
-        raise
-    except (OSError, ValueError, uproot.deserialization.DeserializationError) as exc:
-        raise AtlasodError(
-            f"{location}: failed reading entries {start}-{stop} ({one_line(exc)}); "
-            "the file may be truncated or corrupt: delete it and fetch it again"
-        ) from exc
+    batches = read_batches(tree, branches, start, stop)
+    while True:
+        # only reading is blamed on the file: an error of the selection is its own
+        try:
+            arrays = next(batches, None)
+        except AtlasodError:
+            raise
+        except (OSError, ValueError, uproot.deserialization.DeserializationError) as exc:
+            raise AtlasodError(
+                f"{location}: failed reading entries {start}-{stop} ({one_line(exc)}); "
+                "the file may be truncated or corrupt: delete it and fetch it again"
+            ) from exc
+        if arrays is None:
+            break
+        accumulate(
+            histograms, cutflow, analysis, sample, arrays, catalogue, lumi_pb, select_options
+        )
+        done += len(arrays)
+        rate = done / max(time.monotonic() - t0, 1e-9)
+        LOG.info("%s: %d/%d entries (%.0f events/s)", sample.file, done, stop - start, rate)
     return ChunkResult(histograms, cutflow, stop - start)
 
 

@@ -335,7 +335,8 @@ def _selected(value: Any, mask: Any, events: Any) -> Any:
     if isinstance(value, Column):
         if value.jagged:
             assert value.shape is not None
-            return Selector(Column(mask).repeated(value.shape))(value).to_awkward()
+            # the selected events' lists (the objects of the other events dropped first)
+            return Selector(Column(mask).repeated(value.shape))(value).to_awkward()[events]
         return value.selected_events(events)
     value = np.asarray(value)
     if value.ndim == 0:
