@@ -190,6 +190,44 @@ def test_unknown_sample_in_analysis(tmp_path: Path, catalogue: Catalogue) -> Non
         load_analysis(root, "hyy", catalogue)
 
 
+def test_a_demo_composition_that_names_no_group_is_refused(
+    tmp_path: Path, catalogue: Catalogue
+) -> None:
+    """{ZZ,WW: 0.1} in a YAML flow mapping is two keys, ZZ and WW: neither is a group."""
+    root = _copy_analysis(tmp_path, "wz")
+    config = root / "wz" / "analysis.yaml"
+    text = config.read_text()
+    assert '"ZZ,WW": 0.1' in text
+    config.write_text(text.replace('"ZZ,WW": 0.1', "ZZ,WW: 0.1"))
+    with pytest.raises(AtlasodError) as err:
+        load_analysis(root, "wz", catalogue)
+    assert str(err.value) == (
+        f"{config}: demo.composition: 'ZZ' is not a group of the analysis (its groups: Other, "
+        'V+jets, ZZ,WW, WZ); a name with a comma needs quotes in {...}: "ZZ,WW"'
+    )
+
+
+def test_an_error_of_the_selection_is_not_blamed_on_the_file(
+    tmp_path: Path, catalogue: Catalogue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A selection that fails on the events it reads names the selection, not a corrupt
+    file (the chunk step only blames reading on the file)."""
+    from atlasod.selection import chunk
+
+    hyy = load_analysis(ANALYSES, "hyy", catalogue)
+    sample = hyy.data_files[0]
+    path = tmp_path / sample.file
+    generate_file(hyy, catalogue, sample, path, seed=1, scale=0.01)
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise ValueError("operands could not be broadcast together")
+
+    monkeypatch.setattr(chunk, "accumulate", broken)
+    with pytest.raises(ValueError, match="operands could not be broadcast") as err:
+        chunk.process_chunk(hyy, sample, str(path), 0, 1, 10064.0, catalogue)
+    assert "corrupt" not in str(err.value)
+
+
 def test_cli_reports_errors_without_traceback(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
