@@ -1,11 +1,14 @@
 """The chunk step against the read floor and ROOT's RDataFrame, on files in the real layout.
 
     python benchmarks/bench_engine.py [--analyses hyy hzz ttbar] [--repeat 2] [--scale 1]
+                                      [--release 2020|2025e] [--memory]
 
 For each analysis it generates (once, cached in ``benchmarks/.cache/``) a large demo data
-file, rewrites it with ROOT in the layout of the real 2020 files (``tools/real_layout.py``:
-``std::vector<T>`` branches, ``UInt_t`` counters, ZLIB level 1) and then measures, side by
-side and interleaved in one run:
+file, rewrites it with ROOT in the layout of the real files of the release
+(``tools/real_layout.py``: ``std::vector<T>`` branches, ZLIB level 1; 2020: tree ``mini``,
+MeV, ``UInt_t`` counters; 2025e, the 2025 education release: tree ``analysis``, GeV,
+``Int_t`` counters, its branch names) and then measures, side by side and interleaved in
+one run:
 
 - uproot reading and decompressing the branches the selection needs (the read floor), as
   the chunk step reads them (plain file reads, branches in groups, batches within a memory
@@ -17,7 +20,12 @@ side and interleaved in one run:
 
 It prints seconds and events/s/core (best of ``--repeat``), the ratios chunk step / read and
 RDataFrame / chunk step, and checks that RDataFrame selects the same number of events.
-ROOT runs in its own environment (``make root-env``); ``--root-python`` names it.
+``--memory`` also measures the peak memory (GNU time) of one chunk job (``atlasod process``
+in its own process, the file's first chunk of at most 500 k entries, as the workflow splits
+it). An analysis that does not run on the release yet (no ``releases:`` block for it in its
+``analysis.yaml``) is said so and not measured; one whose folder has changes not committed
+is measured with them, and said so. ROOT runs in its own environment (``make root-env``);
+``--root-python`` names it.
 """
 
 from __future__ import annotations
@@ -28,6 +36,8 @@ import logging
 import math
 import os
 import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -37,27 +47,45 @@ import uproot
 from atlasod.data.catalogue import Catalogue
 from atlasod.data.trees import READ_STEP, open_tree, read_batches
 from atlasod.demo.generate import demo_event_count, generate_file
-from atlasod.selection.analysis import load_analysis
+from atlasod.selection.analysis import analysis_releases, load_analysis
 from atlasod.selection.chunk import process_chunk
 
 REPO = Path(__file__).resolve().parents[1]
 CACHE = Path(__file__).resolve().parent / ".cache"
 LUMI_PB = 10064.0
-# (analysis, data file, events) of each benchmark: the largest data file of each analysis
+DEFAULT_RELEASE = "2020"
+# (data file, events) of each benchmark per release and analysis: the largest data file of
+# each analysis (2025e: data16_periodL in every skim), the same numbers of events
 SAMPLES = {
-    "hyy": ("data_D.GamGam", 5_000_000),
-    "hzz": ("data_D.4lep", 2_000_000),
-    "ttbar": ("data_D.1lep", 2_000_000),
+    "2020": {
+        "hyy": ("data_D.GamGam", 5_000_000),
+        "hzz": ("data_D.4lep", 2_000_000),
+        "ttbar": ("data_D.1lep", 2_000_000),
+        "wz": ("data_D.3lep", 2_000_000),  # the real file is small (8.5 MB): a rate, not a size
+    },
+    "2025e": {
+        "hyy": ("ODEO_FEB2025_v0_GamGam_data16_periodL.GamGam", 5_000_000),
+        "hzz": ("ODEO_FEB2025_v0_exactly4lep_data16_periodL.exactly4lep", 2_000_000),
+        "ttbar": ("ODEO_FEB2025_v0_1LMET30_data16_periodL.1LMET30", 2_000_000),
+    },
 }
+# entries of a chunk job (the workflow's default chunk_entries), for --memory
+CHUNK_ENTRIES = 500_000
+
+
+def cache_dir(release: str) -> Path:
+    """Where a release's benchmark files are kept (2020's where they always were)."""
+    return CACHE if release == DEFAULT_RELEASE else CACHE / release
 
 
 def real_layout_file(name: str, catalogue: Catalogue, size: float, root_python: str) -> Path:
     """The benchmark file of ``name`` in the real layout (generated and converted once)."""
     analysis = load_analysis(REPO / "analyses", name, catalogue)
-    stem, events = SAMPLES[name]
+    release = analysis.release.name
+    stem, events = SAMPLES[release][name]
     sample = analysis.file(stem)
     scale = math.ceil(events * size / demo_event_count(analysis, sample, 1.0))
-    demo = CACHE / name / f"scale{scale}" / sample.file
+    demo = cache_dir(release) / name / f"scale{scale}" / sample.file
     real = demo.with_name(f"real.{sample.file}")
     if not demo.exists():
         n = demo_event_count(analysis, sample, scale)
@@ -66,20 +94,51 @@ def real_layout_file(name: str, catalogue: Catalogue, size: float, root_python: 
     if not real.exists():
         print(f"rewriting {demo.name} in the real layout with ROOT ...", flush=True)
         tool = str(REPO / "tools" / "real_layout.py")
-        subprocess.run([root_python, "-W", "ignore", tool, str(demo), str(real)], check=True)
+        options = [] if release == DEFAULT_RELEASE else ["--release", release]
+        cmd = [root_python, "-W", "ignore", tool, *options, str(demo), str(real)]
+        subprocess.run(cmd, check=True)
     return real
 
 
-def rdf(root_python: str, name: str, path: Path, threads: int) -> dict[str, float]:
+def rdf(root_python: str, name: str, path: Path, threads: int, release: str) -> dict[str, float]:
     script = str(REPO / "benchmarks" / "rdf_selections.py")
     cmd = [root_python, "-W", "ignore", script, name, str(path), "--threads", str(threads)]
+    cmd += ["--release", release]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def bench(name: str, path: Path, catalogue: Catalogue, repeat: int, root_python: str) -> None:
+def peak_memory_mb(name: str, stem: str, path: Path, release: str, entries: int) -> float:
+    """Peak RSS (MB, GNU time) of one chunk job run as its own process: the file's first
+    chunk when the workflow splits it into chunks of at most ``CHUNK_ENTRIES``."""
+    n_chunks = max(1, math.ceil(entries / CHUNK_ENTRIES))
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "time.txt"
+        cmd = ["/usr/bin/time", "-f", "%M", "-o", str(report), sys.executable, "-m", "atlasod"]
+        cmd += ["--analyses-dir", str(REPO / "analyses"), "--release", release, "process"]
+        cmd += ["--analysis", name, "--file", stem, "--input", str(path)]
+        cmd += ["--chunk", "0", "--n-chunks", str(n_chunks)]
+        cmd += ["--out", str(Path(tmp) / "0.root"), "--cutflow", str(Path(tmp) / "0.json")]
+        subprocess.run(cmd, check=True, capture_output=True)
+        return int(report.read_text().split()[-1]) / 1024  # GNU time reports kB
+
+
+def uncommitted_changes(name: str) -> bool:
+    """Whether ``analyses/<name>`` differs from the commit checked out (git's view; without
+    taking git's optional locks, so that a commit being made alongside is not disturbed)."""
+    env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0"}
+    cmd = ["git", "-C", str(REPO), "diff", "--quiet", "HEAD", "--", f"analyses/{name}"]
+    return subprocess.run(cmd, env=env, capture_output=True, check=False).returncode == 1
+
+
+def bench(
+    name: str, path: Path, catalogue: Catalogue, repeat: int, root_python: str, memory: bool
+) -> None:
     analysis = load_analysis(REPO / "analyses", name, catalogue)
-    sample = analysis.file(SAMPLES[name][0])
+    release = analysis.release.name
+    stem = SAMPLES[release][name][0]
+    sample = analysis.file(stem)
+    lumi_pb = LUMI_PB if release == DEFAULT_RELEASE else analysis.lumi_pb
     tree = open_tree(str(path), analysis.release)
     n, branches = tree.num_entries, analysis.selection.BRANCHES
     cores = os.cpu_count() or 1
@@ -90,16 +149,16 @@ def bench(name: str, path: Path, catalogue: Catalogue, repeat: int, root_python:
             pass
 
     def read_default() -> None:  # uproot's defaults: memory-mapped, all branches at once
-        for _ in uproot.open(path)["mini"].iterate(branches, step_size=READ_STEP):
+        for _ in uproot.open(path)[analysis.release.tree].iterate(branches, step_size=READ_STEP):
             pass
 
     def chunk() -> None:
-        result = process_chunk(analysis, sample, str(path), 0, 1, LUMI_PB, catalogue)
+        result = process_chunk(analysis, sample, str(path), 0, 1, lumi_pb, catalogue)
         selected["chunk step"] = int(list(result.cutflow.values())[-1]["events"])
 
     def rdf_run(threads: int) -> Callable[[], float]:
         def run() -> float:
-            out = rdf(root_python, name, path, threads)
+            out = rdf(root_python, name, path, threads, release)
             selected[f"RDataFrame {threads}"] = int(out["selected"])
             return float(out["seconds"])
 
@@ -121,7 +180,10 @@ def bench(name: str, path: Path, catalogue: Catalogue, repeat: int, root_python:
             times[label].append(value if isinstance(value, float) else elapsed)
     best = {k: min(v) for k, v in times.items()}
     size = path.stat().st_size / 1e6
-    print(f"\n{name}: {n:,} events, {len(branches)} branches, {size:.0f} MB, best of {repeat}")
+    title = name if release == DEFAULT_RELEASE else f"{name} (release {release})"
+    print(f"\n{title}: {n:,} events, {len(branches)} branches, {size:.0f} MB, best of {repeat}")
+    if uncommitted_changes(name):
+        print(f"  (analyses/{name} has changes not committed: this measures them)")
     for label, (_, used) in steps.items():
         rate = n / best[label] / used / 1e6
         print(f"  {label:24s} {best[label]:7.2f} s  {rate:6.2f} M events/s/core")
@@ -132,20 +194,38 @@ def bench(name: str, path: Path, catalogue: Catalogue, repeat: int, root_python:
     counts = set(selected.values())
     verdict = "same" if len(counts) == 1 else "DIFFERENT"
     print(f"  selected events: {selected} ({verdict})")
+    if memory:
+        peak = peak_memory_mb(name, stem, path, release, n)
+        chunk_entries = min(n, CHUNK_ENTRIES)
+        print(f"  peak memory of one chunk job (<= {chunk_entries:,} entries): {peak:.0f} MB")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--analyses", nargs="+", default=list(SAMPLES), choices=list(SAMPLES))
+    names = list(SAMPLES[DEFAULT_RELEASE])
+    parser.add_argument("--analyses", nargs="+", default=names, choices=names)
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--scale", type=float, default=1.0, help="fraction of the default size")
     parser.add_argument("--root-python", default=str(REPO / ".venv-root" / "bin" / "python"))
+    parser.add_argument(
+        "--release", default=DEFAULT_RELEASE, choices=list(SAMPLES), help="of the files (2020)"
+    )
+    parser.add_argument(
+        "--memory", action="store_true", help="also the peak memory of one chunk job (GNU time)"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    catalogue = Catalogue.load()
+    catalogue = Catalogue.load(release=args.release)
     for name in args.analyses:
+        if args.release not in analysis_releases(REPO / "analyses" / name):
+            print(
+                f"\n{name}: does not run on release {args.release} yet (analyses/{name}/"
+                f"analysis.yaml has no {args.release} block): not measured",
+                flush=True,
+            )
+            continue
         path = real_layout_file(name, catalogue, args.scale, args.root_python)
-        bench(name, path, catalogue, args.repeat, args.root_python)
+        bench(name, path, catalogue, args.repeat, args.root_python, args.memory)
 
 
 if __name__ == "__main__":

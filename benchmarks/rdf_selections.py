@@ -1,14 +1,17 @@
-"""The H→γγ, H→ZZ and tt̄ selections written for ROOT's RDataFrame, for the benchmark.
+"""The H→γγ, H→ZZ, tt̄ and WZ selections written for ROOT's RDataFrame, for the benchmark.
 
-    .venv-root/bin/python benchmarks/rdf_selections.py hyy FILE [--threads N]
+    .venv-root/bin/python benchmarks/rdf_selections.py hyy FILE [--threads N] [--release 2020]
 
 Runs in the ROOT environment (``make root-env``).  Each selection is the one of
-``analyses/<name>`` (same objects, cuts and histograms; for H→γγ in the style of ROOT's
-tutorial df104): RVec expressions, helper functions compiled once with ``Declare``, the
-histograms booked lazily and the event loop run once.  ``--threads 0`` runs one thread;
-``N > 0`` enables implicit multi-threading with N threads.  Prints one JSON line: the
-event loop's wall time (including RDataFrame's just-in-time compilation of the graph, not
-ROOT's start-up), the entries read and the selected events.
+``analyses/<name>`` on the file's release (same objects, cuts and histograms; for H→γγ in
+the style of ROOT's tutorial df104): RVec expressions, helper functions compiled once with
+``Declare``, the histograms booked lazily and the event loop run once.  ``--release 2020``
+(the default) reads the tree ``mini`` in MeV, ``--release 2025e`` the 2025 education
+release's tree ``analysis`` in GeV with its branch names (the analyses' ``releases: 2025e:``
+blocks; tt̄ the C++ framework's TTbarAnalysis, reference 2025e §6.3.2).  ``--threads 0``
+runs one thread; ``N > 0`` enables implicit multi-threading with N threads.  Prints one JSON
+line: the event loop's wall time (including RDataFrame's just-in-time compilation of the
+graph, not ROOT's start-up), the entries read and the selected events.
 """
 
 from __future__ import annotations
@@ -92,12 +95,52 @@ RVecB atlasod_tight(const RVecB &tight, const RVecF &pt, const RVecF &eta, const
   }
   return good;
 }
+// WZ (2020): tight, isolated leptons of pT > 20 GeV (more-analyses reference §3.3 item 2)
+RVecB atlasod_wz_good(const RVecB &tight, const RVecF &pt, const RVecF &eta, const RVecF &ptc,
+                      const RVecF &etc, const RVecF &d0, const RVecF &sd0, const RVecF &z0,
+                      const RVecU &type) {
+  RVecB good(pt.size());
+  for (size_t i = 0; i < pt.size(); ++i) {
+    double p = pt[i], ae = std::fabs(double(eta[i]));
+    double ratio = std::fabs(double(d0[i])) / sd0[i];
+    double z = std::fabs(z0[i] * std::sin(2 * std::atan(std::exp(-double(eta[i])))));
+    bool base = tight[i] && p > 20000 && ptc[i] / p < 0.15 && etc[i] / p < 0.15 && z < 0.5;
+    bool ele = type[i] == 11 && ae < 2.47 && !(ae >= 1.37 && ae <= 1.52) && ratio < 5;
+    bool mu = type[i] == 13 && ae < 2.5 && ratio < 3;
+    good[i] = base && (ele || mu);
+  }
+  return good;
+}
+// WZ: the same-flavour, opposite-charge pair closest to 91.18 GeV (the first in pair order),
+// its (m, pT) and mT of the first lepton outside it with the missing ET [GeV]; all -1
+// without a pair
+ROOT::RVecD atlasod_wz(const RVecF &pt, const RVecF &eta, const RVecF &phi, const RVecF &e,
+                       const RVecI &charge, const RVecU &type, float met, float met_phi) {
+  const size_t n = pt.size();
+  double best = -1;
+  size_t bi = 0, bj = 0;
+  P4 pair;
+  for (size_t i = 0; i < n; ++i)
+    for (size_t j = i + 1; j < n; ++j) {
+      if (type[i] != type[j] || charge[i] * charge[j] >= 0) continue;
+      P4 s = P4(pt[i], eta[i], phi[i], e[i]) + P4(pt[j], eta[j], phi[j], e[j]);
+      double d = std::fabs(s.M() / 1000. - 91.18);
+      if (best < 0 || d < best) { best = d; bi = i; bj = j; pair = s; }
+    }
+  if (best < 0) return {-1., -1., -1.};
+  size_t w = 0;
+  while (w == bi || w == bj) ++w;
+  if (w >= n) return {pair.M() / 1000., pair.Pt() / 1000., -1.};
+  double mtw = std::sqrt(2. * pt[w] * met * (1 - std::cos(double(phi[w]) - met_phi))) / 1000.;
+  return {pair.M() / 1000., pair.Pt() / 1000., mtw};
+}
 // (m_jjj, m_jj): the triplet with the largest vector-sum pT, the pair inside it with the
-// largest pair pT (first maximum wins)
-ROOT::RVecD atlasod_top(const RVecF &pt, const RVecF &eta, const RVecF &phi, const RVecF &e) {
+// largest pair pT (first maximum wins); energies divided by `unit` (1000 in 2020, 1 in 2025e)
+ROOT::RVecD atlasod_top(const RVecF &pt, const RVecF &eta, const RVecF &phi, const RVecF &e,
+                        double unit) {
   const size_t n = pt.size();
   std::vector<P4> p(n);
-  for (size_t i = 0; i < n; ++i) p[i] = P4(pt[i] / 1000., eta[i], phi[i], e[i] / 1000.);
+  for (size_t i = 0; i < n; ++i) p[i] = P4(pt[i] / unit, eta[i], phi[i], e[i] / unit);
   double best = -1;
   size_t bi = 0, bj = 1, bk = 2;
   for (size_t i = 0; i < n; ++i)
@@ -113,6 +156,16 @@ ROOT::RVecD atlasod_top(const RVecF &pt, const RVecF &eta, const RVecF &phi, con
     if (s.Pt() > best_pt) { best_pt = s.Pt(); mjj = s.M(); }
   }
   return {(p[bi] + p[bj] + p[bk]).M(), mjj};
+}
+// 2025e (GeV): the invariant mass of objects 0 and 1, and of all the objects
+double atlasod_pair_mass(const RVecF &pt, const RVecF &eta, const RVecF &phi, const RVecF &e) {
+  return (P4(pt[0], eta[0], phi[0], e[0]) + P4(pt[1], eta[1], phi[1], e[1])).M();
+}
+double atlasod_system_mass(const RVecF &pt, const RVecF &eta, const RVecF &phi,
+                           const RVecF &e) {
+  P4 sum;
+  for (size_t i = 0; i < pt.size(); ++i) sum += P4(pt[i], eta[i], phi[i], e[i]);
+  return sum.M();
 }
 """
 
@@ -189,7 +242,8 @@ def ttbar(df: Any) -> tuple[Any, list[Any]]:
     d = d.Define("l_pt", "lep_pt[goodlep][0]").Define("l_phi", "lep_phi[goodlep][0]")
     mtw = "sqrt(2. * l_pt * met_et * (1 - cos(double(l_phi) - met_phi))) / 1000."
     d = d.Define("mtw", mtw).Filter("mtw > 30")
-    top = "atlasod_top(jet_pt[goodjet], jet_eta[goodjet], jet_phi[goodjet], jet_E[goodjet])"
+    good_jets = "jet_pt[goodjet], jet_eta[goodjet], jet_phi[goodjet]"
+    top = f"atlasod_top({good_jets}, jet_E[goodjet], 1000.)"
     d = d.Define("top", top).Define("m_jjj", "top[0]").Define("m_jj", "top[1]")
     d = d.Define("n_jets", "Sum(goodjet)").Define("met", "met_et / 1000.")
     histos = [
@@ -202,14 +256,123 @@ def ttbar(df: Any) -> tuple[Any, list[Any]]:
     return d, histos
 
 
-SELECTIONS = {"hyy": hyy, "hzz": hzz, "ttbar": ttbar}
+def wz(df: Any) -> tuple[Any, list[Any]]:
+    """WZ → ℓν ℓℓ (more-analyses reference §3.3): the Z candidate and the W lepton."""
+    good = (
+        "atlasod_wz_good(lep_isTightID, lep_pt, lep_eta, lep_ptcone30, lep_etcone20,"
+        " lep_trackd0pvunbiased, lep_tracksigd0pvunbiased, lep_z0, lep_type)"
+    )
+    fields = ("pt", "eta", "phi", "E", "charge", "type")
+    d = exactly(df.Filter("trigE || trigM"), 3, good, "lep", fields)
+    wz = "atlasod_wz(g_pt, g_eta, g_phi, g_E, g_charge, g_type, met_et, met_phi)"
+    d = d.Define("wz", wz).Define("mll", "wz[0]").Define("ptll", "wz[1]").Define("mtw", "wz[2]")
+    d = d.Filter("wz[0] >= 0 && abs(mll - 91.18) < 10").Filter("mtw > 30")
+    d = d.Filter("met_et > 30000").Filter("Max(g_pt) > 25000")
+    d = d.Define("met", "met_et / 1000.").Define("lepton_pt", "g_pt / 1000.")
+    histos = [
+        d.Histo1D(("mll", "", 20, 76, 106), "mll"),
+        d.Histo1D(("ptll", "", 20, 0, 400), "ptll"),
+        d.Histo1D(("met", "", 20, 0, 160), "met"),
+        d.Histo1D(("mtw", "", 20, 0, 200), "mtw"),
+        d.Histo1D(("lepton_pt", "", 10, 25, 200), "lepton_pt"),
+    ]
+    return d, histos
+
+
+# --- the 2025 education release (tree `analysis`, GeV) ---------------------------------
+# Each cut as analyses/<name>/analysis.yaml's `releases: 2025e:` block writes it (values per
+# object are float32 in the files; ratios are computed in double, as the engine computes).
+
+
+def hyy_2025e(df: Any) -> tuple[Any, list[Any]]:
+    """H→γγ on 2025e (reference 2025e §6.1): the first two photons, no trigger."""
+    d = df.Filter("photon_isTightID.size() > 1 && photon_isTightID[0] && photon_isTightID[1]")
+    d = d.Filter("photon_pt[0] > 50 && photon_pt[1] > 30")
+    iso = " && ".join(f"double(photon_ptcone20[{i}]) / photon_pt[{i}] < 0.055" for i in (0, 1))
+    crack = (
+        "auto a0 = std::abs(photon_eta[0]), a1 = std::abs(photon_eta[1]);"
+        " return !(a0 > 1.37 && a0 < 1.52) && !(a1 > 1.37 && a1 < 1.52)"
+        " && a0 < 2.37 && a1 < 2.37;"
+    )
+    d = d.Filter(iso).Filter(crack)
+    d = d.Define("m_yy", "atlasod_pair_mass(photon_pt, photon_eta, photon_phi, photon_e)")
+    d = d.Filter("m_yy > 0")
+    d = d.Define("pt1", "double(photon_pt[0])").Define("pt2", "double(photon_pt[1])")
+    d = d.Filter("pt1 / m_yy > 0.35 && pt2 / m_yy > 0.35").Filter("m_yy > 100 && m_yy < 160")
+    central = "std::abs(photon_eta[0]) < 0.75 && std::abs(photon_eta[1]) < 0.75"
+    histos = [
+        d.Histo1D(("m_yy", "", 60, 100, 160), "m_yy"),
+        d.Filter(central).Histo1D(("m_yy_cat", "", 60, 100, 160), "m_yy"),
+        d.Histo1D(("pt1", "", 30, 50, 200), "pt1"),
+        d.Histo1D(("pt2", "", 30, 30, 130), "pt2"),
+    ]
+    return d, histos
+
+
+def hzz_2025e(df: Any) -> tuple[Any, list[Any]]:
+    """H→ZZ*→4ℓ on 2025e (reference 2025e §6.2, the 2025 notebook's selection)."""
+    good = (
+        "(lep_type == 13 && lep_isMediumID && lep_isLooseIso)"
+        " || (lep_type == 11 && lep_isLooseID && lep_isLooseIso)"
+    )
+    d = df.Filter("trigE || trigM").Filter("Any(lep_isTrigMatched)")
+    d = d.Filter("lep_pt.size() > 2 && lep_pt[0] > 20 && lep_pt[1] > 15 && lep_pt[2] > 10")
+    d = exactly(d, 4, good, "lep", ("pt", "eta", "phi", "e", "charge", "type"))
+    d = d.Filter("auto s = Sum(g_type); return s == 44 || s == 48 || s == 52;")
+    d = d.Filter("Sum(g_charge) == 0")
+    d = d.Define("m4l", "atlasod_system_mass(g_pt, g_eta, g_phi, g_e)")
+    d = d.Define("lep1_pt", "double(lep_pt[0])")
+    histos = [
+        d.Histo1D(("m4l", "", 68, 80, 250), "m4l"),
+        d.Histo1D(("lep1_pt", "", 20, 0, 200), "lep1_pt"),
+    ]
+    return d, histos
+
+
+def ttbar_2025e(df: Any) -> tuple[Any, list[Any]]:
+    """tt̄ on 2025e: the C++ framework's TTbarAnalysis (reference 2025e §6.3.2)."""
+    tight = (
+        "lep_isTightID && lep_isTightIso && lep_isTrigMatched && lep_pt > 30"
+        " && ((lep_type == 11 && abs(lep_eta) < 2.47"
+        " && !(abs(lep_eta) >= 1.37 && abs(lep_eta) <= 1.52))"
+        " || (lep_type == 13 && abs(lep_eta) < 2.5))"
+    )
+    d = df.Filter("jet_n > 3").Filter("met > 30").Filter("trigE || trigM")
+    d = d.Define("goodlep", tight).Filter("Sum(goodlep) == 1")
+    d = d.Define("goodjet", "jet_pt > 30 && abs(jet_eta) < 2.5 && jet_jvt")
+    d = d.Filter("Sum(goodjet) >= 4")
+    d = d.Define("bjet", "goodjet && jet_btag_quantile >= 4").Filter("Sum(bjet) >= 2")
+    d = d.Define("l_pt", "lep_pt[goodlep][0]").Define("l_phi", "lep_phi[goodlep][0]")
+    mtw = "sqrt(2. * l_pt * met * (1 - cos(double(l_phi) - met_phi)))"
+    d = d.Define("mtw", mtw).Filter("mtw > 30")
+    good_jets = "jet_pt[goodjet], jet_eta[goodjet], jet_phi[goodjet]"
+    top = f"atlasod_top({good_jets}, jet_e[goodjet], 1.)"
+    d = d.Define("top", top).Define("m_jjj", "top[0]").Define("m_jj", "top[1]")
+    d = d.Define("n_jets", "Sum(goodjet)").Define("met_gev", "double(met)")
+    histos = [
+        d.Filter("m_jjj > 100 && m_jjj < 250").Histo1D(("m_jjj", "", 40, 100, 250), "m_jjj"),
+        d.Filter("m_jj > 50 && m_jj < 120").Histo1D(("m_jj", "", 40, 50, 120), "m_jj"),
+        d.Histo1D(("mtw", "", 20, 0, 300), "mtw"),
+        d.Histo1D(("met", "", 20, 0, 300), "met_gev"),
+        d.Histo1D(("n_jets", "", 5, 3.5, 8.5), "n_jets"),
+    ]
+    return d, histos
+
+
+# per release: its tree and its selections
+TREES = {"2020": "mini", "2025e": "analysis"}
+SELECTIONS = {
+    "2020": {"hyy": hyy, "hzz": hzz, "ttbar": ttbar, "wz": wz},
+    "2025e": {"hyy": hyy_2025e, "hzz": hzz_2025e, "ttbar": ttbar_2025e},
+}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("analysis", choices=sorted(SELECTIONS))
+    parser.add_argument("analysis", choices=sorted(SELECTIONS["2020"]))
     parser.add_argument("file")
     parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--release", default="2020", choices=sorted(SELECTIONS))
     args = parser.parse_args()
     import ROOT  # the ROOT environment only
 
@@ -218,9 +381,9 @@ def main() -> None:
         ROOT.EnableImplicitMT(args.threads)
     if not ROOT.gInterpreter.Declare(HELPERS):
         raise SystemExit("rdf_selections: the helpers did not compile")
-    df = ROOT.RDataFrame("mini", args.file)
+    df = ROOT.RDataFrame(TREES[args.release], args.file)
     entries = df.Count()
-    final, histos = SELECTIONS[args.analysis](df)
+    final, histos = SELECTIONS[args.release][args.analysis](df)
     selected = final.Count()
     t0 = time.perf_counter()
     n = entries.GetValue()  # runs the event loop once for everything booked

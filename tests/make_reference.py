@@ -1,6 +1,9 @@
 """Regenerate tests/data/reference_histograms.json from a demo run (after a deliberate change).
 
-python -m tests.make_reference RESULTS_DIR
+python -m tests.make_reference RESULTS_DIR [ANALYSIS ...]
+
+With analysis names, only their entries are written (from a run of those analyses, e.g. a
+new one); the others are kept as they are in the file.
 """
 
 import json
@@ -43,10 +46,14 @@ def keys_of(analysis: Analysis) -> list[str]:
 
 
 def main() -> None:
-    root = Path(sys.argv[1])
+    root, only = Path(sys.argv[1]), sys.argv[2:]
+    path = Path(__file__).parent / "data" / "reference_histograms.json"
     out = {"scale": TEST_SCALE, "seed": 42, "histograms": {}}
+    if only:
+        out = json.loads(path.read_text())
+        assert out["scale"] == TEST_SCALE, "the file was made at another scale"
     catalogue = Catalogue.load()
-    for name in discover(ANALYSES):
+    for name in only or discover(ANALYSES):
         keys = keys_of(load_analysis(ANALYSES, name, catalogue))
         merged = read_histograms(root / "2020-demo" / name / "histograms.root")
         out["histograms"][name] = {
@@ -56,7 +63,6 @@ def main() -> None:
             }
             for k in keys
         }
-    path = Path(__file__).parent / "data" / "reference_histograms.json"
     path.write_text(json.dumps(out, indent=1) + "\n")
 
 
