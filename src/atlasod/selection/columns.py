@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import awkward as ak
@@ -141,9 +141,12 @@ def float64(values: Any) -> Any:
 
 @dataclass(frozen=True)
 class Objects:
-    """A collection's selected objects: field name -> per-object column (shared shape)."""
+    """A collection's selected objects: field name -> per-object column (shared shape), and
+    what functions derived from them in this batch (``derived``: the best pair or system,
+    which several functions share, computed once)."""
 
     fields: dict[str, Column]
+    derived: dict[tuple[Any, ...], Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __getattr__(self, name: str) -> Column:
         try:
@@ -445,6 +448,13 @@ def _best_system(objects: Objects, k: Any) -> tuple[np.ndarray, np.ndarray, list
     combination in object order): the events that have one, the sum's four-momenta and
     the k members' four-momenta (vector numpy arrays)."""
     k = int(k)  # 2 to expressions.MAX_SYSTEM_SIZE: checked when the expression is compiled
+    key = ("best_system", k)
+    if key not in objects.derived:
+        objects.derived[key] = _best_system_of(objects, k)
+    return objects.derived[key]
+
+
+def _best_system_of(objects: Objects, k: int) -> tuple[np.ndarray, Any, list[Any]]:
     fields = [float64(objects.fields[f].content) for f in _four_momentum_fields(objects)]
     shape = objects.fields["pt"].shape
     assert shape is not None
@@ -493,6 +503,15 @@ def _sfos_pair(objects: Objects, target: Any) -> tuple[np.ndarray, np.ndarray, n
     whose invariant mass is closest to ``target`` (the first such pair, pairs i < j in
     object order): the events that have one, the two objects' flat positions and the
     pair's four-momenta (a vector numpy array)."""
+    key = ("sfos_pair", float(target))
+    if key not in objects.derived:
+        objects.derived[key] = _sfos_pair_of(objects, float(target))
+    return objects.derived[key]
+
+
+def _sfos_pair_of(
+    objects: Objects, target: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, Any]:
     shape = objects.fields["pt"].shape
     assert shape is not None
     event, (a, b) = _combinations(shape, 2)
