@@ -341,6 +341,8 @@ def test_intermediate_results_written_in_place_give_the_right_values() -> None:
         ("[x for x in lep_pt]", "comprehension is not allowed"),
         ("abs(x=lep_pt)", "keyword arguments are not allowed"),
         ("lep_pt[1:2]", "an index must be a whole number"),
+        ("lep_pt[-1]", "an index must not be negative"),
+        ("lep_pt[pi]", "an index must be a whole number"),
         ("count(lep_pt, lep_eta)", "count() takes 1 argument(s), not 2"),
         ("'text'", "constant 'text' is not a number"),
     ],

@@ -503,14 +503,15 @@ def _compile(  # noqa: PLR0911 - one return per node type is the clearest form
         index = node.slice
         if isinstance(index, ast.Slice | ast.Tuple):
             raise _error(text, origin, node, "an index must be a whole number, e.g. x[0]")
-        if not isinstance(index, ast.Constant):  # one index per event: a whole number each
+        if not _is_constant(index, constants):  # one index per event: a whole number each
             values, per_event = sub(node.value), sub(index)
             return _memoised(node, lambda env: _impl("at_event_index")(values(env), per_event(env)))
-        if not isinstance(index.value, int) or isinstance(index.value, bool):
+        value = _fold(index, text, origin, constants)  # x[0], x[-1], x[2 - 1], x[pi]
+        if not isinstance(value, int) or isinstance(value, bool):
             raise _error(text, origin, node, "an index must be a whole number, e.g. x[0]")
-        if index.value < 0:
+        if value < 0:
             raise _error(text, origin, node, "an index must not be negative")
-        values, i = sub(node.value), index.value
+        values, i = sub(node.value), value
         return _memoised(node, lambda env: _impl("at")(values(env), i))
     if isinstance(node, ast.Call):
         if not isinstance(node.func, ast.Name):
