@@ -216,6 +216,11 @@ def test_sfos_pair_needs_leptons() -> None:
         "charge (goodjet has no type): leptons, e.g. goodlep (at 'goodjet' in "
         "'sfos_pair_mass(goodjet, 91.18*GeV)')"
     )
+    with pytest.raises(ExpressionError) as err:
+        compile_expression("sfos_pair_mass(goodlep, met_et)", PAIRS, ORIGIN, units=UNITS)
+    assert "sfos_pair_mass() takes the mass as a number, e.g. 91.18*GeV (at 'met_et'" in str(
+        err.value
+    )
     expr = compile_expression("sfos_pair_pt(goodlep, 91.18*GeV)", PAIRS, ORIGIN, units=UNITS)
     assert {"goodlep_type", "goodlep_charge"} <= expr.names  # read with the four-momenta
 

@@ -546,6 +546,13 @@ def _compile(  # noqa: PLR0911 - one return per node type is the clearest form
                     f"{fname}() takes the number of objects as a whole number from 2 to "
                     f"{MAX_SYSTEM_SIZE}",
                 )
+        if fname in _OF_PAIRS and not _is_constant(node.args[1], constants):
+            raise _error(
+                text,
+                origin,
+                node.args[1],
+                f"{fname}() takes the mass as a number, e.g. 91.18*GeV",
+            )
         if fname in _OF_PAIRS and isinstance(node.args[0], ast.Name):
             objects = node.args[0].id
             missing = [f for f in ("type", "charge") if f"{objects}_{f}" not in known]
