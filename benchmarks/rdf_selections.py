@@ -80,31 +80,16 @@ ROOT::RVecD atlasod_mll(const RVecF &pt, const RVecF &eta, const RVecF &phi, con
   }
   return out;
 }
+// tight, isolated leptons above min_pt [MeV] (tt̄: 30 GeV; WZ: 20 GeV, more-analyses §3.3)
 RVecB atlasod_tight(const RVecB &tight, const RVecF &pt, const RVecF &eta, const RVecF &ptc,
                     const RVecF &etc, const RVecF &d0, const RVecF &sd0, const RVecF &z0,
-                    const RVecU &type) {
+                    const RVecU &type, double min_pt) {
   RVecB good(pt.size());
   for (size_t i = 0; i < pt.size(); ++i) {
     double p = pt[i], ae = std::fabs(double(eta[i]));
     double ratio = std::fabs(double(d0[i])) / sd0[i];
     double z = std::fabs(z0[i] * std::sin(2 * std::atan(std::exp(-double(eta[i])))));
-    bool base = tight[i] && p > 30000 && ptc[i] / p < 0.15 && etc[i] / p < 0.15 && z < 0.5;
-    bool ele = type[i] == 11 && ae < 2.47 && !(ae >= 1.37 && ae <= 1.52) && ratio < 5;
-    bool mu = type[i] == 13 && ae < 2.5 && ratio < 3;
-    good[i] = base && (ele || mu);
-  }
-  return good;
-}
-// WZ (2020): tight, isolated leptons of pT > 20 GeV (more-analyses reference §3.3 item 2)
-RVecB atlasod_wz_good(const RVecB &tight, const RVecF &pt, const RVecF &eta, const RVecF &ptc,
-                      const RVecF &etc, const RVecF &d0, const RVecF &sd0, const RVecF &z0,
-                      const RVecU &type) {
-  RVecB good(pt.size());
-  for (size_t i = 0; i < pt.size(); ++i) {
-    double p = pt[i], ae = std::fabs(double(eta[i]));
-    double ratio = std::fabs(double(d0[i])) / sd0[i];
-    double z = std::fabs(z0[i] * std::sin(2 * std::atan(std::exp(-double(eta[i])))));
-    bool base = tight[i] && p > 20000 && ptc[i] / p < 0.15 && etc[i] / p < 0.15 && z < 0.5;
+    bool base = tight[i] && p > min_pt && ptc[i] / p < 0.15 && etc[i] / p < 0.15 && z < 0.5;
     bool ele = type[i] == 11 && ae < 2.47 && !(ae >= 1.37 && ae <= 1.52) && ratio < 5;
     bool mu = type[i] == 13 && ae < 2.5 && ratio < 3;
     good[i] = base && (ele || mu);
@@ -229,7 +214,7 @@ def hzz(df: Any) -> tuple[Any, list[Any]]:
 def ttbar(df: Any) -> tuple[Any, list[Any]]:
     tight = (
         "atlasod_tight(lep_isTightID, lep_pt, lep_eta, lep_ptcone30, lep_etcone20,"
-        " lep_trackd0pvunbiased, lep_tracksigd0pvunbiased, lep_z0, lep_type)"
+        " lep_trackd0pvunbiased, lep_tracksigd0pvunbiased, lep_z0, lep_type, 30000.)"
     )
     jets = (
         "jet_pt > 30000 && abs(jet_eta) < 2.5"
@@ -259,8 +244,8 @@ def ttbar(df: Any) -> tuple[Any, list[Any]]:
 def wz(df: Any) -> tuple[Any, list[Any]]:
     """WZ → ℓν ℓℓ (more-analyses reference §3.3): the Z candidate and the W lepton."""
     good = (
-        "atlasod_wz_good(lep_isTightID, lep_pt, lep_eta, lep_ptcone30, lep_etcone20,"
-        " lep_trackd0pvunbiased, lep_tracksigd0pvunbiased, lep_z0, lep_type)"
+        "atlasod_tight(lep_isTightID, lep_pt, lep_eta, lep_ptcone30, lep_etcone20,"
+        " lep_trackd0pvunbiased, lep_tracksigd0pvunbiased, lep_z0, lep_type, 20000.)"
     )
     fields = ("pt", "eta", "phi", "E", "charge", "type")
     d = exactly(df.Filter("trigE || trigM"), 3, good, "lep", fields)

@@ -92,6 +92,19 @@ def _num(text: str) -> float | None:
     return float(text) if text else None
 
 
+def file_record(
+    fname: str, skim: str, size: int, adler: str, portal_dir: str, m: re.Match[str]
+) -> dict:
+    """A catalogue entry of a file: its period (data) or DSID (MC) from its name's match."""
+    rec: dict = {"file": fname, "skim": skim, "size": size, "adler32": adler}
+    rec["portal_dir"] = portal_dir
+    if m["period"]:
+        rec["period"] = m["period"]
+    else:
+        rec["dsid"] = int(m["dsid"])
+    return rec
+
+
 def more_files(reference: Path, skims: set[str]) -> list[dict]:
     """The files of §9.4 of the reference of the other six analyses whose skim is in
     ``skims`` (rows: `<skim>/<Data|MC>/<file>`, bytes, adler32, the analyses that read it)."""
@@ -111,18 +124,7 @@ def more_files(reference: Path, skims: set[str]) -> list[dict]:
                 raise ValueError(f"unexpected file name in §9.4: {path}")
             if m["skim"] not in skims:
                 continue
-            rec: dict = {
-                "file": fname,
-                "skim": m["skim"],
-                "size": size,
-                "adler32": adler,
-                "portal_dir": portal_dir,
-            }
-            if m["period"]:
-                rec["period"] = m["period"]
-            else:
-                rec["dsid"] = int(m["dsid"])
-            files.append(rec)
+            files.append(file_record(fname, m["skim"], size, adler, portal_dir, m))
     return files
 
 
@@ -253,18 +255,7 @@ def build_2025e(reference: Path) -> dict:
             m = FILE_RE_2025E.match(fname)
             if m is None:
                 raise ValueError(f"unexpected file name in Appendix B: {fname}")
-            rec = {
-                "file": fname,
-                "skim": heading["skim"],
-                "size": size,
-                "adler32": adler,
-                "portal_dir": portal_dir,
-            }
-            if m["period"]:
-                rec["period"] = m["period"]
-            else:
-                rec["dsid"] = int(m["dsid"])
-            files.append(rec)
+            files.append(file_record(fname, heading["skim"], size, adler, portal_dir, m))
     return {
         "release": "2025e",
         "locations": LOCATIONS_2025E,
