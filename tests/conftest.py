@@ -81,6 +81,29 @@ def demo_config(root: Path) -> list[str]:
     ]
 
 
+def columns_of(events: list[dict]) -> dict:
+    """Branch columns from events given one by one (branch -> value; a list for the
+    objects' branches)."""
+    import awkward as ak
+    import numpy as np
+
+    return {
+        k: (ak.Array if isinstance(events[0][k], list) else np.asarray)([e[k] for e in events])
+        for k in events[0]
+    }
+
+
+def write_hand_made_events(analysis: Analysis, columns: dict, n: int, tmp_path: Path) -> str:
+    """``n`` hand-made events (``columns``: the branches they set; the others neutral)
+    written as the analysis' first data file in ``tmp_path``; returns its path."""
+    from atlasod.demo.generate import complete_events, write_events
+
+    sample = analysis.data_files[0]
+    path = tmp_path / sample.file
+    write_events(path, complete_events(columns, n, sample, analysis.release), analysis.release)
+    return str(path)
+
+
 @pytest.fixture(scope="session")
 def catalogue() -> Catalogue:
     return Catalogue.load()

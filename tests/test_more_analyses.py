@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import awkward as ak
 import numpy as np
 import pytest
 
 from atlasod.data.catalogue import Catalogue
 from atlasod.selection.analysis import load_analysis
 
-from .conftest import ANALYSES
+from .conftest import ANALYSES, columns_of, write_hand_made_events
 
 GEV = 1000.0  # the 2020 files are in MeV
 PI = np.pi
@@ -42,18 +41,10 @@ def _event(leptons: list[dict], met: float = 50.0, met_phi: float = -PI / 2, tri
 
 
 def _run(analysis, catalogue: Catalogue, events: list[dict], tmp_path: Path):
-    from atlasod.demo.generate import complete_events, write_events
     from atlasod.selection.chunk import process_chunk
 
-    columns = {
-        k: (ak.Array if isinstance(events[0][k], list) else np.asarray)([e[k] for e in events])
-        for k in events[0]
-    }
-    sample = analysis.data_files[0]
-    path = tmp_path / sample.file
-    arrays = complete_events(columns, len(events), sample, analysis.release)
-    write_events(path, arrays, analysis.release)
-    return process_chunk(analysis, sample, str(path), 0, 1, 10064.0, catalogue)
+    path = write_hand_made_events(analysis, columns_of(events), len(events), tmp_path)
+    return process_chunk(analysis, analysis.data_files[0], path, 0, 1, 10064.0, catalogue)
 
 
 # A Z → e+e- of 91.2 GeV (two 45.6 GeV electrons back to back at η 0) and a W muon of 40 GeV

@@ -22,7 +22,7 @@ from atlasod.errors import AtlasodError
 from atlasod.histio import read_histograms
 from atlasod.selection.analysis import analysis_releases, discover, load_analysis
 
-from .conftest import ANALYSES, TEST_SCALE, run_snakemake
+from .conftest import ANALYSES, TEST_SCALE, columns_of, run_snakemake, write_hand_made_events
 from .servers import RangeHTTPServer, catalogue_for, xrootd_server
 
 ON_2025E = [n for n in discover(ANALYSES) if "2025e" in analysis_releases(ANALYSES / n)]
@@ -121,7 +121,6 @@ def _lepton_events(rows: list[dict]) -> dict:
 def test_2025e_hzz_selection_on_hand_made_events(tmp_path: Path) -> None:
     """The 2025e H→ZZ block (the 2025 notebook's cuts) on events with known outcomes,
     including its quirk: e+e+μ-μ- passes (no opposite-charge pairs are asked for)."""
-    from atlasod.demo.generate import complete_events, write_events
     from atlasod.selection.chunk import process_chunk
 
     catalogue = Catalogue.load(release="2025e")
@@ -139,15 +138,12 @@ def test_2025e_hzz_selection_on_hand_made_events(tmp_path: Path) -> None:
         {"leptons": [(11, 1, 50.0), (11, -1, 40.0), (11, 1, 30.0), (13, -1, 20.0)]},  # 46
         {"leptons": [(11, 1, 50.0), (11, -1, 40.0), (13, 1, 30.0), (13, 1, 20.0)]},  # charge
     ]
-    sample = hzz.data_files[0]
     columns = {
         k: np.asarray(v) if k.startswith("trig") else ak.Array(v)
         for k, v in _lepton_events(rows).items()
     }
-    arrays = complete_events(columns, len(rows), sample, hzz.release)
-    path = tmp_path / sample.file
-    write_events(path, arrays, hzz.release)
-    result = process_chunk(hzz, sample, str(path), 0, 1, hzz.lumi_pb, catalogue)
+    path = write_hand_made_events(hzz, columns, len(rows), tmp_path)
+    result = process_chunk(hzz, hzz.data_files[0], path, 0, 1, hzz.lumi_pb, catalogue)
     assert {name: int(v["events"]) for name, v in result.cutflow.items()} == {
         "all": 10,
         "trigger": 9,
@@ -191,7 +187,6 @@ def _top_event(row: dict) -> dict:
 def test_2025e_ttbar_selection_on_hand_made_events(tmp_path: Path) -> None:
     """The 2025e tt̄ block (the 2025 C++ framework's cuts) on events with known outcomes,
     each failing one cut, and its top mass: the three jets of largest summed pT."""
-    from atlasod.demo.generate import complete_events, write_events
     from atlasod.selection.chunk import process_chunk
 
     catalogue = Catalogue.load(release="2025e")
@@ -218,14 +213,8 @@ def test_2025e_ttbar_selection_on_hand_made_events(tmp_path: Path) -> None:
         {"lepton": {"type": 13, "eta": 2.45}},  # a muon at |η| 2.45: passes
     ]
     events = [_top_event(r) for r in rows]
-    columns = {
-        k: (np.asarray if not isinstance(events[0][k], list) else ak.Array)([e[k] for e in events])
-        for k in events[0]
-    }
-    sample = ttbar.data_files[0]
-    path = tmp_path / sample.file
-    write_events(path, complete_events(columns, len(rows), sample, ttbar.release), ttbar.release)
-    result = process_chunk(ttbar, sample, str(path), 0, 1, ttbar.lumi_pb, catalogue)
+    path = write_hand_made_events(ttbar, columns_of(events), len(rows), tmp_path)
+    result = process_chunk(ttbar, ttbar.data_files[0], path, 0, 1, ttbar.lumi_pb, catalogue)
     assert {name: int(v["events"]) for name, v in result.cutflow.items()} == {
         "all": 10,
         "at least four jets": 9,
@@ -348,7 +337,6 @@ def test_2025e_files_are_streamed_over_xrootd_from_the_portal_paths(
 def test_2025e_hyy_crack_veto_and_its_quirk_option(tmp_path: Path) -> None:
     """H→γγ on 2025e, events with known outcomes: a photon in the crack is vetoed by
     default; with hyy_crack_veto_always_true (the current notebook's bug) it is kept."""
-    from atlasod.demo.generate import complete_events, write_events
     from atlasod.selection.chunk import process_chunk
 
     catalogue = Catalogue.load(release="2025e")
@@ -372,11 +360,10 @@ def test_2025e_hyy_crack_veto_and_its_quirk_option(tmp_path: Path) -> None:
         "photon_ptcone20": ak.Array([[0.0, 0.0]] * len(events)),
     }
     sample = hyy.data_files[0]
-    path = tmp_path / sample.file
-    write_events(path, complete_events(columns, len(events), sample, hyy.release), hyy.release)
+    path = write_hand_made_events(hyy, columns, len(events), tmp_path)
 
     def passing(options: dict[str, bool]) -> dict[str, int]:
-        result = process_chunk(hyy, sample, str(path), 0, 1, hyy.lumi_pb, catalogue, options)
+        result = process_chunk(hyy, sample, path, 0, 1, hyy.lumi_pb, catalogue, options)
         return {name: int(v["events"]) for name, v in result.cutflow.items()}
 
     default = passing({})
