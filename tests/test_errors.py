@@ -207,6 +207,18 @@ def test_a_demo_composition_that_names_no_group_is_refused(
     )
 
 
+def test_a_demo_of_resonance_pairs_needs_four_objects(tmp_path: Path, catalogue: Catalogue) -> None:
+    """The resonance model's pairs (ZZ → 4ℓ) are two resonances of two objects each."""
+    root = _copy_analysis(tmp_path, "zz")
+    config = root / "zz" / "analysis.yaml"
+    text = config.read_text()
+    assert "\n  decay: 4\n  pairs: true\n" in text
+    config.write_text(text.replace("\n  decay: 4\n", "\n  decay: 2\n"))
+    with pytest.raises(AtlasodError) as err:
+        load_analysis(root, "zz", catalogue)
+    assert str(err.value) == f"{config}: invalid value at 'demo.decay': 4 was expected"
+
+
 def test_an_error_of_the_selection_is_not_blamed_on_the_file(
     tmp_path: Path, catalogue: Catalogue, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -105,3 +105,83 @@ def test_wz_selection_on_hand_made_events(release: str, tmp_path: Path) -> None:
     charge = h["hist_threeleptch"]
     assert charge.values()[charge.axes[0].index(1.0)] == 4
     assert charge.values()[charge.axes[0].index(-1.0)] == 2
+
+
+# Two Z → ℓℓ of 91.2 GeV at η 0: the electrons along φ 0 and π, the muons along ±π/2
+def _z_pair(flavour: int, pt: float = 45.6, charges=(1, -1), phis=(0.0, PI), eta: float = 0.0):
+    return [
+        _lepton(pt, phis[0], flavour, charges[0], eta),
+        _lepton(pt, phis[1], flavour, charges[1], eta),
+    ]
+
+
+Z_MUMU = _z_pair(13, phis=(PI / 2, -PI / 2))
+ZZ_EVENTS = [
+    _event([*_z_pair(11), *Z_MUMU]),  # 0: eeμμ, two Zs: passes both
+    _event([*_z_pair(13), *Z_MUMU]),  # 1: μμμμ, two Zs: passes both (as coded with m_ll = 0)
+    _event([*_z_pair(11, pt=25.0), *_z_pair(11, phis=(PI / 2, -PI / 2))]),  # 2: eeee, ee of 50 GeV
+    _event([*_z_pair(11, pt=21.0), *Z_MUMU]),  # 3: eeμμ, ee of 42 GeV: D = 49.2 GeV
+    _event([*_z_pair(11, pt=20.2), *Z_MUMU]),  # 4: eeμμ, ee of 40.4 GeV: D = 50.8 GeV
+    _event(
+        [*_z_pair(11, charges=(1, 1)), *_z_pair(13, charges=(-1, -1), phis=(PI / 2, -PI / 2))]
+    ),  # 5: e+e+μ-μ-
+    _event([*_z_pair(11, eta=1.4), *Z_MUMU]),  # 6: electrons in the crack (no veto here)
+    _event([*_z_pair(11), *Z_MUMU], trig=False),  # 7: trigger
+    _event([*_z_pair(11), Z_MUMU[0]]),  # 8: three leptons
+    _event([*_z_pair(11), *Z_MUMU, _lepton(30.0, 1.0, 13, 1)]),  # 9: five good leptons
+    _event([*_z_pair(11), *_z_pair(13, charges=(1, 1), phis=(PI / 2, -PI / 2))]),  # 10: charge +2
+    _event(
+        [*_z_pair(11, pt=22.0), *_z_pair(13, pt=22.0, phis=(PI / 2, -PI / 2))]
+    ),  # 11: none > 25 GeV
+    _event(
+        [*_z_pair(11), _lepton(45.6, PI / 2, 11, 1), _lepton(45.6, -PI / 2, 13, -1)]
+    ),  # 12: eeeμ
+    _event(
+        [*_z_pair(11), *Z_MUMU, _lepton(30.0, 1.0, 13, -1, isTightID=False)]
+    ),  # 13: a 5th, not tight
+]
+
+
+@pytest.mark.parametrize("as_coded", [True, False])
+def test_zz_selection_on_hand_made_events(as_coded: bool, tmp_path: Path) -> None:
+    """Every cut of the ZZ selection (more-analyses reference §4.3) failed by one event, and
+    the Z pairing as coded (the Z-pair cut never applied to eeee/μμμμ, nor to eeμμ whose
+    same-flavour leptons have one charge; m_ll = 0 for those) or as documented (two Z pairs,
+    each in 66-116 GeV)."""
+    catalogue = Catalogue.load()
+    zz = load_analysis(ANALYSES, "zz", catalogue)
+    assert zz.raw["switches"]["zz_pairing_as_coded"]["default"] is True
+    path = write_hand_made_events(zz, columns_of(ZZ_EVENTS), len(ZZ_EVENTS), tmp_path)
+    from atlasod.selection.chunk import process_chunk
+
+    options = {"zz_pairing_as_coded": as_coded}
+    result = process_chunk(zz, zz.data_files[0], path, 0, 1, 10064.0, catalogue, options)
+    passed = [0, 1, 2, 3, 5, 6, 13] if as_coded else [0, 1, 6, 13]
+    assert {name: int(v["events"]) for name, v in result.cutflow.items()} == {
+        "all": 14,
+        "at least four leptons": 13,
+        "trigger": 12,
+        "exactly four good leptons": 11,
+        "zero net charge": 10,
+        "a lepton above 25 GeV": 9,
+        "eeee/μμμμ/eeμμ and the Z pairs": len(passed),
+    }
+    h = result.histograms
+    mll1, mll2 = h["hist_mLL1"], h["hist_mLL2"]
+    at_z = mll1.axes[0].index(91.2)
+    if as_coded:  # 0 for μμμμ, eeee and e+e+μ-μ- (1, 2, 5); 42 GeV for event 3: underflow
+        assert mll1.values()[at_z] == 3 and mll1.values(flow=True)[0] == 4
+        assert mll2.values()[at_z] == 4 and mll2.values(flow=True)[0] == 3
+    else:
+        assert mll1.values()[at_z] == 4 and mll1.values(flow=True)[0] == 0
+        assert mll2.values()[at_z] == 4
+    assert h["hist_fourleptpt"].sum().value == 4 * len(passed)  # one entry per lepton
+    m4l = h["hist_fourlepsys_m"]
+    # two Zs at rest, 182.4 GeV: events 0, 1, 13 (and 5 as coded); 2 and 3 lower, 6 higher
+    assert m4l.values()[m4l.axes[0].index(182.4)] == (4 if as_coded else 3)
+    # event 6: the electrons at η 1.4, the muons at 0: the system's rapidity
+    e = 2 * 45.6 * np.cosh(1.4) + 2 * 45.6
+    pz = 2 * 45.6 * np.sinh(1.4)
+    y = h["hist_fourlepsys_y"]
+    assert y.values()[y.axes[0].index(0.5 * np.log((e + pz) / (e - pz)))] == 1
+    assert y.values()[y.axes[0].index(0.0)] == len(passed) - 1

@@ -66,7 +66,15 @@ def test_ipynb_holds_the_cells_of_its_source(name: str) -> None:
 
 @pytest.mark.workflow
 @pytest.mark.parametrize(
-    ("name", "release"), [("hyy", "2020"), ("hzz", "2020"), ("hyy", "2025e"), ("hzz", "2025e")]
+    ("name", "release"),
+    [
+        ("hyy", "2020"),
+        ("hzz", "2020"),
+        ("wz", "2020"),
+        ("zz", "2020"),
+        ("hyy", "2025e"),
+        ("hzz", "2025e"),
+    ],
 )
 def test_notebook_runs_top_to_bottom_on_demo_data(name: str, release: str, tmp_path: Path) -> None:
     env = {**os.environ, "ATLASOD_WORK": str(tmp_path), "MPLBACKEND": "Agg"}

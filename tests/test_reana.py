@@ -74,7 +74,7 @@ def _snakemake7() -> str:
 
 
 @pytest.mark.parametrize(
-    ("analysis", "release"), [("hzz", "2020"), ("hyy", "2020"), ("hyy", "2025e")]
+    ("analysis", "release"), [("hzz", "2020"), ("hyy", "2020"), ("zz", "2020"), ("hyy", "2025e")]
 )
 def test_reana_engine_run_gives_the_local_histograms(
     analysis: str, release: str, request: pytest.FixtureRequest, tmp_path: Path

@@ -5,7 +5,10 @@
 - ``resonance``: a resonance of ``mass`` (Breit-Wigner ``width`` ⊗ Gaussian ``resolution``)
   decaying to two (``decay: 2``) or four (``decay: 4``, through two Z-like pairs) leptons
   or photons (``objects``), over a continuum falling as exp(−m/``slope``) in
-  [``low``, ``high``];
+  [``low``, ``high``]; with ``decay: 4`` and ``pairs: true`` the signal is a pair of
+  resonances instead (ZZ → 4ℓ): two of ``mass``, ``width`` and ``resolution`` each, decaying
+  to a same-flavour pair, with a four-lepton mass above their sum by an exponential of
+  ``slope``;
 - ``lepton_met``: W-like events, a lepton and a neutrino from a resonance of ``mass`` (the
   Jacobian peak in mT), over a background of a lepton with little missing ET;
 - ``pair_lepton_met``: three leptons, WZ-like: a same-flavour, opposite-charge pair from
@@ -86,10 +89,31 @@ def _decay(rng: np.random.Generator, mass: np.ndarray, decay: int) -> list[Any]:
     return [*two_body_decay(rng, z1, 0.0, 0.0), *two_body_decay(rng, z2, 0.0, 0.0)]
 
 
+def _resonance_pair(rng: np.random.Generator, signal: np.ndarray, p: dict[str, Any]) -> list[Any]:
+    """Four leptons: from two resonances of ``mass`` in signal events (ZZ), from the
+    continuum's four-object decay in the others."""
+    n = len(signal)
+    on_shell = np.ones(n, dtype=bool)
+    z1, z2 = _masses(rng, on_shell, p), _masses(rng, on_shell, p)
+    above = truncated_exponential(rng, n, 0.0, p["high"], p["slope"])
+    continuum = truncated_exponential(rng, n, p["low"], p["high"], p["slope"])
+    c1 = rng.uniform(0.5, 0.7, n) * continuum
+    c2 = rng.uniform(0.2, 0.9, n) * (continuum - c1)
+    parent = resonance(
+        rng, np.where(signal, z1 + z2 + above, continuum), pt_scale=20.0, eta_sigma=1.0
+    )
+    first, second = two_body_decay(rng, parent, np.where(signal, z1, c1), np.where(signal, z2, c2))
+    return [*two_body_decay(rng, first, 0.0, 0.0), *two_body_decay(rng, second, 0.0, 0.0)]
+
+
 def _objects(ctx: DemoContext, signal: np.ndarray, p: dict[str, Any]) -> dict[str, Any]:
     rng, n, k = ctx.rng, ctx.n_events, int(p["decay"])
-    mass = _masses(rng, signal, p)
-    cols = stack_objects(*_decay(rng, mass, k))
+    if p.get("pairs"):
+        if k != 4:
+            raise ValueError(f"demo.pairs: true needs demo.decay: 4, not {k}")
+        cols = stack_objects(*_resonance_pair(rng, signal, p))
+    else:
+        cols = stack_objects(*_decay(rng, _masses(rng, signal, p), k))
     order = cols.pop("order")
     prefix = p["objects"]
     out: dict[str, Any] = {}

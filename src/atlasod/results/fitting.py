@@ -313,10 +313,17 @@ def fit_summary(result: dict[str, Any]) -> str:
     model = result.get("model")
     if model in ("poly3_gauss", "breit_wigner_gauss"):
         p = result["parameters"]
-        lines = [f"$m$ = {p['mean']['value']:.2f} ± {p['mean']['error']:.2f} GeV"]
+
+        def value(name: str) -> str:  # a fixed parameter has no error: it is said so
+            v = p[name]
+            if v.get("fixed"):
+                return f"{v['value']:.2f} GeV (fixed)"
+            return f"{v['value']:.2f} ± {v['error']:.2f} GeV"
+
+        lines = [f"$m$ = {value('mean')}"]
         if model == "breit_wigner_gauss":
-            lines.append(f"$\\Gamma$ = {p['width']['value']:.2f} ± {p['width']['error']:.2f} GeV")
-        lines.append(f"$\\sigma$ = {p['sigma']['value']:.2f} ± {p['sigma']['error']:.2f} GeV")
+            lines.append(f"$\\Gamma$ = {value('width')}")
+        lines.append(f"$\\sigma$ = {value('sigma')}")
         n_sig = result["signal_yield"]
         lines.append(f"$N_{{sig}}$ = {n_sig['value']:.0f} ± {n_sig['error']:.0f}")
         lines.append(f"$\\chi^2$/ndf = {result['chi2']:.1f}/{result['ndf']}")

@@ -175,7 +175,9 @@ def plot_stack(
         curves = fit_curve(fit, fine[inside])
         if curves is not None:
             ax.plot(fine[inside], curves[0], color="#ff0000", label="Fit")
-            ax.plot(fine[inside], curves[1], color="#0000ff", linestyle="--", label="Fit bkg.")
+            background = fit["parameters"].get("n_background", {})
+            if not (background.get("fixed") and background.get("value") == 0):
+                ax.plot(fine[inside], curves[1], color="#0000ff", linestyle="--", label="Fit bkg.")
         ax.text(0.05, 0.62, fit_summary(fit), transform=ax.transAxes, fontsize="small", va="top")
     peak = max(float(np.max(total)), float(np.max(data.values + np.sqrt(data.variances))), 1e-9)
     if spec.ylog:

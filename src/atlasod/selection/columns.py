@@ -389,6 +389,13 @@ def pair_mass(objects: Objects, i: Any, j: Any) -> Column:
 
 
 def _system(objects: Objects) -> Any:
+    """The sum of each event's objects' four-momenta, computed once per batch and objects."""
+    if ("system",) not in objects.derived:
+        objects.derived[("system",)] = _system_of(objects)
+    return objects.derived[("system",)]
+
+
+def _system_of(objects: Objects) -> Any:
     fields = objects.fields
     p = _momenta(*(float64(fields[f].content) for f in _four_momentum_fields(objects)))
     shape = fields["pt"].shape
@@ -407,6 +414,14 @@ def system_mass(objects: Objects) -> Column:
 
 def system_pt(objects: Objects) -> Column:
     return Column(np.asarray(_system(objects).pt))
+
+
+def system_rapidity(objects: Objects) -> Column:
+    """Rapidity of the sum of all the objects (0 for an event without any)."""
+    p = _system(objects)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        y = np.asarray(p.rapidity)
+    return Column(np.where(np.asarray(p.E) > 0, y, 0.0))
 
 
 def _combinations(shape: Shape, k: int) -> tuple[np.ndarray, list[np.ndarray]]:
