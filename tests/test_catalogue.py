@@ -12,10 +12,20 @@ def test_catalogue_lists_every_file_of_the_six_analyses(catalogue: Catalogue) ->
     for f in catalogue.files:
         by_skim[f.skim] = by_skim.get(f.skim, 0) + 1
     first_six = {"1lep": 71, "2lep": 29, "4lep": 22, "GamGam": 9, "1largeRjet1lep": 64}
-    # and the 3lep skim of WZ (more-analyses reference §9.4.1: 29 files, 923,905,975 bytes)
-    assert by_skim == {**first_six, "3lep": 29}
-    assert sum(f.size for f in catalogue.files if f.skim != "3lep") == 101_403_502_310
-    assert sum(f.size for f in catalogue.files if f.skim == "3lep") == 923_905_975
+    # and (more-analyses reference §9.4) the 3lep skim of WZ (§9.4.1: 29 files, 923,905,975
+    # bytes) and the two H→WW signal files of §9.4.3
+    higgs_ww = {
+        "mc_345323.VBFH125_WW2lep.2lep.root": 102998796,
+        "mc_345324.ggH125_WW2lep.2lep.root": 146407864,
+    }
+    assert by_skim == {**first_six, "2lep": 29 + 2, "3lep": 29}
+    more = {"3lep"}
+    assert (
+        sum(f.size for f in catalogue.files if f.skim not in more and f.file not in higgs_ww)
+        == 101_403_502_310
+    )
+    assert sum(f.size for f in catalogue.files if f.skim in more) == 923_905_975
+    assert {f: catalogue.file(f).size for f in higgs_ww} == higgs_ww
 
 
 def test_every_file_has_size_and_adler32(catalogue: Catalogue) -> None:
@@ -40,6 +50,15 @@ def test_ttbar_sum_of_weights_depends_on_the_table(catalogue: Catalogue) -> None
     norm = catalogue.normalisation(410000)
     assert norm.sumw == 49386600
     assert norm.sumw_by_table["Files_WBoson"] == 49296600
+
+
+def test_higgs_ww_cross_section_depends_on_the_table(catalogue: Catalogue) -> None:
+    """The C++ framework's Files_HWW has 0.58 pb for ggH → WW, infofile.py 0.148 pb
+    (more-analyses reference §5.2); the sum of weights is the same."""
+    norm = catalogue.normalisation(345324)
+    assert norm.scale(10064.0, "Files_HWW") == pytest.approx(10064 * 0.58 / 55832659.6908)
+    assert norm.scale(10064.0, "infofile") == pytest.approx(10064 * 0.1481173588 / 55832659.6908)
+    assert catalogue.normalisation(345323).xsec_by_table == {"infofile": 0.02020229148}
 
 
 def test_single_top_uses_weight_sign(catalogue: Catalogue) -> None:

@@ -219,6 +219,24 @@ def test_a_demo_of_resonance_pairs_needs_four_objects(tmp_path: Path, catalogue:
     assert str(err.value) == f"{config}: invalid value at 'demo.decay': 4 was expected"
 
 
+def test_a_histogram_after_an_unknown_cut_is_refused(tmp_path: Path, catalogue: Catalogue) -> None:
+    """histI_ histograms are filled after a cut, which must be one of the analysis'."""
+    root = _copy_analysis(tmp_path, "hww")
+    config = root / "hww" / "analysis.yaml"
+    text = config.read_text()
+    assert "variable: mt, after: different flavour," in text
+    config.write_text(
+        text.replace("variable: mt, after: different flavour,", "variable: mt, after: eμ,")
+    )
+    with pytest.raises(AtlasodError) as err:
+        load_analysis(root, "hww", catalogue)
+    message = str(err.value)
+    assert message.startswith(
+        f"{config}: histogram histI_mt: after: 'eμ' is not one of the cuts ['trigger', "
+    )
+    assert "'different flavour'" in message
+
+
 def test_an_error_of_the_selection_is_not_blamed_on_the_file(
     tmp_path: Path, catalogue: Catalogue, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -248,7 +266,7 @@ def test_cli_reports_errors_without_traceback(
     assert exit_.value.code == 2
     err = capsys.readouterr().err
     assert "ERROR atlasod: no analysis 'hyz' under" in err
-    assert "available: hyy, hzz" in err
+    assert "available: hww, hyy, hzz, ttbar, w, wz, z, zprime, zz\n" in err
     assert "Traceback" not in err
 
 

@@ -285,7 +285,7 @@ def test_what_an_expression_gives_is_known_before_any_event(text: str, kind: Kin
         (
             "goodlep > 1",
             "the objects goodlep can only be given to pair_mass, system_mass, system_pt, "
-            "system_rapidity, best_system_mass, best_system_pair_mass, sfos_pair_mass, "
+            "system_phi, system_rapidity, best_system_mass, best_system_pair_mass, sfos_pair_mass, "
             "sfos_pair_pt or "
             "sfos_pair_other; use their values, e.g. goodlep_pt "
             "(at 'goodlep'",

@@ -185,3 +185,105 @@ def test_zz_selection_on_hand_made_events(as_coded: bool, tmp_path: Path) -> Non
     y = h["hist_fourlepsys_y"]
     assert y.values()[y.axes[0].index(0.5 * np.log((e + pz) / (e - pz)))] == 1
     assert y.values()[y.axes[0].index(0.0)] == len(passed) - 1
+
+
+def _hww_event(
+    leptons: list[dict], jets=(), met: float = 40.0, met_phi: float | None = None, trig=True
+):
+    """Leptons and jets (pT [GeV], η, JVT, MV2c10); E_T^miss opposite the dilepton system
+    unless ``met_phi`` is given."""
+    if met_phi is None:
+        px = sum(lep["pt"] * np.cos(lep["phi"]) for lep in leptons)
+        py = sum(lep["pt"] * np.sin(lep["phi"]) for lep in leptons)
+        met_phi = float(np.arctan2(py, px)) + PI
+    event = _event(leptons, met=met, met_phi=met_phi, trig=trig)
+    event["trigM"] = trig
+    jets = list(jets) or [(10.0, 0.0, 1.0, -0.5)]  # a soft jet below every threshold
+    for key, i, unit in (("pt", 0, GEV), ("eta", 1, 1.0), ("jvt", 2, 1.0), ("MV2c10", 3, 1.0)):
+        event[f"jet_{key}"] = [j[i] * unit for j in jets]
+    return event
+
+
+# e+ of 30 GeV at φ 0 and μ- of 20 GeV at φ 0.5: m(ll) 12.1 GeV, pT(ll) 48.5 GeV, Δφ(ll) 0.5;
+# E_T^miss 40 GeV opposite: mT = sqrt(2 · 48.5 · 40 · (1 + cos 0.199)) = 87.7 GeV
+E30, MU20 = _lepton(30.0, 0.0, 11, 1), _lepton(20.0, 0.5, 13, -1)
+HWW_EVENTS = [
+    _hww_event([E30, MU20]),  # 0: passes
+    _hww_event([E30, MU20], met=25.0),  # 1: E_T^miss 25 GeV: passes the code's 20 GeV cut
+    _hww_event([E30, MU20], jets=[(25.0, 0.0, 0.3, 0.9)]),  # 2: a b-tag failing JVT: passes
+    _hww_event([E30, MU20], trig=False),  # 3: trigger
+    _hww_event([E30, MU20, _lepton(18.0, 2.0, 13, 1)]),  # 4: three good leptons
+    _hww_event([_lepton(21.0, 0.0, 11, 1), _lepton(30.0, 0.5, 13, -1)]),  # 5: ℓ1 at 21 GeV
+    _hww_event([E30, {**MU20, "charge": 1}]),  # 6: same charge
+    _hww_event([E30, {**MU20, "type": 11}]),  # 7: same flavour
+    _hww_event([E30, _lepton(20.0, 0.2, 13, -1)]),  # 8: m(ll) 4.9 GeV
+    _hww_event([E30, MU20], jets=[(40.0, 0.0, 1.0, -0.5), (35.0, 1.0, 1.0, -0.5)]),  # 9: 2 jets
+    _hww_event([E30, MU20], met=15.0),  # 10: E_T^miss 15 GeV
+    _hww_event([E30, MU20], met_phi=0.2),  # 11: E_T^miss along the leptons
+    _hww_event([_lepton(23.0, 0.0, 11, 1), _lepton(16.0, 2.0, 13, -1)]),  # 12: pT(ll) 19.7
+    _hww_event([_lepton(50.0, 0.0, 11, 1), _lepton(30.0, 1.6, 13, -1)]),  # 13: m(ll) 55.6
+    _hww_event([_lepton(40.0, 0.0, 11, 1), _lepton(15.5, 1.9, 13, -1)]),  # 14: Δφ(ll) 1.9
+    _hww_event([E30, MU20], jets=[(25.0, 0.0, 1.0, 0.5)]),  # 15: a b-jet of 25 GeV
+    _hww_event([{**E30, "eta": 1.45}, MU20]),  # 16: the electron in the crack
+]
+
+
+@pytest.mark.parametrize("met_documented", [False, True])
+def test_hww_selection_on_hand_made_events(met_documented: bool, tmp_path: Path) -> None:
+    """Every cut of the H→WW selection (more-analyses reference §5.3) failed by one event;
+    mT of the dilepton system; the histI_ twins filled after the eμ cut; E_T^miss > 20 GeV
+    as coded, 30 GeV as documented."""
+    from atlasod.selection.chunk import process_chunk
+
+    catalogue = Catalogue.load()
+    hww = load_analysis(ANALYSES, "hww", catalogue)
+    path = write_hand_made_events(hww, columns_of(HWW_EVENTS), len(HWW_EVENTS), tmp_path)
+    options = {"hww_met_cut_documented": met_documented}
+    result = process_chunk(hww, hww.data_files[0], path, 0, 1, 10064.0, catalogue, options)
+    preselected = 17 - 6  # events 3-7 and 16 fail before
+    later = 1 if met_documented else 0  # event 1 fails the documented E_T^miss cut
+    assert {name: int(v["events"]) for name, v in result.cutflow.items()} == {
+        "all": 17,
+        "trigger": 16,
+        "exactly two good leptons": 14,
+        "first lepton above 22 GeV": 13,
+        "opposite charge": 12,
+        "different flavour": preselected,
+        "m(ll) > 10 GeV, N_jet <= 1, E_T^miss > 20 GeV": 8 - later,
+        "dphi(ll, E_T^miss) > pi/2": 7 - later,
+        "pT(ll) > 30 GeV": 6 - later,
+        "m(ll) < 55 GeV": 5 - later,
+        "dphi(ll) < 1.8": 4 - later,
+        "no b-jet": 3 - later,
+    }
+    h = result.histograms
+    assert h["histI_mt"].sum(flow=True).value == preselected
+    assert h["histI_n_jets"].values()[2] == 1  # event 9
+    mt = h["hist_mt"]
+    assert mt.values()[mt.axes[0].index(87.7)] == 2  # events 0 and 2
+    assert h["hist_mt"].sum(flow=True).value == (2 if met_documented else 3)
+    # event 1 (E_T^miss 25 GeV): mT = sqrt(2 · 48.5 · 25 · 1.98) = 69.3 GeV
+    assert mt.values()[mt.axes[0].index(69.3)] == (0 if met_documented else 1)
+    lead = h["hist_leadleptID"]
+    assert lead.values()[lead.axes[0].index(11)] == (2 if met_documented else 3)
+
+
+def test_hww_higgs_cross_sections_as_coded_or_from_infofile() -> None:
+    """Files_HWW's 0.58 / 0.04 pb by default, infofile.py's 0.148 / 0.0202 pb with the
+    switch, for the Higgs group only (the other groups keep Files_HWW)."""
+    catalogue = Catalogue.load()
+    hww = load_analysis(ANALYSES, "hww", catalogue)
+    ggh = hww.group("Higgs").samples[0]
+    assert ggh.file == "mc_345324.ggH125_WW2lep.2lep.root"
+    on = {"hww_higgs_xsec_infofile": True}
+    assert hww.table_of(ggh, {}) == "Files_HWW" and hww.table_of(ggh, on) == "infofile"
+    ttbar = hww.group("ttbar").samples[0]
+    assert hww.table_of(ttbar, on) == "Files_HWW"
+    norm = catalogue.normalisation(345324)
+    ratio = norm.scale(1.0, hww.table_of(ggh, on)) / norm.scale(1.0, hww.table_of(ggh, {}))
+    assert ratio == pytest.approx(0.1481173588 / 0.58)
+    assert sorted(hww.options) == [
+        "hww_diboson_factor",
+        "hww_higgs_xsec_infofile",
+        "hww_met_cut_documented",
+    ]

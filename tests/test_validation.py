@@ -35,6 +35,37 @@ def test_quantities_read_yields_fit_and_truth(hzz: Analysis) -> None:
     assert quantity("truth.value.higgs_mass", inputs(), hzz) == 125.0
 
 
+def test_histogram_quantities_of_data_mc_and_a_group_with_its_factor(hzz: Analysis) -> None:
+    """hist.<name>.<data|mc|group>.<what>: the summed data, the MC of every stacked group or
+    of one, with the groups' factors as plotted (H→ZZ's ZZ x 1.3 when its switch is on)."""
+    from atlasod.histio import empty_histogram
+
+    spec = next(h for h in hzz.histograms if h.name == "mass_four_lep")  # overflow kept
+    hists = {}
+    for sample in [*hzz.data_files, *hzz.mc_files]:
+        h = empty_histogram(spec.variable, spec.bins, spec.low, spec.high, spec.xlabel)
+        is_zz = sample in hzz.group("ZZ").samples
+        h.fill([91.0 if is_zz else 125.0], weight=[2.0 if is_zz else 1.0])
+        hists[f"{sample.stem}/mass_four_lep"] = h
+    n_data, n_zz = len(hzz.data_files), len(hzz.group("ZZ").samples)
+    n_other = len(hzz.mc_files) - n_zz
+    for options, factor in (({"hzz_zz_factor": True}, 1.3), ({}, 1.0)):
+        run = Inputs(yields=YIELDS, histograms_path=Path("unused.root"), options=options)
+        run._histograms_read = hists
+        assert quantity("hist.mass_four_lep.data.integral", run, hzz) == n_data
+        assert quantity("hist.mass_four_lep.ZZ.integral", run, hzz) == pytest.approx(
+            2.0 * n_zz * factor
+        )
+        assert quantity("hist.mass_four_lep.mc.bin(125)", run, hzz) == n_other
+        assert quantity("hist.mass_four_lep.mc.peak", run, hzz) == pytest.approx(
+            90.625 if 2.0 * n_zz * factor > n_other else 126.875  # bins of 3.75 GeV from 80
+        )
+    with pytest.raises(
+        AtlasodError, match=r"use hist.<name>.<data\|mc\|group>.* \(groups: Other, ZZ, Higgs\)"
+    ):
+        quantity("hist.mass_four_lep.Zee.integral", run, hzz)
+
+
 def test_unknown_quantity_names_the_missing_key(hzz: Analysis) -> None:
     with pytest.raises(AtlasodError, match=r"quantity 'yields.groups.Higgs.yield': no key 'Higgs'"):
         quantity("yields.groups.Higgs.yield", inputs(), hzz)

@@ -60,7 +60,15 @@ LOCATIONS = [
     },
 ]
 # Order in which tables provide the default normalisation of a DSID.
-DEFAULT_ORDER = ["Files_base", "Files_HZZ", "Files_Hyy", "Files_WBoson", "Files_ZPrime"]
+DEFAULT_ORDER = [
+    "Files_base",
+    "Files_HZZ",
+    "Files_Hyy",
+    "Files_WBoson",
+    "Files_ZPrime",
+    "Files_HWW",
+    "infofile",
+]
 # The reference's §11.2 table (Files_ZPrime) repeats the 2lep table of §7.2 by mistake.
 # Checked against the C++ framework at tag 10fb-legacy
 # (Plotting/inputfiles/Files_ZPrime.txt): Files_ZPrime equals Files_WBoson line by line,
@@ -105,9 +113,9 @@ def file_record(
     return rec
 
 
-def more_files(reference: Path, skims: set[str]) -> list[dict]:
-    """The files of §9.4 of the reference of the other six analyses whose skim is in
-    ``skims`` (rows: `<skim>/<Data|MC>/<file>`, bytes, adler32, the analyses that read it)."""
+def more_files(reference: Path, readers: set[str]) -> list[dict]:
+    """The files of §9.4 of the reference of the other six analyses read by one of
+    ``readers`` (rows: `<skim>/<Data|MC>/<file>`, bytes, adler32, the analyses that read it)."""
     lines = reference.read_text(encoding="utf-8").splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("### 9.4"))
     files = []
@@ -122,15 +130,40 @@ def more_files(reference: Path, skims: set[str]) -> list[dict]:
             m = FILE_RE.match(fname)
             if m is None:
                 raise ValueError(f"unexpected file name in §9.4: {path}")
-            if m["skim"] not in skims:
+            if not readers & {r.strip() for r in cells[3].split(",")}:
                 continue
             files.append(file_record(fname, m["skim"], size, adler, portal_dir, m))
     return files
 
 
-# The skims of §9.4 taken into the catalogue: those of the analyses this project has (WZ
-# reads 3lep; the 1lep1tau and the extra 2lep files come with their analyses' tables).
-MORE_SKIMS = {"3lep"}
+# The files of §9.4 taken into the catalogue: those read by the analyses this project has
+# (the names of §9.4's "read by" column: WZ the 3lep skim, HWW two more 2lep files).
+MORE_READERS = {"WZ", "HWW"}
+# section heading prefix -> the normalisation table it lists, in the reference of the other
+# six analyses (columns: group, key, file, σ, Σw, eff, L·σ/Σw, infofile where different, ...)
+MORE_TABLE_SECTIONS = {"### 5.2": "Files_HWW"}
+
+
+def more_tables(reference: Path) -> dict[int, dict]:
+    """DSID -> {"name", "tables": {table: {xsec_pb, sumw}}} of the tables of
+    MORE_TABLE_SECTIONS; where the "infofile.py where different" column gives a cross
+    section (σ=...), an ``infofile`` table with it is added."""
+    lines = reference.read_text(encoding="utf-8").splitlines()
+    norm: dict[int, dict] = {}
+    for idx, line in enumerate(lines):
+        table = next((t for p, t in MORE_TABLE_SECTIONS.items() if line.startswith(p)), None)
+        if table is None:
+            continue
+        for cells in _rows(lines, idx + 1):
+            m = FILE_RE.match(cells[2].rpartition("/")[2])
+            if m is None or m["period"]:
+                continue  # the data rows
+            xsec, sumw = float(cells[3]), float(cells[4])
+            rec = norm.setdefault(int(m["dsid"]), {"name": m["short"], "tables": {}})
+            rec["tables"][table] = {"xsec_pb": xsec, "sumw": sumw}
+            if cells[7].startswith("σ="):
+                rec["tables"]["infofile"] = {"xsec_pb": float(cells[7][2:]), "sumw": sumw}
+    return norm
 
 
 def build(reference: Path, more: Path | None = None) -> dict:
@@ -156,6 +189,10 @@ def build(reference: Path, more: Path | None = None) -> dict:
     for dsid, sig in ZPRIME_SIGNAL.items():
         table = {"xsec_pb": sig["xsec_pb"], "sumw": sig["sumw"]}
         norm[dsid] = {"name": sig["name"], "tables": {"Files_ZPrime": table}}
+    for dsid, rec in (more_tables(more) if more is not None else {}).items():
+        known = norm.setdefault(dsid, {"name": rec["name"], "tables": {}})
+        for table, values in rec["tables"].items():
+            known["tables"].setdefault(table, values)  # the first reference's infofile stays
     samples = {}
     for dsid, rec in sorted(norm.items()):
         tables = rec["tables"]
@@ -172,6 +209,11 @@ def build(reference: Path, more: Path | None = None) -> dict:
         }
         if overrides:
             samples[dsid]["sumw_by_table"] = overrides
+        xsec_overrides = {
+            t: v["xsec_pb"] for t, v in sorted(tables.items()) if v["xsec_pb"] != default["xsec_pb"]
+        }
+        if xsec_overrides:  # H→WW: the C++ framework's 0.58 pb, infofile.py's 0.148 pb
+            samples[dsid]["xsec_by_table"] = xsec_overrides
         if 410011 <= dsid <= 410014 or dsid in (410025, 410026):
             samples[dsid]["weight_sign_only"] = True
 
@@ -203,7 +245,7 @@ def build(reference: Path, more: Path | None = None) -> dict:
             files.append(rec)
     if more is not None:
         known = {f["file"] for f in files}
-        for rec in more_files(more, MORE_SKIMS):
+        for rec in more_files(more, MORE_READERS):
             if rec["file"] in known:
                 raise ValueError(f"{rec['file']} is in both references")
             if "dsid" in rec and rec["dsid"] not in samples:

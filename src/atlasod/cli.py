@@ -256,7 +256,7 @@ def cmd_validate(args: argparse.Namespace) -> None:
     from atlasod.results.validation import read_inputs, validate_multiplied, validate_run
 
     analysis, _ = _analysis(args)
-    inputs = read_inputs(args.yields, args.fit, args.histograms, args.truth or [])
+    inputs = read_inputs(args.yields, args.fit, args.histograms, args.truth or [], _options(args))
     if args.multiplied == 1:
         validate_run(analysis, args.source, inputs, args.out, args.table)
         return
@@ -514,6 +514,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--base-fit", type=Path, help="fit.json of the unmultiplied run")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--table", type=Path, required=True)
+    p.add_argument("--option", action="append", help="KEY=true|false analysis switch")
 
     p = add("manifest", cmd_manifest, "record inputs, software, config and results of a run")
     p.add_argument("--source", required=True, choices=["demo", "real"])

@@ -204,11 +204,12 @@ rule validate_analysis:
             if key in input.keys()
         ),
         multiplied=MULTIPLY,
+        options=OPTIONS,
     shell:
         "{params.cli} --log {log} validate --analysis {wildcards.analysis}"
         " --source {params.source} --yields {input.yields} --histograms {input.hists}"
         " {params.fit} {params.truth} --multiplied {params.multiplied} {params.base}"
-        " --out {output.json} --table {output.table}"
+        " --out {output.json} --table {output.table} {params.options}"
 
 
 rule manifest:

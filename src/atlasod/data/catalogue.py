@@ -74,16 +74,19 @@ class Normalisation:
     k_factor: float = 1.0
     filter_eff: float = 1.0
     sumw_by_table: dict[str, float] = field(default_factory=dict)
+    xsec_by_table: dict[str, float] = field(default_factory=dict)
     weight_sign_only: bool = False
 
     def scale(self, lumi_pb: float, table: str | None = None) -> float:
         """Luminosity scale factor per unit of event weight.
 
         ``table`` selects the sum of weights of one of the original normalisation
-        tables (``Files_WBoson``, ``infofile``, ...) where they disagree.
+        tables (``Files_WBoson``, ``infofile``, ...) where they disagree, and its cross
+        section where that differs (H→WW's ``Files_HWW`` against ``infofile``).
         """
         sumw = self.sumw_by_table.get(table, self.sumw) if table else self.sumw
-        return lumi_pb * self.xsec_pb * self.k_factor * self.filter_eff / sumw
+        xsec = self.xsec_by_table.get(table, self.xsec_pb) if table else self.xsec_pb
+        return lumi_pb * xsec * self.k_factor * self.filter_eff / sumw
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,13 @@
   neutrino from a W of ``w_mass`` and ``w_width`` (the Jacobian peak in mT); background
   events have the pair, a soft lepton (pT 20 GeV + an exponential of 15 GeV) and little,
   unrelated missing ET (an exponential of ``background_met`` GeV);
+- ``dilepton_met``: two leptons and two neutrinos from a pair of W bosons (H → WW*-like):
+  in signal events from a resonance of ``mass`` (one W near ``w_mass``, the other off its
+  shell), so that the transverse mass of the dilepton system and the missing ET ends at
+  ``mass``; in background events from a WW continuum falling as exp(−m/``slope``) above
+  ``low``; a fraction ``same_flavour`` of events has two leptons of one flavour, the others
+  an electron and a muon; the missing ET is the neutrinos' with a Gaussian ``resolution``
+  per component;
 - ``lepton_jets``: one lepton, missing ET and jets, each group a process of ``processes``:
   ``ttbar`` (tt̄ → bℓν bqq̄ with m(tt̄) falling from ``ttbar_mass.low``), ``resonance``
   (tt̄ from a resonance of ``mass`` and ``width``: a Z′), ``single_top`` and ``w_jets``;
@@ -207,6 +214,48 @@ def _pair_lepton_met(ctx: DemoContext, signal: np.ndarray, p: dict[str, Any]) ->
     background_met = rng.exponential(float(p.get("background_met", 12.0)), n)
     out["met_et"] = np.clip(np.where(signal, met, background_met), 0, None) * 1000.0
     out["met_phi"] = np.where(signal, np.asarray(nu.phi), rng.uniform(-np.pi, np.pi, n))
+    return out
+
+
+def _w_masses(rng: np.random.Generator, n: int, p: dict[str, Any]) -> np.ndarray:
+    w_mass = float(p.get("w_mass", 80.379))
+    mass = w_mass + 0.5 * float(p.get("w_width", 2.085)) * np.tan(np.pi * (rng.random(n) - 0.5))
+    return np.clip(mass, 0.6 * w_mass, 1.4 * w_mass)
+
+
+def _dilepton_met(ctx: DemoContext, signal: np.ndarray, p: dict[str, Any]) -> dict[str, Any]:
+    rng, n = ctx.rng, ctx.n_events
+    mass = float(p["mass"])
+    # signal: one W on its shell (below what the resonance leaves), the other off it
+    on_shell = np.minimum(_w_masses(rng, n, p), mass - 12.0)
+    off_shell = rng.uniform(0.15, 0.95, n) * (mass - on_shell)
+    # background: two Ws on their shells from a continuum above their sum
+    w1, w2 = _w_masses(rng, n, p), _w_masses(rng, n, p)
+    continuum = truncated_exponential(rng, n, p["low"], p["high"], p["slope"])
+    parent_mass = np.where(signal, mass, np.maximum(continuum, w1 + w2 + 1.0))
+    first = np.where(signal, on_shell, w1)
+    second = np.where(signal, off_shell, w2)
+    parent = resonance(rng, parent_mass, pt_scale=15.0, eta_sigma=1.0)
+    boson1, boson2 = two_body_decay(rng, parent, first, second)
+    lep1, nu1 = two_body_decay(rng, boson1, 0.0, 0.0)
+    lep2, nu2 = two_body_decay(rng, boson2, 0.0, 0.0)
+    cols = stack_objects(lep1, lep2)
+    order = cols.pop("order")
+    first_flavour = rng.choice([11, 13], size=n)
+    other = np.where(first_flavour == 11, 13, 11)
+    same = rng.random(n) < float(p.get("same_flavour", 0.2))
+    flavour = np.stack([first_flavour, np.where(same, first_flavour, other)], axis=1)
+    sign = np.where(rng.random(n) < 0.5, 1, -1)
+    cols["type"] = np.take_along_axis(flavour, order, axis=1)
+    cols["charge"] = np.take_along_axis(np.stack([sign, -sign], axis=1), order, axis=1)
+    cols.update(good_lepton_quality(rng, cols["pt"]))
+    out = jagged_branches("lep", cols, np.full(n, 2))
+    out["trigE"] = np.any(cols["type"] == 11, axis=1)
+    out["trigM"] = np.any(cols["type"] == 13, axis=1)
+    px = np.asarray(nu1.px) + np.asarray(nu2.px) + rng.normal(0, p["resolution"], n)
+    py = np.asarray(nu1.py) + np.asarray(nu2.py) + rng.normal(0, p["resolution"], n)
+    out["met_et"] = np.hypot(px, py) * 1000.0
+    out["met_phi"] = np.arctan2(py, px)
     return out
 
 
@@ -480,6 +529,7 @@ MODELS = {
     "resonance": _objects,
     "lepton_met": _lepton_met,
     "pair_lepton_met": _pair_lepton_met,
+    "dilepton_met": _dilepton_met,
     "lepton_jets": _lepton_jets,
 }
 

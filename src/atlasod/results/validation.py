@@ -14,8 +14,9 @@ of the original analyses (reference §12), exact or read off the published figur
         source: "[DOC] fig_09h.png"
 
 Quantities: ``yields.<path>`` and ``fit.<path>`` (keys into yields.json and fit.json),
-``hist.<name>.data.<integral|max|peak|bin(x)>`` (the summed data histogram; ``peak`` is the
-centre of its highest bin).  A check passes
+``hist.<name>.<data|mc|GROUP>.<integral|max|peak|bin(x)>`` (the summed data histogram, the
+total MC prediction or one MC group's, with the groups' factors; ``peak`` is the centre of
+the highest bin).  A check passes
 when |value − expected| ≤ max(abs, rel·|expected|, sigma·error), ``error`` being the
 value at the path ``tolerance.error``.
 
@@ -40,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from atlasod.errors import AtlasodError
-from atlasod.histio import atomic_path, read_histograms, values_and_variances, write_json
+from atlasod.histio import atomic_path, read_histograms, summed, values_and_variances, write_json
 from atlasod.results.merging import data_histogram
 from atlasod.selection.analysis import Analysis, load_schema, merge_overlay, validate
 from atlasod.yamlio import load_yaml
@@ -58,6 +59,7 @@ class Inputs:
     fit: dict[str, Any] | None = None
     histograms_path: Path | None = None
     truth: list[dict[str, Any]] | None = None
+    options: dict[str, bool] = field(default_factory=dict)  # the workflow switches (factors)
     _histograms_read: dict[str, Any] | None = field(default=None, repr=False)
 
     def histograms(self) -> dict[str, Any]:
@@ -110,24 +112,37 @@ def quantity(path: str, inputs: Inputs, analysis: Analysis) -> float:
 
 
 def _histogram_quantity(path: str, parts: list[str], inputs: Inputs, analysis: Analysis) -> float:
-    if len(parts) != 3 or parts[1] != "data":
-        raise AtlasodError(f"quantity {path!r}: use hist.<name>.data.<integral|max|peak|bin(x)>")
-    name, what = parts[0], parts[2]
+    groups = [g.name for g in analysis.groups if g.stacked]
+    if len(parts) != 3 or parts[1] not in ("data", "mc", *groups):
+        raise AtlasodError(
+            f"quantity {path!r}: use hist.<name>.<data|mc|group>.<integral|max|peak|bin(x)> "
+            f"(groups: {', '.join(groups)})"
+        )
+    name, who, what = parts
     spec = next((h for h in analysis.histograms if h.name == name), None)
     if spec is None:
         raise AtlasodError(f"quantity {path!r}: analysis {analysis.name} has no histogram {name}")
-    h = data_histogram(analysis, inputs.histograms(), name)
-    values, _ = values_and_variances(h, fold_overflow=spec.overflow == "fold")
+    hists, fold = inputs.histograms(), spec.overflow == "fold"
+    if who == "data":
+        h = data_histogram(analysis, hists, name)
+        values, _ = values_and_variances(h, fold_overflow=fold)
+    else:  # the groups' MC, with their factors (e.g. dibosons x 1.3), as plotted
+        values = sum(
+            values_and_variances(summed(hists, [s.stem for s in g.samples], name), fold)[0]
+            * g.factor(inputs.options, name)
+            for g in analysis.groups
+            if g.stacked and who in ("mc", g.name)
+        )
+    edges = np.linspace(spec.low, spec.high, spec.bins + 1)
     if what == "integral":
         return float(values.sum())
     if what == "max":
         return float(values.max())
     if what == "peak":
-        return float(h.axes[0].centers[int(np.argmax(values))])
+        return float(0.5 * (edges[:-1] + edges[1:])[int(np.argmax(values))])
     m = _BIN.match(what)
     if m:
         x = float(m["x"])
-        edges = h.axes[0].edges
         i = int(np.searchsorted(edges, x, side="right")) - 1
         if not 0 <= i < len(values):
             raise AtlasodError(f"quantity {path!r}: {x} is outside the histogram")
@@ -338,7 +353,11 @@ def validate_multiplied(
 
 
 def read_inputs(
-    yields: Path, fit: Path | None, histograms: Path | None, truth: list[Path]
+    yields: Path,
+    fit: Path | None,
+    histograms: Path | None,
+    truth: list[Path],
+    options: dict[str, bool] | None = None,
 ) -> Inputs:
     def load(path: Path) -> Any:
         if not path.is_file():
@@ -350,4 +369,5 @@ def read_inputs(
         fit=load(fit) if fit else None,
         histograms_path=histograms,
         truth=[load(p) for p in truth] or None,
+        options=options or {},
     )

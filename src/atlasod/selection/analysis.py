@@ -64,6 +64,7 @@ class HistogramSpec:
     ymin: float | None = None
     ymax: float | None = None
     double_fill_option: str | None = None
+    after: str | None = None  # declarative: filled after this cut, not after the last
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,8 @@ class Group:
     draw: str = "stack"
     normalise_to_stack: bool = False
     only_histograms_containing: str | None = None
+    normalisation_table: str | None = None
+    normalisation_table_option: str | None = None
 
     @property
     def stacked(self) -> bool:
@@ -218,6 +221,7 @@ class Analysis:
                 ymin=h.get("ymin"),
                 ymax=h.get("ymax"),
                 double_fill_option=h.get("double_fill_option"),
+                after=h.get("after"),
             )
             for h in raw["histograms"]
         )
@@ -251,12 +255,22 @@ class Analysis:
             self.declarative = DeclarativeSelection(raw, config_path, catalogue.release, overlay)
             self.declarative.check_histograms(
                 [h.variable for h in self.histograms]
-                + [h.where for h in self.histograms if h.where]
+                + [h.where for h in self.histograms if h.where],
+                [
+                    (h.name, h.after, {h.variable, h.where} - {None})
+                    for h in self.histograms
+                    if h.after
+                ],
             )
         elif not has_module:
             raise AtlasodError(
                 f"{config_path}: the analysis needs either {SELECTION_NAME} or a declarative "
                 "selection (cuts:, with objects: and variables:)"
+            )
+        if self.declarative is None and any(h.after for h in self.histograms):
+            raise AtlasodError(
+                f"{config_path}: histograms filled 'after' a cut need a declarative selection "
+                f"(cuts:); {SELECTION_NAME} returns the selected events only"
             )
 
     def _check_demo_groups(self, config_path: Path) -> None:
@@ -321,6 +335,8 @@ class Analysis:
             draw=raw.get("draw", "stack"),
             normalise_to_stack=raw.get("normalise_to_stack", False),
             only_histograms_containing=raw.get("only_histograms_containing"),
+            normalisation_table=raw.get("normalisation_table"),
+            normalisation_table_option=raw.get("normalisation_table_option"),
         )
 
     def _check_fit(self, config_path: Path) -> None:
@@ -344,10 +360,22 @@ class Analysis:
                 return g
         raise AtlasodError(f"analysis {self.name} has no group {name!r}")
 
+    def table_of(self, sample: SampleFile, options: dict[str, Any]) -> str | None:
+        """The normalisation table of an MC sample: its group's own, if it has one and that
+        one's switch (when it has one) is on, else the analysis'."""
+        for g in self.groups:
+            if sample in g.samples and g.normalisation_table is not None:
+                switch = g.normalisation_table_option
+                if switch is None or options.get(switch, False):
+                    return g.normalisation_table
+        return self.normalisation_table
+
     @property
     def options(self) -> list[str]:
-        """Names of the analysis' config switches (``scale_option``, ``double_fill_option``)."""
+        """Names of the analysis' config switches (``scale_option``, ``double_fill_option``,
+        ``normalisation_table_option``, ``switches``)."""
         names = {g.scale_option for g in self.groups if g.scale_option}
+        names |= {g.normalisation_table_option for g in self.groups if g.normalisation_table_option}
         names |= {h.double_fill_option for h in self.histograms if h.double_fill_option}
         names |= set(self.raw.get("switches") or {})
         return sorted(names)

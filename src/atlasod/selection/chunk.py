@@ -44,11 +44,16 @@ def chunk_range(entries: int, index: int, n_chunks: int) -> tuple[int, int]:
 
 
 def event_weights(
-    arrays: ak.Array, sample: SampleFile, analysis: Analysis, catalogue: Catalogue, lumi_pb: float
+    arrays: ak.Array,
+    sample: SampleFile,
+    analysis: Analysis,
+    catalogue: Catalogue,
+    lumi_pb: float,
+    options: dict[str, Any] | None = None,
 ) -> np.ndarray:
     """Per-event weights (float64) of one batch of events: the analysis' weight factors
-    times ``L × σ × k × ε / Σw``, from the catalogue or from the events' own branches, as
-    the release says."""
+    times ``L × σ × k × ε / Σw``, from the catalogue (the sample's group's table, with the
+    workflow switches ``options``) or from the events' own branches, as the release says."""
     n = len(arrays)
     if sample.is_data:
         return np.ones(n)
@@ -68,7 +73,7 @@ def event_weights(
         scale = lumi_pb * term["xsec_pb"] * term["k_factor"] * term["filter_eff"] / term["sumw"]
         return weight * scale
     assert norm is not None
-    return weight * norm.scale(lumi_pb, analysis.normalisation_table)
+    return weight * norm.scale(lumi_pb, analysis.table_of(sample, options or {}))
 
 
 def fill(
@@ -80,16 +85,19 @@ def fill(
 ) -> None:
     w_sel = weights[selected.mask]
     for spec in analysis.histograms:
+        w, variables = w_sel, selected.variables
+        if spec.after is not None:  # filled after one of the cuts, not after the last
+            mask, variables = selected.stages[spec.after]
+            w = weights[mask]
         try:
-            values = selected.variables[spec.variable]
+            values = variables[spec.variable]
         except KeyError:
             raise AtlasodError(
                 f"{analysis.config_path}: histogram {spec.name} uses variable {spec.variable!r}, "
                 f"which select_events does not return (it returns {sorted(selected.variables)})"
             ) from None
-        w = w_sel
         if spec.where is not None:
-            keep = ak.to_numpy(selected.variables[spec.where]).astype(bool)
+            keep = ak.to_numpy(variables[spec.where]).astype(bool)
             values, w = values[keep], w[keep]
         values = ak.Array(values) if not isinstance(values, np.ndarray) else values
         if isinstance(values, ak.Array) and values.ndim > 1:  # per object: the event's weight
@@ -122,7 +130,7 @@ def accumulate(
 ) -> None:
     """Select one batch of events and add it to ``histograms`` and ``cutflow`` (the step
     shared by the chunk jobs and the coffea processor)."""
-    weights = event_weights(arrays, sample, analysis, catalogue, lumi_pb)
+    weights = event_weights(arrays, sample, analysis, catalogue, lumi_pb, options)
     selected = analysis.selection.select_events(arrays, options)
     fill(histograms, analysis, selected, weights, options)
     for cut, mask in selected.cutflow.items():

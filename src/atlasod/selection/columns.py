@@ -416,6 +416,11 @@ def system_pt(objects: Objects) -> Column:
     return Column(np.asarray(_system(objects).pt))
 
 
+def system_phi(objects: Objects) -> Column:
+    """Azimuth of the sum of all the objects (0 for an event without any)."""
+    return Column(np.asarray(_system(objects).phi))
+
+
 def system_rapidity(objects: Objects) -> Column:
     """Rapidity of the sum of all the objects (0 for an event without any)."""
     p = _system(objects)

@@ -197,6 +197,8 @@ class DeclarativeSelection:
         self.known = known
         self._branches = branches
         self.histogram_names: set[str] = set()
+        # cut name -> the variables of the histograms filled after it (not after the last)
+        self.stage_variables: dict[str, set[str]] = {}
         self.fields: dict[str, list[str]] = {}
         self.BRANCHES: list[str] = []
         self._finalise()
@@ -230,8 +232,11 @@ class DeclarativeSelection:
         if name in known:
             raise AtlasodError(f"{location}: {kind} name '{name}' is already taken")
 
-    def check_histograms(self, variables: list[str]) -> None:
-        """Every histogram must use a known name (checked at start-up)."""
+    def check_histograms(
+        self, variables: list[str], after: list[tuple[str, str, set[str]]] | None = None
+    ) -> None:
+        """Every histogram must use a known name, and a histogram filled ``after`` a cut
+        ((histogram, cut, its variables)) must name a cut (checked at start-up)."""
         positions = yaml_positions(self.config_path.read_text("utf-8"))
         for i, name in enumerate(variables):
             if name not in self.known or name in self.exercises:
@@ -240,6 +245,15 @@ class DeclarativeSelection:
                     f"{self.config_path}:{line}: histogram variable '{name}' is not a variable, "
                     "object field or branch of this analysis"
                 )
+        cuts = [c.name for c in self.cuts]
+        self.stage_variables = {}
+        for histogram, cut, used in after or []:
+            if cut not in cuts:
+                raise AtlasodError(
+                    f"{self.config_path}: histogram {histogram}: after: {cut!r} is not one of "
+                    f"the cuts {cuts}"
+                )
+            self.stage_variables.setdefault(cut, set()).update(used)
         self.histogram_names = set(variables)
         self._finalise()
 
@@ -295,17 +309,22 @@ class DeclarativeSelection:
         n = len(events)
         current = np.ones(n, dtype=bool)
         cutflow = {"all": current.copy()}
+        stages = {}
         for cut in self.cuts:
             if any(e not in env for e in cut.exercises):
                 cutflow[f"{cut.name} (exercise: not applied)"] = current.copy()
-                continue
-            current = current & _event_mask(cut.expr(env), n, cut.name)
-            cutflow[cut.name] = current.copy()
+            else:
+                current = current & _event_mask(cut.expr(env), n, cut.name)
+                cutflow[cut.name] = current.copy()
+            if cut.name in self.stage_variables:  # histograms filled after this cut
+                mask, rows = current.copy(), np.flatnonzero(current)
+                values = {v: _selected(env[v], mask, rows) for v in self.stage_variables[cut.name]}
+                stages[cut.name] = (mask, values)
         variables = {}
         events = np.flatnonzero(current)
         for name in self.histogram_names:
             variables[name] = _selected(env[name], current, events)
-        return Selected(mask=current, variables=variables, cutflow=cutflow)
+        return Selected(mask=current, variables=variables, cutflow=cutflow, stages=stages)
 
 
 def _event_mask(value: Any, n: int, name: str) -> Any:

@@ -32,6 +32,7 @@ from atlasod.selection.columns import (  # noqa: F401 - the language's functions
     sfos_pair_other,
     sfos_pair_pt,
     system_mass,
+    system_phi,
     system_pt,
     system_rapidity,
     where,

@@ -77,6 +77,7 @@ _OF_OBJECTS = (
     "pair_mass",
     "system_mass",
     "system_pt",
+    "system_phi",
     "system_rapidity",
     "best_system_mass",
     "best_system_pair_mass",
@@ -138,6 +139,7 @@ FUNCTIONS: dict[str, tuple[str, int, str]] = {
     "pair_mass": ("pair_mass", 3, "invariant mass of objects i and j: pair_mass(goodlep, 0, 1)"),
     "system_mass": ("system_mass", 1, "invariant mass of all the objects: system_mass(goodlep)"),
     "system_pt": ("system_pt", 1, "pT of the sum of all the objects: system_pt(goodlep)"),
+    "system_phi": ("system_phi", 1, "azimuth φ of the sum of all the objects: system_phi(goodlep)"),
     "system_rapidity": (
         "system_rapidity",
         1,

@@ -24,12 +24,14 @@ class Selected:
     ``mask`` marks the selected events among all events of the chunk;
     ``variables`` hold one entry per *selected* event (jagged for per-object
     quantities); ``cutflow`` maps cut names, in order, to cumulative masks over
-    all events.
+    all events; ``stages`` maps a cut name to (mask, variables) of the events that pass
+    the cuts up to it, for histograms filled there (declarative ``after:``).
     """
 
     mask: np.ndarray
     variables: dict[str, Any]
     cutflow: dict[str, np.ndarray] = field(default_factory=dict)
+    stages: dict[str, tuple[np.ndarray, dict[str, Any]]] = field(default_factory=dict)
 
 
 class FlatObjects:
