@@ -62,6 +62,7 @@ SAMPLES = {
         "hzz": ("data_D.4lep", 2_000_000),
         "ttbar": ("data_D.1lep", 2_000_000),
         "wz": ("data_D.3lep", 2_000_000),  # the real file is small (8.5 MB): a rate, not a size
+        "hww": ("data_D.2lep", 2_000_000),
     },
     "2025e": {
         "hyy": ("ODEO_FEB2025_v0_GamGam_data16_periodL.GamGam", 5_000_000),

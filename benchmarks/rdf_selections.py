@@ -1,4 +1,4 @@
-"""The H→γγ, H→ZZ, tt̄ and WZ selections written for ROOT's RDataFrame, for the benchmark.
+"""The H→γγ, H→ZZ, tt̄, WZ and H→WW selections written for ROOT's RDataFrame, for the benchmark.
 
     .venv-root/bin/python benchmarks/rdf_selections.py hyy FILE [--threads N] [--release 2020]
 
@@ -80,16 +80,17 @@ ROOT::RVecD atlasod_mll(const RVecF &pt, const RVecF &eta, const RVecF &phi, con
   }
   return out;
 }
-// tight, isolated leptons above min_pt [MeV] (tt̄: 30 GeV; WZ: 20 GeV, more-analyses §3.3)
+// tight leptons above min_pt [MeV], isolated below iso (tt̄: 30 GeV, 0.15; WZ: 20 GeV,
+// 0.15, more-analyses §3.3; H→WW: 15 GeV, 0.1, §5.3)
 RVecB atlasod_tight(const RVecB &tight, const RVecF &pt, const RVecF &eta, const RVecF &ptc,
                     const RVecF &etc, const RVecF &d0, const RVecF &sd0, const RVecF &z0,
-                    const RVecU &type, double min_pt) {
+                    const RVecU &type, double min_pt, double iso) {
   RVecB good(pt.size());
   for (size_t i = 0; i < pt.size(); ++i) {
     double p = pt[i], ae = std::fabs(double(eta[i]));
     double ratio = std::fabs(double(d0[i])) / sd0[i];
     double z = std::fabs(z0[i] * std::sin(2 * std::atan(std::exp(-double(eta[i])))));
-    bool base = tight[i] && p > min_pt && ptc[i] / p < 0.15 && etc[i] / p < 0.15 && z < 0.5;
+    bool base = tight[i] && p > min_pt && ptc[i] / p < iso && etc[i] / p < iso && z < 0.5;
     bool ele = type[i] == 11 && ae < 2.47 && !(ae >= 1.37 && ae <= 1.52) && ratio < 5;
     bool mu = type[i] == 13 && ae < 2.5 && ratio < 3;
     good[i] = base && (ele || mu);
@@ -118,6 +119,15 @@ ROOT::RVecD atlasod_wz(const RVecF &pt, const RVecF &eta, const RVecF &phi, cons
   if (w >= n) return {pair.M() / 1000., pair.Pt() / 1000., -1.};
   double mtw = std::sqrt(2. * pt[w] * met * (1 - std::cos(double(phi[w]) - met_phi))) / 1000.;
   return {pair.M() / 1000., pair.Pt() / 1000., mtw};
+}
+// H→WW: (m_ll, pT_ll, Δφ_ll, Δφ(ll, MET), mT of the dilepton system and the MET) [GeV]
+ROOT::RVecD atlasod_ww(const RVecF &pt, const RVecF &eta, const RVecF &phi, const RVecF &e,
+                       float met, float met_phi) {
+  P4 ll = P4(pt[0] / 1000., eta[0], phi[0], e[0] / 1000.)
+          + P4(pt[1] / 1000., eta[1], phi[1], e[1] / 1000.);
+  double dphi_met = atlasod_dphi(ll.Phi(), met_phi);
+  double mt = std::sqrt(2. * ll.Pt() * met / 1000. * (1 - std::cos(ll.Phi() - met_phi)));
+  return {ll.M(), ll.Pt(), atlasod_dphi(phi[0], phi[1]), dphi_met, mt};
 }
 // (m_jjj, m_jj): the triplet with the largest vector-sum pT, the pair inside it with the
 // largest pair pT (first maximum wins); energies divided by `unit` (1000 in 2020, 1 in 2025e)
@@ -153,6 +163,15 @@ double atlasod_system_mass(const RVecF &pt, const RVecF &eta, const RVecF &phi,
   return sum.M();
 }
 """
+
+
+def tight_leptons(min_pt_mev: int, iso: float) -> str:
+    """The expression of the 2020 analyses' tight, isolated leptons (atlasod_tight)."""
+    return (
+        "atlasod_tight(lep_isTightID, lep_pt, lep_eta, lep_ptcone30, lep_etcone20,"
+        " lep_trackd0pvunbiased, lep_tracksigd0pvunbiased, lep_z0, lep_type,"
+        f" {min_pt_mev}., {iso})"
+    )
 
 
 def exactly(d: Any, n: int, good: str, collection: str, fields: tuple[str, ...]) -> Any:
@@ -212,10 +231,7 @@ def hzz(df: Any) -> tuple[Any, list[Any]]:
 
 
 def ttbar(df: Any) -> tuple[Any, list[Any]]:
-    tight = (
-        "atlasod_tight(lep_isTightID, lep_pt, lep_eta, lep_ptcone30, lep_etcone20,"
-        " lep_trackd0pvunbiased, lep_tracksigd0pvunbiased, lep_z0, lep_type, 30000.)"
-    )
+    tight = tight_leptons(30000, 0.15)
     jets = (
         "jet_pt > 30000 && abs(jet_eta) < 2.5"
         " && !(jet_pt < 60000 && abs(jet_eta) < 2.4 && jet_jvt < 0.59)"
@@ -243,10 +259,7 @@ def ttbar(df: Any) -> tuple[Any, list[Any]]:
 
 def wz(df: Any) -> tuple[Any, list[Any]]:
     """WZ → ℓν ℓℓ (more-analyses reference §3.3): the Z candidate and the W lepton."""
-    good = (
-        "atlasod_tight(lep_isTightID, lep_pt, lep_eta, lep_ptcone30, lep_etcone20,"
-        " lep_trackd0pvunbiased, lep_tracksigd0pvunbiased, lep_z0, lep_type, 20000.)"
-    )
+    good = tight_leptons(20000, 0.15)
     fields = ("pt", "eta", "phi", "E", "charge", "type")
     d = exactly(df.Filter("trigE || trigM"), 3, good, "lep", fields)
     wz = "atlasod_wz(g_pt, g_eta, g_phi, g_E, g_charge, g_type, met_et, met_phi)"
@@ -260,6 +273,37 @@ def wz(df: Any) -> tuple[Any, list[Any]]:
         d.Histo1D(("met", "", 20, 0, 160), "met"),
         d.Histo1D(("mtw", "", 20, 0, 200), "mtw"),
         d.Histo1D(("lepton_pt", "", 10, 25, 200), "lepton_pt"),
+    ]
+    return d, histos
+
+
+def hww(df: Any) -> tuple[Any, list[Any]]:
+    """H → WW* → eν μν (more-analyses reference §5.3): two leptons, the dilepton system."""
+    good = tight_leptons(15000, 0.1)
+    fields = ("pt", "eta", "phi", "E", "charge", "type")
+    d = exactly(df.Filter("trigE || trigM"), 2, good, "lep", fields)
+    d = d.Filter("g_pt[0] > 22000").Filter("g_charge[0] * g_charge[1] < 0")
+    d = d.Filter("g_type[0] != g_type[1]")
+    jets = (
+        "jet_pt > 20000 && abs(jet_eta) < 2.5"
+        " && !(jet_pt < 60000 && abs(jet_eta) < 2.4 && jet_jvt < 0.59)"
+    )
+    d = d.Define("goodjet", jets).Define("n_jets", "Sum(goodjet && jet_pt > 30000)")
+    d = d.Define("n_bjets", "Sum(goodjet && jet_MV2c10 > 0.1758475)")
+    d = d.Define("ww", "atlasod_ww(g_pt, g_eta, g_phi, g_E, met_et, met_phi)")
+    d = d.Define("mll", "ww[0]").Define("ptll", "ww[1]").Define("mt", "ww[4]")
+    d = d.Define("met", "met_et / 1000.")
+    pre = d  # the preselection, where the histI_ twins are filled
+    d = d.Filter("mll > 10 && n_jets <= 1 && met > 20").Filter("ww[3] > M_PI / 2")
+    d = d.Filter("ptll > 30").Filter("mll < 55").Filter("ww[2] < 1.8").Filter("n_bjets == 0")
+    histos = [
+        pre.Histo1D(("histI_mLL", "", 30, 0, 170), "mll"),
+        pre.Histo1D(("histI_mt", "", 15, 50, 200), "mt"),
+        d.Histo1D(("mLL", "", 30, 0, 170), "mll"),
+        d.Histo1D(("ptLL", "", 30, 0, 200), "ptll"),
+        d.Histo1D(("etmiss", "", 20, 0, 200), "met"),
+        d.Histo1D(("mt", "", 15, 50, 200), "mt"),
+        d.Histo1D(("n_jets", "", 5, -0.5, 4.5), "n_jets"),
     ]
     return d, histos
 
@@ -347,7 +391,7 @@ def ttbar_2025e(df: Any) -> tuple[Any, list[Any]]:
 # per release: its tree and its selections
 TREES = {"2020": "mini", "2025e": "analysis"}
 SELECTIONS = {
-    "2020": {"hyy": hyy, "hzz": hzz, "ttbar": ttbar, "wz": wz},
+    "2020": {"hyy": hyy, "hzz": hzz, "ttbar": ttbar, "wz": wz, "hww": hww},
     "2025e": {"hyy": hyy_2025e, "hzz": hzz_2025e, "ttbar": ttbar_2025e},
 }
 
