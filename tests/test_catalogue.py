@@ -12,19 +12,20 @@ def test_catalogue_lists_every_file_of_the_six_analyses(catalogue: Catalogue) ->
     for f in catalogue.files:
         by_skim[f.skim] = by_skim.get(f.skim, 0) + 1
     first_six = {"1lep": 71, "2lep": 29, "4lep": 22, "GamGam": 9, "1largeRjet1lep": 64}
-    # and (more-analyses reference §9.4) the 3lep skim of WZ (§9.4.1: 29 files, 923,905,975
-    # bytes) and the two H→WW signal files of §9.4.3
+    # and (more-analyses reference §9.4) the 3lep skim of WZ, the 1lep1tau skim of Z → ττ
+    # and the two H→WW signal files of §9.4.3
     higgs_ww = {
         "mc_345323.VBFH125_WW2lep.2lep.root": 102998796,
         "mc_345324.ggH125_WW2lep.2lep.root": 146407864,
     }
-    assert by_skim == {**first_six, "2lep": 29 + 2, "3lep": 29}
-    more = {"3lep"}
+    assert by_skim == {**first_six, "2lep": 29 + 2, "3lep": 29, "1lep1tau": 104}
+    more = {"3lep", "1lep1tau"}
     assert (
         sum(f.size for f in catalogue.files if f.skim not in more and f.file not in higgs_ww)
         == 101_403_502_310
     )
-    assert sum(f.size for f in catalogue.files if f.skim in more) == 923_905_975
+    # §9.4.1 3lep (29 files, 923,905,975 bytes), §9.4.2 1lep1tau (104, 1,435,496,728 bytes)
+    assert sum(f.size for f in catalogue.files if f.skim in more) == 923_905_975 + 1_435_496_728
     assert {f: catalogue.file(f).size for f in higgs_ww} == higgs_ww
 
 

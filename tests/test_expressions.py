@@ -45,6 +45,17 @@ def test_per_object_and_per_event_arithmetic() -> None:
     assert value("not lep_pt[1] > 25*GeV", env) == [True, None]
     assert value("1 < count(lep_pt) <= 2", env) == [True, False]
     assert value("sum(lep_pt) / GeV if count(lep_pt) > 1 else 0", env) == [50.0, 0.0]
+    # the branch not taken may be missing (no second lepton), the one taken may not
+    assert value("lep_pt[1] / GeV if count(lep_pt) > 1 else 0", env) == [20.0, 0.0]
+    assert value("0 if count(lep_pt) > 1 else lep_pt[1]", env) == [0.0, None]
+    assert value("lep_pt[1] if lep_pt[1] > 25*GeV else 1", env) == [1.0, None]
+    # the last object, by an index per event
+    assert value("lep_pt[count(lep_pt) - 1] / GeV", env) == [20.0, 50.0]
+    # a number per event that depends only on the event: the same on every call
+    ids = {"lep_pt": [1, 1, 2], "met_et": [7, 8, 7]}
+    normal = value("event_normal(lep_pt, met_et, 3)", ids)
+    assert normal == value("event_normal(lep_pt, met_et, 3)", ids)
+    assert len(set(normal)) == 3 and normal != value("event_normal(lep_pt, met_et, 4)", ids)
     assert value("max(lep_pt) / GeV", {"lep_pt": [[30e3, 40e3], []]}) == [40.0, None]
     assert value("any(lep_pt > 35*GeV)", {"lep_pt": [[30e3, 40e3], []]}) == [True, False]
     assert value("all(lep_pt > 25*GeV)", {"lep_pt": [[30e3, 40e3], []]}) == [True, True]

@@ -287,3 +287,86 @@ def test_hww_higgs_cross_sections_as_coded_or_from_infofile() -> None:
         "hww_higgs_xsec_infofile",
         "hww_met_cut_documented",
     ]
+
+
+def _tau(pt: float, phi: float, charge: int, **changes):
+    return {
+        "pt": pt * GEV,
+        "eta": 0.0,
+        "phi": phi,
+        "E": pt * GEV,
+        "charge": charge,
+        "isTightID": True,
+        "nTracks": 1,
+        "BDTid": 0.8,
+        "pt_syst": 0.05 * pt * GEV,
+        **changes,
+    }
+
+
+def _ztautau_event(leptons, taus, met=10.0, met_phi=1.25, jets=(), trig=True, mmc=91.0):
+    event = _event(leptons, met=met, met_phi=met_phi, trig=trig)
+    event["trigM"] = trig
+    for key in taus[0]:
+        event[f"tau_{key}"] = [t[key] for t in taus]
+    jets = list(jets) or [(20.0, 3.0, 1.0)]  # pT, η, JVT: outside |η| < 2.5, not good
+    for key, i, unit in (("pt", 0, GEV), ("eta", 1, 1.0), ("jvt", 2, 1.0)):
+        event[f"jet_{key}"] = [j[i] * unit for j in jets]
+    event["ditau_m"] = np.float32(mmc)
+    return event
+
+
+# e+ of 35 GeV at φ 0 and τ- of 30 GeV at φ 2.5: m_vis = sqrt(2 · 35 · 30 · (1 - cos 2.5))
+# = 61.5 GeV; E_T^miss 10 GeV at φ 1.25: mT 21.9 GeV, ΣΔφ 2.5
+E35, TAU30 = _lepton(35.0, 0.0, 11, 1), _tau(30.0, 2.5, -1)
+ZTT_EVENTS = [
+    _ztautau_event([E35], [TAU30], mmc=95.0),  # 0: passes (eτ)
+    _ztautau_event([{**E35, "type": 13}], [TAU30], mmc=85.0),  # 1: passes (μτ)
+    # 2: passes; two good jets (50 then 30 GeV): the jet shown is the last good one, 30 GeV
+    _ztautau_event([E35], [TAU30], jets=[(50.0, 0.0, 1.0), (30.0, 0.5, 1.0)]),
+    _ztautau_event([E35], [TAU30], trig=False),  # 3: trigger
+    _ztautau_event([E35, _lepton(40.0, 2.0, 13, -1)], [TAU30]),  # 4: two good leptons
+    _ztautau_event([E35], [{**TAU30, "pt": 20.0 * GEV}]),  # 5: the τ below 25 GeV
+    _ztautau_event([E35], [{**TAU30, "charge": 1}]),  # 6: same charge
+    _ztautau_event([E35], [{**TAU30, "phi": 1.0}], met_phi=0.5),  # 7: m_vis 31.1 GeV
+    _ztautau_event([E35], [TAU30], met=40.0, met_phi=PI),  # 8: mT 74.8 GeV
+    _ztautau_event([E35], [TAU30], met=5.0, met_phi=-2.0),  # 9: ΣΔφ 3.78 (mT 22.3 GeV)
+]
+
+
+def test_ztautau_selection_on_hand_made_events(tmp_path: Path) -> None:
+    """Every cut of the Z → ττ selection (more-analyses reference §6.3) failed by one event;
+    the MMC mass as stored (GeV), mT per channel, the original's "leading jet" (the last
+    good jet, or jet 0 where none is good), and the τ-pT smearing the same on every run."""
+    from atlasod.selection.chunk import process_chunk
+
+    catalogue = Catalogue.load()
+    ztt = load_analysis(ANALYSES, "ztautau", catalogue)
+    path = write_hand_made_events(ztt, columns_of(ZTT_EVENTS), len(ZTT_EVENTS), tmp_path)
+    result = process_chunk(ztt, ztt.data_files[0], path, 0, 1, 10064.0, catalogue)
+    assert {name: int(v["events"]) for name, v in result.cutflow.items()} == {
+        "all": 10,
+        "trigger": 9,
+        "one good lepton and one good tau": 7,
+        "opposite charge": 6,
+        "35 < m_vis < 75 GeV": 5,
+        "mT < 30 GeV": 4,
+        "sum of dphi < 3.5": 3,
+    }
+    h = result.histograms
+    mmc = h["hist_MMC"]
+    assert mmc.values()[mmc.axes[0].index(85.0)] == 1
+    assert mmc.values()[mmc.axes[0].index(95.0)] == 2  # events 0 (95) and 2 (91)
+    m_vis = h["hist_mLL"]
+    assert m_vis.values()[m_vis.axes[0].index(61.5)] == 3
+    assert h["hist_mt_etau"].sum().value == 2 and h["hist_mt_mutau"].sum().value == 1
+    jet = h["hist_leadjet_pt"]
+    assert jet.values()[jet.axes[0].index(30.0)] == 1  # event 2: the last good jet
+    assert jet.values()[jet.axes[0].index(20.0)] == 2  # events 0, 1: jet 0, not good
+    assert h["hist_n_jets"].values()[1] == 2 and h["hist_n_jets"].values()[2] == 1
+    syst = h["hist_syst_taupt"]
+    again = process_chunk(ztt, ztt.data_files[0], path, 0, 1, 10064.0, catalogue)
+    assert syst.values().tolist() == again.histograms["hist_syst_taupt"].values().tolist()
+    assert (
+        syst.sum().value == 3 and h["hist_taupt"].values()[h["hist_taupt"].axes[0].index(30.0)] == 3
+    )

@@ -67,6 +67,7 @@ DEFAULT_ORDER = [
     "Files_WBoson",
     "Files_ZPrime",
     "Files_HWW",
+    "Files_ZTauTau",
     "infofile",
 ]
 # The reference's §11.2 table (Files_ZPrime) repeats the 2lep table of §7.2 by mistake.
@@ -137,11 +138,12 @@ def more_files(reference: Path, readers: set[str]) -> list[dict]:
 
 
 # The files of §9.4 taken into the catalogue: those read by the analyses this project has
-# (the names of §9.4's "read by" column: WZ the 3lep skim, HWW two more 2lep files).
-MORE_READERS = {"WZ", "HWW"}
+# (the names of §9.4's "read by" column: WZ the 3lep skim, HWW two more 2lep files, Ztt
+# (Z → ττ) the 1lep1tau skim).
+MORE_READERS = {"WZ", "HWW", "Ztt"}
 # section heading prefix -> the normalisation table it lists, in the reference of the other
 # six analyses (columns: group, key, file, σ, Σw, eff, L·σ/Σw, infofile where different, ...)
-MORE_TABLE_SECTIONS = {"### 5.2": "Files_HWW"}
+MORE_TABLE_SECTIONS = {"### 5.2": "Files_HWW", "### 6.2": "Files_ZTauTau"}
 
 
 def more_tables(reference: Path) -> dict[int, dict]:

@@ -76,6 +76,8 @@ def demo_context(
     # event is fixed (L σ / Σw); the others share the rest of the group by cross section.
     fixed = {s: n for s, n in norms.items() if n.weight_sign_only}
     xsec = {s: n.xsec_pb for s, n in norms.items() if not n.weight_sign_only}
+    if analysis.demo.get("mc_share") == "equal":  # many slices of one process: even MC stats
+        xsec = dict.fromkeys(xsec, 1.0)
     fixed_unit = sum(
         demo_event_count(analysis, s, scale) * n.scale(lumi_pb, analysis.normalisation_table)
         for s, n in fixed.items()

@@ -23,6 +23,13 @@
   ``low``; a fraction ``same_flavour`` of events has two leptons of one flavour, the others
   an electron and a muon; the missing ET is the neutrinos' with a Gaussian ``resolution``
   per component;
+- ``lepton_tau``: a lepton and a hadronic τ (Z → ττ-like): in signal events both from the τ
+  pair of a resonance of ``mass`` and ``width`` (each τ's visible part a fraction of it,
+  collinear, the rest neutrinos: the missing ET), the file's ``ditau_m`` (the MMC mass, GeV)
+  the resonance's mass with a Gaussian ``resolution``; in background events a W-like lepton
+  with a fake τ (pT 25 GeV + an exponential of 15 GeV), the W's neutrino or (half of the
+  events) little, unrelated missing ET, and ``ditau_m`` from a
+  continuum falling as exp(−m/``slope``) in [``low``, ``high``];
 - ``lepton_jets``: one lepton, missing ET and jets, each group a process of ``processes``:
   ``ttbar`` (tt̄ → bℓν bqq̄ with m(tt̄) falling from ``ttbar_mass.low``), ``resonance``
   (tt̄ from a resonance of ``mass`` and ``width``: a Z′), ``single_top`` and ``w_jets``;
@@ -256,6 +263,69 @@ def _dilepton_met(ctx: DemoContext, signal: np.ndarray, p: dict[str, Any]) -> di
     py = np.asarray(nu1.py) + np.asarray(nu2.py) + rng.normal(0, p["resolution"], n)
     out["met_et"] = np.hypot(px, py) * 1000.0
     out["met_phi"] = np.arctan2(py, px)
+    return out
+
+
+def _lepton_tau(ctx: DemoContext, signal: np.ndarray, p: dict[str, Any]) -> dict[str, Any]:
+    rng, n = ctx.rng, ctx.n_events
+    mass = _masses(rng, np.ones(n, dtype=bool), {**p, "resolution": 0.0})
+    tau_l, tau_h = two_body_decay(rng, resonance(rng, mass, pt_scale=10.0, eta_sigma=1.0), 0.0, 0.0)
+    x_l, x_h = rng.uniform(0.3, 1.0, n), rng.uniform(0.4, 1.0, n)
+    w = resonance(rng, _w_masses(rng, n, p), pt_scale=10.0, eta_sigma=1.0)
+    w_lep, w_nu = two_body_decay(rng, w, 0.0, 0.0)
+    fake = massless(
+        25 + rng.exponential(15.0, n), rng.uniform(-2.4, 2.4, n), rng.uniform(-np.pi, np.pi, n)
+    )
+
+    def pick(a: Any, b: Any, name: str, scale: Any = 1.0) -> np.ndarray:
+        return np.where(signal, np.asarray(getattr(a, name)) * scale, np.asarray(getattr(b, name)))
+
+    lep = {k: pick(tau_l, w_lep, k, x_l if k == "pt" else 1.0) for k in ("pt", "eta", "phi")}
+    tau = {k: pick(tau_h, fake, k, x_h if k == "pt" else 1.0) for k in ("pt", "eta", "phi")}
+    # background: half with the W's neutrino, half with little, unrelated missing ET
+    fake_met = rng.exponential(10.0, n)
+    fake_phi = rng.uniform(-np.pi, np.pi, n)
+    with_nu = rng.random(n) < 0.5
+    bkg_px = np.where(with_nu, np.asarray(w_nu.px), fake_met * np.cos(fake_phi))
+    bkg_py = np.where(with_nu, np.asarray(w_nu.py), fake_met * np.sin(fake_phi))
+    px = np.where(
+        signal, np.asarray(tau_l.px) * (1 - x_l) + np.asarray(tau_h.px) * (1 - x_h), bkg_px
+    ) + rng.normal(0, 5.0, n)
+    py = np.where(
+        signal, np.asarray(tau_l.py) * (1 - x_l) + np.asarray(tau_h.py) * (1 - x_h), bkg_py
+    ) + rng.normal(0, 5.0, n)
+    lep_type = rng.choice(p["flavours"], size=n)
+    lep_charge = np.where(rng.random(n) < 0.5, 1, -1)
+    tau_charge = np.where(signal, -lep_charge, np.where(rng.random(n) < 0.5, 1, -1))
+    cols: dict[str, Any] = {
+        "pt": (lep["pt"] * 1000.0)[:, None],
+        "eta": lep["eta"][:, None],
+        "phi": lep["phi"][:, None],
+        "E": (lep["pt"] * np.cosh(lep["eta"]) * 1000.0)[:, None],
+        "charge": lep_charge[:, None],
+        "type": lep_type[:, None],
+    }
+    cols.update(good_lepton_quality(rng, cols["pt"]))
+    out = jagged_branches("lep", cols, np.ones(n, dtype=np.int64))
+    taus = {
+        "pt": (tau["pt"] * 1000.0)[:, None],
+        "eta": tau["eta"][:, None],
+        "phi": tau["phi"][:, None],
+        "E": (tau["pt"] * np.cosh(tau["eta"]) * 1000.0)[:, None],
+        "charge": tau_charge[:, None],
+        "isTightID": np.ones((n, 1), dtype=bool),
+        "nTracks": np.where(rng.random(n) < 0.7, 1, 3)[:, None],
+        "BDTid": rng.uniform(0.7, 1.0, n)[:, None],
+        "pt_syst": (0.05 * tau["pt"] * 1000.0)[:, None],
+    }
+    out.update(jagged_branches("tau", taus, np.ones(n, dtype=np.int64)))
+    out["trigE"] = lep_type == 11
+    out["trigM"] = lep_type == 13
+    out["met_et"] = np.hypot(px, py) * 1000.0
+    out["met_phi"] = np.arctan2(py, px)
+    continuum = truncated_exponential(rng, n, p["low"], p["high"], p["slope"])
+    mmc = np.where(signal, mass + rng.normal(0, p["resolution"], n), continuum)
+    out["ditau_m"] = mmc.astype(np.float32)  # in GeV, as in the files (more-analyses §6.3)
     return out
 
 
@@ -530,6 +600,7 @@ MODELS = {
     "lepton_met": _lepton_met,
     "pair_lepton_met": _pair_lepton_met,
     "dilepton_met": _dilepton_met,
+    "lepton_tau": _lepton_tau,
     "lepton_jets": _lepton_jets,
 }
 

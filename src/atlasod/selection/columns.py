@@ -253,9 +253,24 @@ def kept(value: Any) -> Any:
 
 
 def where(cond: Any, yes: Any, no: Any) -> Any:
+    """``yes`` where ``cond``, else ``no``: missing where ``cond`` is, or the value taken
+    is (a missing value of the branch not taken does not count: ``x[i] if n > i else 0``)."""
     if not any(isinstance(x, Column) for x in (cond, yes, no)):
         return np.where(cond, yes, no)
-    return broadcast(np.where, cond, yes, no)
+    result = broadcast(np.where, cond, yes, no)
+    if result.valid is None:
+        return result
+    contents, shape, _ = aligned(cond, yes, no)
+
+    def validity(x: Any) -> Any:
+        if not isinstance(x, Column) or x.valid is None:
+            return True
+        return (x.repeated(shape) if shape is not None and x.shape is None else x).valid
+
+    taken = np.where(np.asarray(contents[0]).astype(bool), validity(yes), validity(no))
+    valid = np.asarray(validity(cond) & taken, dtype=bool)
+    result.valid = None if valid.all() else np.broadcast_to(valid, result.content.shape).copy()
+    return result
 
 
 def logical_not(x: Any) -> Any:

@@ -13,7 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from atlasod.selection import physics
 from atlasod.selection.columns import (  # noqa: F401 - the language's functions, found by name
+    Column,
     at,
     at_event_index,
     best_system_mass,
@@ -68,3 +70,13 @@ def delta_r(eta1: Any, phi1: Any, eta2: Any, phi2: Any) -> Any:
 
 def theta(eta: Any) -> Any:
     return 2 * np.arctan(np.exp(-eta))
+
+
+def event_normal(run: Any, event: Any, salt: Any) -> Any:
+    """A standard-normal number per event, a pure function of (run, event, salt): the same
+    smearing on every run, machine and chunking (:func:`atlasod.selection.physics.event_normal`)."""
+
+    def values(x: Any) -> np.ndarray:
+        return x.filled(0) if isinstance(x, Column) else np.asarray(x)
+
+    return Column(physics.event_normal(values(run), values(event), int(salt)))

@@ -170,6 +170,12 @@ FUNCTIONS: dict[str, tuple[str, int, str]] = {
         "index of the first object not in that pair (WZ's W lepton): "
         "goodlep_pt[sfos_pair_other(goodlep, 91.18*GeV)]",
     ),
+    "event_normal": (
+        "event_normal",
+        3,
+        "a standard-normal number per event, a pure function of the event and a whole number "
+        "(reproducible smearing): event_normal(runNumber, eventNumber, 1)",
+    ),
     "mt": ("mt", 4, "transverse mass: mt(pt, phi, met_et, met_phi)"),
     "delta_phi": ("delta_phi", 2, "|Δφ| folded into [0, π]"),
     "delta_r": ("delta_r", 4, "ΔR: delta_r(eta1, phi1, eta2, phi2)"),
