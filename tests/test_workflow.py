@@ -152,3 +152,52 @@ def test_manifest_records_inputs_software_config_and_results(demo_run: Path) -> 
     assert "published_adler32" not in record  # generated files have none
     for path, digest in manifest["results"].items():
         assert hashlib.sha256(Path(path).read_bytes()).hexdigest() == digest
+
+
+def _planned_jobs(output: str) -> dict[str, int]:
+    """The "Job stats" table of a Snakemake dry run: rule -> jobs."""
+    import re
+
+    table = output.partition("Job stats:")[2]
+    return {
+        m["rule"]: int(m["count"])
+        for m in re.finditer(r"^(?P<rule>[a-z_]+)\s+(?P<count>\d+)$", table, re.MULTILINE)
+        if m["rule"] != "total"
+    }
+
+
+def test_editing_an_analysis_file_reruns_the_steps_that_read_it(tmp_path: Path) -> None:
+    """A teacher edits the folder: validation.yaml reruns the validate step alone,
+    analysis.yaml everything from the demo files on (the cuts, the demo truth, the plots)."""
+    import shutil
+
+    shutil.copytree(ANALYSES / "z", tmp_path / "analyses" / "z")
+    args = [
+        "z",
+        "validate",
+        "--config",
+        "source=demo",
+        "demo_scale=0.05",
+        f"analyses_dir={tmp_path / 'analyses'}",
+        f"data_dir={tmp_path / 'data'}",
+        f"results_dir={tmp_path / 'results'}",
+        f"logs_dir={tmp_path / 'logs'}",
+    ]
+    run_snakemake(*args)
+    proc = run_snakemake("--dry-run", *args)
+    assert _planned_jobs(proc.stdout + proc.stderr) == {}, proc.stdout + proc.stderr
+
+    def edited(name: str) -> dict[str, int]:  # Snakemake compares contents, not times
+        with (tmp_path / "analyses" / "z" / name).open("a") as f:
+            f.write("# a teacher's note\n")
+        proc = run_snakemake("--dry-run", *args)
+        return _planned_jobs(proc.stdout + proc.stderr)
+
+    assert edited("validation.yaml") == {"validate": 1, "validate_analysis": 1}
+    jobs = edited("analysis.yaml")
+    z = load_analysis(ANALYSES, "z", Catalogue.load())
+    n_files = len(z.data_files) + len(z.mc_files)
+    assert jobs["generate_demo"] == n_files
+    assert jobs["process_chunk"] >= n_files
+    for rule in ("merge_histograms", "fit", "plot_z", "yields", "validate_analysis", "manifest"):
+        assert jobs[rule] == 1, rule

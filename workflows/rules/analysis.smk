@@ -1,6 +1,7 @@
 rule process_chunk:
     input:
         process_input,
+        analysis=analysis_files("selection.py", "solutions.yaml"),
     output:
         hist=f"{RESULTS}/{{analysis}}/chunks/{{stem}}/{{chunk}}.root",
         cutflow=f"{RESULTS}/{{analysis}}/chunks/{{stem}}/{{chunk}}.cutflow.json",
@@ -31,6 +32,7 @@ rule process_chunk:
 rule process_variants:
     input:
         variants_input,
+        analysis=analysis_files("selection.py", "solutions.yaml"),
     output:
         hists=[
             f"{RESULTS}/{{analysis}}/chunks/{{stem}}.v{k}/{{chunk}}.root"
@@ -91,7 +93,8 @@ rule merge_histograms:
 
 rule fit:
     input:
-        f"{RESULTS}/{{analysis}}/histograms.root",
+        hists=f"{RESULTS}/{{analysis}}/histograms.root",
+        analysis=analysis_files(),
     output:
         report(
             f"{RESULTS}/{{analysis}}/fit.json",
@@ -108,7 +111,7 @@ rule fit:
         cli=CLI,
         options=OPTIONS,
     shell:
-        "{params.cli} --log {log} fit --analysis {wildcards.analysis} --histograms {input}"
+        "{params.cli} --log {log} fit --analysis {wildcards.analysis} --histograms {input.hists}"
         " --out {output} {params.options}"
 
 
@@ -123,6 +126,7 @@ for _name, _analysis in ANALYSES.items():
         input:
             hists=f"{RESULTS}/{_name}/histograms.root",
             fit=[f"{RESULTS}/{_name}/fit.json"] if _analysis.fit else [],
+            analysis=str(_analysis.folder / "analysis.yaml"),
         output:
             png=[
                 report(
@@ -153,7 +157,8 @@ for _name, _analysis in ANALYSES.items():
 
 rule yields:
     input:
-        f"{RESULTS}/{{analysis}}/cutflow.json",
+        cutflow=f"{RESULTS}/{{analysis}}/cutflow.json",
+        analysis=analysis_files(),
     output:
         json=f"{RESULTS}/{{analysis}}/yields.json",
         table=report(
@@ -171,13 +176,14 @@ rule yields:
         cli=CLI,
         options=OPTIONS,
     shell:
-        "{params.cli} --log {log} yields --analysis {wildcards.analysis} --cutflow {input}"
+        "{params.cli} --log {log} yields --analysis {wildcards.analysis} --cutflow {input.cutflow}"
         " --out {output.json} --table {output.table} {params.options}"
 
 
 rule validate_analysis:
     input:
         unpack(validate_inputs),
+        analysis=analysis_files("validation.yaml"),
     output:
         json=f"{RESULTS}/{{analysis}}/validation.json",
         table=report(

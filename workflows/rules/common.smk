@@ -336,6 +336,20 @@ def analysis_outputs(analysis):
     return out
 
 
+def analysis_files(*names):
+    """Input function: the files of the analysis folder that a step reads (analysis.yaml and
+    those of ``names`` that exist), so that editing one reruns the steps that depend on it.
+    """
+
+    def files(wildcards):
+        folder = ANALYSES[wildcards.analysis].folder
+        return [
+            str(folder / n) for n in ("analysis.yaml", *names) if (folder / n).is_file()
+        ]
+
+    return files
+
+
 def process_input(wildcards):
     """The local input file of a chunk; none when the file is read in place (a URL)."""
     return local_only(process_location(wildcards))

@@ -1,4 +1,6 @@
 rule generate_demo:
+    input:
+        analysis=analysis_files("demo.py"),
     output:
         root=f"{DATA}/demo/{{analysis}}/{{skim}}/{{kind}}/{{file}}",
         truth=f"{DATA}/demo/{{analysis}}/{{skim}}/{{kind}}/{{file}}.truth.json",
