@@ -237,6 +237,24 @@ def test_a_histogram_after_an_unknown_cut_is_refused(tmp_path: Path, catalogue: 
     assert "'different flavour'" in message
 
 
+def test_an_unknown_normalisation_table_is_refused(tmp_path: Path, catalogue: Catalogue) -> None:
+    """A table name with a typo would silently use the default cross sections."""
+    root = _copy_analysis(tmp_path, "hww")
+    config = root / "hww" / "analysis.yaml"
+    text = config.read_text()
+    assert "    normalisation_table: infofile\n" in text
+    config.write_text(
+        text.replace("    normalisation_table: infofile\n", "    normalisation_table: infofle\n")
+    )
+    with pytest.raises(AtlasodError) as err:
+        load_analysis(root, "hww", catalogue)
+    assert str(err.value) == (
+        f"{config}: group Higgs: normalisation_table: 'infofle' is not a normalisation table of "
+        "the catalogue (its tables: Files_HWW, Files_HZZ, Files_Hyy, Files_WBoson, "
+        "Files_ZPrime, Files_ZTauTau, Files_base, infofile); did you mean 'infofile'?"
+    )
+
+
 def test_an_error_of_the_selection_is_not_blamed_on_the_file(
     tmp_path: Path, catalogue: Catalogue, monkeypatch: pytest.MonkeyPatch
 ) -> None:

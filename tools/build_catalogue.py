@@ -253,7 +253,15 @@ def build(reference: Path, more: Path | None = None) -> dict:
             if "dsid" in rec and rec["dsid"] not in samples:
                 raise ValueError(f"no normalisation for {rec['file']} in the references")
             files.append(rec)
-    return {"release": "2020", "locations": LOCATIONS, "samples": samples, "files": files}
+    # every normalisation table the catalogue knows (analyses name one; a typo is refused)
+    tables = sorted({t for rec in norm.values() for t in rec["tables"]})
+    return {
+        "release": "2020",
+        "locations": LOCATIONS,
+        "tables": tables,
+        "samples": samples,
+        "files": files,
+    }
 
 
 # 2025e: where the portal keeps the files (reference 2025e §3.2); {portal_dir} is the folder

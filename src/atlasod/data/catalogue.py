@@ -104,6 +104,9 @@ class Catalogue:
             self.release_name = str(raw["release"])
             self.release = Release.load(self.release_name)
             self.locations = [Location(**loc) for loc in raw["locations"]]
+            # the normalisation tables of the originals that the catalogue holds (none for a
+            # release that normalises from the files' branches, or an older catalogue)
+            self.tables: tuple[str, ...] = tuple(raw.get("tables") or ())
             self._norm = {
                 int(dsid): Normalisation(dsid=int(dsid), **rec)
                 for dsid, rec in (raw.get("samples") or {}).items()

@@ -207,6 +207,7 @@ class Analysis:
             catalogue.sample(self.release.data_sample.format(period=p), data_skim) for p in periods
         )
         self.groups = tuple(self._group(g, catalogue) for g in raw["groups"])
+        self._check_tables(catalogue)
         self.histograms = tuple(
             HistogramSpec(
                 name=h["name"],
@@ -288,6 +289,22 @@ class Analysis:
                         f"(its groups: {', '.join(groups)}){hint}; a name with a comma needs "
                         'quotes in {...}: "ZZ,WW"'
                     )
+
+    def _check_tables(self, catalogue: Catalogue) -> None:
+        """The normalisation tables named (the analysis', the groups') are the catalogue's."""
+        if not catalogue.tables:
+            return
+        named = [("normalisation_table", self.normalisation_table)] + [
+            (f"group {g.name}: normalisation_table", g.normalisation_table) for g in self.groups
+        ]
+        for key, table in named:
+            if table is not None and table not in catalogue.tables:
+                close = difflib.get_close_matches(table, catalogue.tables, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                raise AtlasodError(
+                    f"{self.config_path}: {key}: {table!r} is not a normalisation table of the "
+                    f"catalogue (its tables: {', '.join(catalogue.tables)}){hint}"
+                )
 
     def _check_skim(self, skim: str, key: str) -> None:
         if skim not in self.release.skims:
