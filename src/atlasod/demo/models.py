@@ -192,9 +192,7 @@ def _lepton_met(ctx: DemoContext, signal: np.ndarray, p: dict[str, Any]) -> dict
 def _pair_lepton_met(ctx: DemoContext, signal: np.ndarray, p: dict[str, Any]) -> dict[str, Any]:
     rng, n = ctx.rng, ctx.n_events
     z1, z2 = _decay(rng, _masses(rng, np.ones(n, dtype=bool), p), 2)
-    w_mass = float(p.get("w_mass", 80.379))
-    mass = w_mass + 0.5 * float(p.get("w_width", 2.085)) * np.tan(np.pi * (rng.random(n) - 0.5))
-    w = resonance(rng, np.clip(mass, 0.6 * w_mass, 1.4 * w_mass), pt_scale=20.0, eta_sigma=1.0)
+    w = resonance(rng, _w_masses(rng, n, p), pt_scale=20.0, eta_sigma=1.0)
     lep, nu = two_body_decay(rng, w, 0.0, 0.0)
     fake = massless(
         20 + rng.exponential(15.0, n), rng.uniform(-2.4, 2.4, n), rng.uniform(-np.pi, np.pi, n)
