@@ -32,8 +32,9 @@
   continuum falling as exp(−m/``slope``) in [``low``, ``high``];
 - ``lepton_jets``: one lepton, missing ET and jets, each group a process of ``processes``:
   ``ttbar`` (tt̄ → bℓν bqq̄ with m(tt̄) falling from ``ttbar_mass.low``), ``resonance``
-  (tt̄ from a resonance of ``mass`` and ``width``: a Z′), ``single_top`` and ``w_jets``;
-  hadronic top and W masses ``top_mass`` and ``w_mass``, jets smeared by
+  (tt̄ from a resonance of ``mass`` and ``width``: a Z′), ``single_top``, ``t_channel``
+  (t-channel single top: the top's decay and a forward light jet; m(ℓb) ends at
+  √(m_t² − m_W²)) and ``w_jets``; hadronic top and W masses ``top_mass`` and ``w_mass``, jets smeared by
   ``jet_resolution``, b-tagged with efficiency ``b_tag_efficiency``; with
   ``large_r_jets: true`` every event also has large-R jets (the hadronic top of tt̄, QCD-like
   jets otherwise).
@@ -342,10 +343,12 @@ LEPTON_JETS: dict[str, Any] = {
     "mistag_rate": 0.01,
     "extra_jets": 1.0,
     "large_r_jets": False,
-    # probability that each of the three hardest W+jets jets is a b (W+bb̄, W+c mistags)
+    # the number of W+jets jets (1 to 3) and the probability that each of them is a b (W+bb̄,
+    # W+c mistags)
+    "w_jets_jets": 3,
     "w_jets_b_fractions": [0.5, 0.35, 0.0],
 }
-PROCESSES = ("ttbar", "resonance", "single_top", "w_jets")
+PROCESSES = ("ttbar", "resonance", "single_top", "t_channel", "w_jets")
 B_MASS = 4.8
 MAX_JETS = 10
 
@@ -414,6 +417,18 @@ def _process(rng: np.random.Generator, kind: str, n: int, p: dict[str, Any]) -> 
             "jets": [(b, 5), (forward, 0), (second, flavour)],
             "top": None,
         }
+    if kind == "t_channel":
+        # t-channel single top: the top's b, lepton and neutrino, and the light spectator
+        # quark as a forward jet (|η| around 2.4); m(ℓb) ends at √(m_t² − m_W²)
+        top = resonance(rng, top_mass(), pt_scale=p["system_pt"], eta_sigma=1.0)
+        b, lep, nu = _top_decay(rng, top, p)
+        side = np.where(rng.random(n) < 0.5, -1.0, 1.0)
+        spectator = massless(
+            30 + rng.exponential(40.0, n),
+            side * np.abs(rng.normal(2.4, 0.7, n)),
+            rng.uniform(-np.pi, np.pi, n),
+        )
+        return {"lep": lep, "nu": nu, "jets": [(b, 5), (spectator, 0)], "top": None}
     if kind == "w_jets":
         w = resonance(
             rng,
@@ -422,8 +437,10 @@ def _process(rng: np.random.Generator, kind: str, n: int, p: dict[str, Any]) -> 
             eta_sigma=1.2,
         )
         lep, nu = two_body_decay(rng, w, 0.0, 0.0)
+        if p["w_jets_jets"] not in (1, 2, 3):
+            raise ValueError(f"demo.w_jets_jets must be 1, 2 or 3, not {p['w_jets_jets']!r}")
         jets = []
-        for k in range(3):
+        for k in range(p["w_jets_jets"]):
             flavour = np.where(rng.random(n) < p["w_jets_b_fractions"][k], 5, 0)
             jet = massless(
                 30 + rng.exponential(45.0, n),
