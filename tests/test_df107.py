@@ -54,7 +54,8 @@ def _variant(
     raw["cuts"] = cuts
     folder = tmp_path / name
     folder.mkdir()
-    (folder / "analysis.yaml").write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), "utf-8")
+    text = yaml.safe_dump(raw, allow_unicode=True, sort_keys=False)
+    (folder / "analysis.yaml").write_text(text, "utf-8")
     return load_analysis(tmp_path, name)
 
 
@@ -67,6 +68,7 @@ def _selected(analysis: Analysis, path: Path) -> set[tuple[int, int]]:
         zip(
             events["runNumber"][mask].to_numpy().tolist(),
             events["eventNumber"][mask].to_numpy().tolist(),
+            strict=True,
         )
     )
 

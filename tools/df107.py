@@ -68,16 +68,15 @@ def main(argv: list[str] | None = None) -> int:
     sys.argv = ["df107_SingleTopAnalysis.py", "-b", "--full-dataset", "--lumi-scale", "1.0"]
     namespace: dict = {"__name__": "df107"}
     try:
-        exec(compile(source, TUTORIAL, "exec"), namespace)  # noqa: S102 (ROOT's own tutorial)
+        exec(compile(source, TUTORIAL, "exec"), namespace)  # ROOT's own tutorial, unchanged
     finally:
         sys.argv = saved_argv
 
     events = {}
     for sample, frame in namespace["df"].items():
         columns = frame.AsNumpy(["runNumber", "eventNumber"])
-        events[sample] = sorted(
-            [int(r), int(e)] for r, e in zip(columns["runNumber"], columns["eventNumber"])
-        )
+        pairs = zip(columns["runNumber"], columns["eventNumber"], strict=True)
+        events[sample] = sorted([int(r), int(e)] for r, e in pairs)
     histograms = {}
     for group in GROUPS:
         h = namespace[group]

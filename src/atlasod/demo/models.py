@@ -34,10 +34,10 @@
   ``ttbar`` (tt̄ → bℓν bqq̄ with m(tt̄) falling from ``ttbar_mass.low``), ``resonance``
   (tt̄ from a resonance of ``mass`` and ``width``: a Z′), ``single_top``, ``t_channel``
   (t-channel single top: the top's decay and a forward light jet; m(ℓb) ends at
-  √(m_t² − m_W²)) and ``w_jets``; hadronic top and W masses ``top_mass`` and ``w_mass``, jets smeared by
-  ``jet_resolution``, b-tagged with efficiency ``b_tag_efficiency``; with
-  ``large_r_jets: true`` every event also has large-R jets (the hadronic top of tt̄, QCD-like
-  jets otherwise).
+  √(m_t² − m_W²)) and ``w_jets`` (``w_jets_jets`` jets, 3 by default); hadronic top and W
+  masses ``top_mass`` and ``w_mass``, jets smeared by ``jet_resolution``, b-tagged with
+  efficiency ``b_tag_efficiency``; with ``large_r_jets: true`` every event also has large-R
+  jets (the hadronic top of tt̄, QCD-like jets otherwise).
 
 Groups with ``signal: true`` get the signal, the other groups the background; data hold a
 fraction ``signal_fraction`` of signal events (or ``composition``: a fraction per group).  MC
