@@ -370,3 +370,92 @@ def test_ztautau_selection_on_hand_made_events(tmp_path: Path) -> None:
     assert (
         syst.sum().value == 3 and h["hist_taupt"].values()[h["hist_taupt"].axes[0].index(30.0)] == 3
     )
+
+
+def _singletop_event(lepton: dict, jets, met: float = 60.0, met_phi: float = PI, trig=True):
+    """One lepton and jets (pT [GeV], η, φ, JVT, MV2c10; massless)."""
+    event = _event([lepton], met=met, met_phi=met_phi, trig=trig)
+    columns = (
+        ("pt", 0, GEV),
+        ("eta", 1, 1.0),
+        ("phi", 2, 1.0),
+        ("jvt", 3, 1.0),
+        ("MV2c10", 4, 1.0),
+    )
+    for key, i, unit in columns:
+        event[f"jet_{key}"] = [j[i] * unit for j in jets]
+    event["jet_E"] = [j[0] * np.cosh(j[1]) * GEV for j in jets]
+    return event
+
+
+# A muon of 50 GeV at η 0, φ 0 and E_T^miss 60 GeV at φ π: mT = sqrt(2·50·60·2) = 109.5 GeV.
+# The spectator jet first (70 GeV, η 2.2, φ -π/2), the b-jet second (60 GeV, η 0.3, φ π/2):
+# |Δη| 1.9, HT = 50 + 70 + 60 + 60 = 240 GeV, m(ℓb)² = 2·50·60·cosh(0.3): m(ℓb) = 79.2 GeV.
+# m(W(ℓν) + b), the neutrino (60 GeV at φ π, p_z = 0): E = 50 + 60 cosh 0.3 + 60 = 172.7,
+# p = (-10, 60, 60 sinh 0.3 = 18.27) GeV: 160.5 GeV.
+MU50 = _lepton(50.0, 0.0, 13, 1)
+SPECTATOR, BJET = (70.0, 2.2, -PI / 2, 0.9, 0.1), (60.0, 0.3, PI / 2, 0.9, 0.9)
+ST_EVENTS = [
+    _singletop_event(MU50, [SPECTATOR, BJET]),  # 0: passes
+    _singletop_event(MU50, [SPECTATOR, BJET, (25.0, 0.0, 1.0, 0.9, 0.1)]),  # 1: 25 GeV jet: passes
+    _singletop_event(MU50, [SPECTATOR, BJET, (40.0, 0.0, 1.0, 0.3, 0.9)]),  # 2: fails JVT: passes
+    _singletop_event(MU50, [SPECTATOR, BJET], met=25.0),  # 3: E_T^miss
+    _singletop_event(MU50, [SPECTATOR, BJET], trig=False),  # 4: trigger
+    _singletop_event({**MU50, "trackd0pvunbiased": 0.08}, [SPECTATOR, BJET]),  # 5: μ |d0/σ| 4
+    _singletop_event(MU50, [SPECTATOR, BJET], met_phi=0.0),  # 6: mT = 0
+    _singletop_event(MU50, [SPECTATOR, BJET, (40.0, 0.0, 1.0, 0.9, 0.1)]),  # 7: three jets
+    _singletop_event(MU50, [(70.0, 2.2, -PI / 2, 0.9, 0.9), BJET]),  # 8: two b-jets
+    _singletop_event(MU50, [(70.0, 1.2, -PI / 2, 0.9, 0.1), BJET]),  # 9: |η(untagged)| 1.2
+    _singletop_event(MU50, [SPECTATOR, (60.0, 1.0, PI / 2, 0.9, 0.9)]),  # 10: |Δη| 1.2
+    # 11: HT = 36 + 31 + 31 + 60 = 158 GeV (mT = sqrt(2·36·60·2) = 93 GeV)
+    _singletop_event(
+        _lepton(36.0, 0.0, 13, 1), [(31.0, 2.2, -PI / 2, 0.9, 0.1), (31.0, 0.3, PI / 2, 0.9, 0.9)]
+    ),
+    # 12: a b-jet of 150 GeV opposite the lepton: m(ℓb)² = 2·50·150·(cosh 0.3 + 1), 175 GeV
+    _singletop_event(MU50, [(150.0, 0.3, PI, 0.9, 0.9), SPECTATOR]),
+    # 13: an electron with |d0/σ| 4 (< 5): passes
+    _singletop_event({**_lepton(50.0, 0.0, 11, 1), "trackd0pvunbiased": 0.08}, [SPECTATOR, BJET]),
+]
+
+
+def test_singletop_selection_on_hand_made_events(tmp_path: Path) -> None:
+    """Every cut of the single-top selection (more-analyses reference §2.3) failed by one
+    event; jets below 30 GeV or failing JVT not counted; the b-jet and the untagged jet
+    found whatever their order; m(ℓb), HT, |Δη| and df107's m(W(ℓν) + b) against hand
+    calculations; the original's 'leading jet' is the untagged one."""
+    from atlasod.selection.chunk import process_chunk
+
+    catalogue = Catalogue.load()
+    st = load_analysis(ANALYSES, "singletop", catalogue)
+    path = write_hand_made_events(st, columns_of(ST_EVENTS), len(ST_EVENTS), tmp_path)
+    result = process_chunk(st, st.data_files[0], path, 0, 1, 10064.0, catalogue)
+    assert {name: int(v["events"]) for name, v in result.cutflow.items()} == {
+        "all": 14,
+        "missing ET > 30 GeV": 13,
+        "trigger": 12,
+        "exactly one good lepton": 11,
+        "mT > 60 GeV": 10,
+        "exactly two good jets": 9,
+        "exactly one b-jet": 8,
+        "|eta(untagged)| > 1.5": 7,
+        "|deta(untagged, b)| > 1.5": 6,
+        "HT > 195 GeV": 5,
+        "m(lb) < 150 GeV": 4,
+    }
+    h = result.histograms
+    mlb = h["hist_Mlb"]
+    assert mlb.values()[mlb.axes[0].index(79.2)] == 4
+    assert mlb.sum().value == 4
+    assert h["hist_Mlb_all"].values()[h["hist_Mlb_all"].axes[0].index(175.0)] == 1  # event 12
+    ht = h["hist_HT"]
+    assert ht.values()[ht.axes[0].index(240.0)] == 4
+    assert h["hist_deltaeta"].values()[h["hist_deltaeta"].axes[0].index(1.9)] == 4
+    top = h["hist_top_mass"]
+    assert top.values()[top.axes[0].index(160.5)] == 4
+    e, px, py, pz = 50 + 60 * np.cosh(0.3) + 60, -10.0, 60.0, 60 * np.sinh(0.3)
+    assert 160.0 < np.sqrt(e**2 - px**2 - py**2 - pz**2) < 161.0  # the hand value above
+    # the original's "leading jet" is the untagged jet (70 GeV, η 2.2), not the b-jet
+    lead = h["hist_leadjet_pt"]
+    assert lead.values()[lead.axes[0].index(70.0)] == 4
+    assert h["hist_leadbjet_pt"].values()[h["hist_leadbjet_pt"].axes[0].index(60.0)] == 4
+    assert h["hist_leadleptID"].values()[h["hist_leadleptID"].axes[0].index(11.0)] == 1
