@@ -219,6 +219,21 @@ def test_a_demo_of_resonance_pairs_needs_four_objects(tmp_path: Path, catalogue:
     assert str(err.value) == f"{config}: invalid value at 'demo.decay': 4 was expected"
 
 
+def test_a_demo_w_jets_jets_out_of_range_is_refused(tmp_path: Path, catalogue: Catalogue) -> None:
+    """The lepton_jets model's W+jets events have one to three jets."""
+    root = _copy_analysis(tmp_path, "singletop")
+    config = root / "singletop" / "analysis.yaml"
+    text = config.read_text()
+    assert "\n  w_jets_jets: 2\n" in text
+    config.write_text(text.replace("\n  w_jets_jets: 2\n", "\n  w_jets_jets: 4\n"))
+    with pytest.raises(AtlasodError) as err:
+        load_analysis(root, "singletop", catalogue)
+    assert (
+        str(err.value)
+        == f"{config}: invalid value at 'demo.w_jets_jets': 4 is not one of [1, 2, 3]"
+    )
+
+
 def test_a_histogram_after_an_unknown_cut_is_refused(tmp_path: Path, catalogue: Catalogue) -> None:
     """histI_ histograms are filled after a cut, which must be one of the analysis'."""
     root = _copy_analysis(tmp_path, "hww")
