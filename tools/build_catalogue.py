@@ -68,6 +68,7 @@ DEFAULT_ORDER = [
     "Files_ZPrime",
     "Files_HWW",
     "Files_ZTauTau",
+    "Files_SUSY",
     "infofile",
 ]
 # The reference's §11.2 table (Files_ZPrime) repeats the 2lep table of §7.2 by mistake.
@@ -139,11 +140,12 @@ def more_files(reference: Path, readers: set[str]) -> list[dict]:
 
 # The files of §9.4 taken into the catalogue: those read by the analyses this project has
 # (the names of §9.4's "read by" column: WZ the 3lep skim, HWW two more 2lep files, Ztt
-# (Z → ττ) the 1lep1tau skim).
-MORE_READERS = {"WZ", "HWW", "Ztt"}
+# (Z → ττ) the 1lep1tau skim, SUSY the 84 Sherpa V+jets slices and the slepton signal in
+# 2lep).
+MORE_READERS = {"WZ", "HWW", "Ztt", "SUSY"}
 # section heading prefix -> the normalisation table it lists, in the reference of the other
 # six analyses (columns: group, key, file, σ, Σw, eff, L·σ/Σw, infofile where different, ...)
-MORE_TABLE_SECTIONS = {"### 5.2": "Files_HWW", "### 6.2": "Files_ZTauTau"}
+MORE_TABLE_SECTIONS = {"### 5.2": "Files_HWW", "### 6.2": "Files_ZTauTau", "### 7.2": "Files_SUSY"}
 
 
 def more_tables(reference: Path) -> dict[int, dict]:
