@@ -39,6 +39,14 @@
   efficiency ``b_tag_efficiency``; with ``large_r_jets: true`` every event also has large-R
   jets (the hadronic top of tt̄, QCD-like jets otherwise).
 
+- ``dilepton_invisible``: two leptons and missing ET, each group a process of
+  ``processes``: ``slepton`` (a pair of particles of ``mass``, each decaying to a lepton and
+  an invisible particle of ``invisible_mass``: same flavour, opposite charge; m_T2 ends at
+  (``mass``² − ``invisible_mass``²) / ``mass``), ``z`` (Z → ℓℓ with little missing ET),
+  ``zz`` (Z → ℓℓ and Z → νν from a continuum above 183 GeV), ``ww`` (a WW continuum, both
+  W → ℓν) and ``top`` (the same with two b-tagged jets); the backgrounds have an
+  instrumental E_T^miss tail (``met_tail_fraction`` of their events, ``met_tail_mean``).
+
 Groups with ``signal: true`` get the signal, the other groups the background; data hold a
 fraction ``signal_fraction`` of signal events (or ``composition``: a fraction per group).  MC
 weights are chosen so that the weighted MC matches the data, times ``data_over_mc`` for the
@@ -610,6 +618,120 @@ def _large_r_jets(rng: np.random.Generator, top: np.ndarray, p: dict[str, Any]) 
     return jagged_branches("largeRjet", cols, counts)
 
 
+DILEPTON_INVISIBLE: dict[str, Any] = {
+    "mass": 600.0,  # the pair-produced particle (a slepton)
+    "invisible_mass": 300.0,  # what each one decays to besides its lepton (a neutralino)
+    "pair_slope": 150.0,  # the pair's mass above threshold: an exponential of this slope
+    "system_pt": 30.0,
+    "z_met": 15.0,  # E_T^miss of Z → ℓℓ events: an exponential of this mean
+    "low": 170.0,  # the WW continuum of ww and top events
+    "high": 1000.0,
+    "slope": 100.0,
+    "same_flavour": 0.5,  # of ww and top events (slepton and z events are all SFOS)
+    "met_resolution": 10.0,  # per component, GeV
+    # an instrumental tail of the backgrounds' E_T^miss: in this fraction of their events, a
+    # fake E_T^miss of an exponential of met_tail_mean GeV in a random direction is added
+    "met_tail_fraction": 0.05,
+    "met_tail_mean": 100.0,
+}
+DILEPTON_PROCESSES = ("slepton", "z", "zz", "ww", "top")
+
+
+def _dilepton_kind(
+    rng: np.random.Generator, kind: str, n: int, p: dict[str, Any]
+) -> tuple[Any, Any, np.ndarray, np.ndarray, np.ndarray]:
+    """Two leptons, the invisible transverse momentum (px, py) and whether the event is of
+    one flavour, for ``n`` events of one process of the dilepton_invisible model."""
+    if kind == "slepton":
+        pair = 2 * p["mass"] + rng.exponential(p["pair_slope"], n)
+        system = resonance(rng, pair, pt_scale=p["system_pt"], eta_sigma=1.0)
+        s1, s2 = two_body_decay(rng, system, p["mass"], p["mass"])
+        a, x1 = two_body_decay(rng, s1, 0.0, p["invisible_mass"])
+        b, x2 = two_body_decay(rng, s2, 0.0, p["invisible_mass"])
+        px, py = np.asarray(x1.px + x2.px), np.asarray(x1.py + x2.py)
+        return a, b, px, py, np.ones(n, dtype=bool)
+    if kind == "z":
+        z = resonance(rng, _breit_wigner(rng, 91.19, 2.495, n), p["system_pt"], eta_sigma=1.5)
+        a, b = two_body_decay(rng, z, 0.0, 0.0)
+        met, phi = rng.exponential(p["z_met"], n), rng.uniform(-np.pi, np.pi, n)
+        return a, b, met * np.cos(phi), met * np.sin(phi), np.ones(n, dtype=bool)
+    if kind == "zz":  # Z → ℓℓ with Z → νν: the invisible Z's pT is the missing ET
+        mass = np.maximum(truncated_exponential(rng, n, p["low"], p["high"], p["slope"]), 183.0)
+        system = resonance(rng, mass, pt_scale=p["system_pt"], eta_sigma=1.0)
+        z1, z2 = two_body_decay(
+            rng, system, _breit_wigner(rng, 91.19, 2.495, n), _breit_wigner(rng, 91.19, 2.495, n)
+        )
+        a, b = two_body_decay(rng, z1, 0.0, 0.0)
+        return a, b, np.asarray(z2.px), np.asarray(z2.py), np.ones(n, dtype=bool)
+    if kind in ("ww", "top"):
+        w1, w2 = _w_masses(rng, n, p), _w_masses(rng, n, p)
+        mass = np.maximum(truncated_exponential(rng, n, p["low"], p["high"], p["slope"]), w1 + w2)
+        system = resonance(rng, mass + 1.0, pt_scale=p["system_pt"], eta_sigma=1.0)
+        b1, b2 = two_body_decay(rng, system, w1, w2)
+        a, nu1 = two_body_decay(rng, b1, 0.0, 0.0)
+        b, nu2 = two_body_decay(rng, b2, 0.0, 0.0)
+        px, py = np.asarray(nu1.px + nu2.px), np.asarray(nu1.py + nu2.py)
+        return a, b, px, py, rng.random(n) < p["same_flavour"]
+    raise ValueError(
+        f"demo.processes: unknown process {kind!r}; choose from {list(DILEPTON_PROCESSES)}"
+    )
+
+
+def _dilepton_invisible(ctx: DemoContext, signal: np.ndarray, p: dict[str, Any]) -> dict:
+    rng, n = ctx.rng, ctx.n_events
+    p = {**DILEPTON_INVISIBLE, **p}
+    kinds = _event_processes(ctx, signal, p)
+    lep = np.zeros((n, 2, 4))  # pt, eta, phi, E (GeV) of the two leptons
+    met = np.zeros((n, 2))  # px, py
+    same = np.zeros(n, dtype=bool)
+    for kind in sorted({str(k) for k in kinds}):
+        idx = np.flatnonzero(kinds == kind)
+        a, b, px, py, one_flavour = _dilepton_kind(rng, kind, len(idx), p)
+        for slot, x in enumerate((a, b)):
+            lep[idx, slot] = np.stack([x.pt, x.eta, x.phi, x.E], axis=1)
+        met[idx] = np.stack([px, py], axis=1) + rng.normal(0, p["met_resolution"], (len(idx), 2))
+        if kind != "slepton":
+            tail = rng.random(len(idx)) < p["met_tail_fraction"]
+            fake = rng.exponential(p["met_tail_mean"], len(idx)) * tail
+            direction = rng.uniform(-np.pi, np.pi, len(idx))
+            met[idx] += np.stack([fake * np.cos(direction), fake * np.sin(direction)], axis=1)
+        same[idx] = one_flavour
+    order = np.argsort(-lep[:, :, 0], axis=1, kind="stable")
+    lep = np.take_along_axis(lep, order[:, :, None], axis=1)
+    first = rng.choice([11, 13], size=n)
+    flavour = np.stack([first, np.where(same, first, 24 - first)], axis=1)
+    sign = np.where(rng.random(n) < 0.5, 1, -1)
+    cols: dict[str, Any] = {
+        "pt": lep[:, :, 0] * 1000.0,
+        "eta": lep[:, :, 1],
+        "phi": lep[:, :, 2],
+        "E": lep[:, :, 3] * 1000.0,
+        "type": np.take_along_axis(flavour, order, axis=1),
+        "charge": np.take_along_axis(np.stack([sign, -sign], axis=1), order, axis=1),
+    }
+    cols.update(good_lepton_quality(rng, cols["pt"]))
+    out = jagged_branches("lep", cols, np.full(n, 2))
+    out["trigE"] = np.any(cols["type"] == 11, axis=1)
+    out["trigM"] = np.any(cols["type"] == 13, axis=1)
+    out["met_et"] = np.hypot(met[:, 0], met[:, 1]) * 1000.0
+    out["met_phi"] = np.arctan2(met[:, 1], met[:, 0])
+    # top events: two b-tagged jets (pT 30 GeV + an exponential of 50 GeV, |η| < 2.5)
+    n_jets = np.where(kinds == "top", 2, 0)
+    shape = (n, 2)
+    jet_pt = 30 + rng.exponential(50.0, shape)
+    jet_eta = rng.uniform(-2.5, 2.5, shape)
+    jets = {
+        "pt": jet_pt * 1000.0,
+        "eta": jet_eta,
+        "phi": rng.uniform(-np.pi, np.pi, shape),
+        "E": jet_pt * np.cosh(jet_eta) * 1000.0,
+        "MV2c10": rng.uniform(0.85, 1.0, shape),
+        "jvt": np.ones(shape),
+    }
+    out.update(jagged_branches("jet", jets, n_jets))
+    return out
+
+
 MODELS = {
     "resonance": _objects,
     "lepton_met": _lepton_met,
@@ -617,6 +739,7 @@ MODELS = {
     "dilepton_met": _dilepton_met,
     "lepton_tau": _lepton_tau,
     "lepton_jets": _lepton_jets,
+    "dilepton_invisible": _dilepton_invisible,
 }
 
 

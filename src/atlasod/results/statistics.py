@@ -91,7 +91,32 @@ def template_fit(
 ) -> dict[str, Any]:
     """Fit ``observed`` counts with the MC ``samples`` ((values, variances) per bin), the
     normalisation of ``floating`` free; ``kind`` is ``mc_normalisation`` or
-    ``signal_upper_limit`` (then also the CLs upper limit on it at ``cl``)."""
+    ``signal_upper_limit`` (then also the CLs upper limit on it at ``cl``).  A minimisation
+    that fails is a :class:`FitFailedError` that says where the model is weak."""
+    import pyhf
+
+    try:
+        return _template_fit(samples, observed, floating, kind, cl)
+    except pyhf.exceptions.FailedMinimization as exc:
+        background = np.sum([v for k, (v, _) in samples.items() if k != floating], axis=0)
+        empty = int(np.count_nonzero((background <= 0) & (observed > 0)))
+        hint = (
+            f"; {empty} bins with data have no background prediction, where the fits at a "
+            "small signal strength cannot describe the data: fit a histogram whose bins all "
+            "have background MC"
+            if empty
+            else ""
+        )
+        raise FitFailedError(f"the {kind} fit of {floating} did not converge{hint}") from exc
+
+
+def _template_fit(
+    samples: dict[str, tuple[np.ndarray, np.ndarray]],
+    observed: np.ndarray,
+    floating: str,
+    kind: str,
+    cl: float,
+) -> dict[str, Any]:
     import pyhf
 
     pyhf.set_backend("numpy", pyhf.optimize.minuit_optimizer(verbose=0))

@@ -131,7 +131,8 @@ def accumulate(
     """Select one batch of events and add it to ``histograms`` and ``cutflow`` (the step
     shared by the chunk jobs and the coffea processor)."""
     weights = event_weights(arrays, sample, analysis, catalogue, lumi_pb, options)
-    selected = analysis.selection.select_events(arrays, options)
+    # a selection.py may treat one sample apart (the slepton search's E_T^miss quirk)
+    selected = analysis.selection.select_events(arrays, {**options, "sample": sample.short_name})
     fill(histograms, analysis, selected, weights, options)
     for cut, mask in selected.cutflow.items():
         entry = cutflow.setdefault(cut, {"events": 0, "weighted": 0.0, "sumw2": 0.0})
