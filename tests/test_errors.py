@@ -265,7 +265,7 @@ def test_an_unknown_normalisation_table_is_refused(tmp_path: Path, catalogue: Ca
         load_analysis(root, "hww", catalogue)
     assert str(err.value) == (
         f"{config}: group Higgs: normalisation_table: 'infofle' is not a normalisation table of "
-        "the catalogue (its tables: Files_HWW, Files_HZZ, Files_Hyy, Files_WBoson, "
+        "the catalogue (its tables: Files_HWW, Files_HZZ, Files_Hyy, Files_SUSY, Files_WBoson, "
         "Files_ZPrime, Files_ZTauTau, Files_base, infofile); did you mean 'infofile'?"
     )
 
