@@ -207,31 +207,29 @@ def test_a_demo_composition_that_names_no_group_is_refused(
     )
 
 
-def test_a_demo_of_resonance_pairs_needs_four_objects(tmp_path: Path, catalogue: Catalogue) -> None:
-    """The resonance model's pairs (ZZ → 4ℓ) are two resonances of two objects each."""
-    root = _copy_analysis(tmp_path, "zz")
-    config = root / "zz" / "analysis.yaml"
+@pytest.mark.parametrize(
+    ("name", "written", "changed", "message"),
+    [
+        # the resonance model's pairs (ZZ → 4ℓ) are two resonances of two objects each
+        ("zz", "\n  decay: 4\n  pairs: true\n", "\n  decay: 2\n  pairs: true\n",
+         "invalid value at 'demo.decay': 4 was expected"),
+        # the lepton_jets model's W+jets events have one to three jets
+        ("singletop", "\n  w_jets_jets: 2\n", "\n  w_jets_jets: 4\n",
+         "invalid value at 'demo.w_jets_jets': 4 is not one of [1, 2, 3]"),
+    ],
+)  # fmt: skip
+def test_a_demo_value_out_of_range_is_refused(
+    name: str, written: str, changed: str, message: str, tmp_path: Path, catalogue: Catalogue
+) -> None:
+    """A demo model's parameter outside what the model makes is refused when checked."""
+    root = _copy_analysis(tmp_path, name)
+    config = root / name / "analysis.yaml"
     text = config.read_text()
-    assert "\n  decay: 4\n  pairs: true\n" in text
-    config.write_text(text.replace("\n  decay: 4\n", "\n  decay: 2\n"))
+    assert written in text
+    config.write_text(text.replace(written, changed))
     with pytest.raises(AtlasodError) as err:
-        load_analysis(root, "zz", catalogue)
-    assert str(err.value) == f"{config}: invalid value at 'demo.decay': 4 was expected"
-
-
-def test_a_demo_w_jets_jets_out_of_range_is_refused(tmp_path: Path, catalogue: Catalogue) -> None:
-    """The lepton_jets model's W+jets events have one to three jets."""
-    root = _copy_analysis(tmp_path, "singletop")
-    config = root / "singletop" / "analysis.yaml"
-    text = config.read_text()
-    assert "\n  w_jets_jets: 2\n" in text
-    config.write_text(text.replace("\n  w_jets_jets: 2\n", "\n  w_jets_jets: 4\n"))
-    with pytest.raises(AtlasodError) as err:
-        load_analysis(root, "singletop", catalogue)
-    assert (
-        str(err.value)
-        == f"{config}: invalid value at 'demo.w_jets_jets': 4 is not one of [1, 2, 3]"
-    )
+        load_analysis(root, name, catalogue)
+    assert str(err.value) == f"{config}: {message}"
 
 
 def test_a_histogram_after_an_unknown_cut_is_refused(tmp_path: Path, catalogue: Catalogue) -> None:

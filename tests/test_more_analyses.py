@@ -372,20 +372,17 @@ def test_ztautau_selection_on_hand_made_events(tmp_path: Path) -> None:
     )
 
 
-def _singletop_event(lepton: dict, jets, met: float = 60.0, met_phi: float = PI, trig=True):
-    """One lepton and jets (pT [GeV], η, φ, JVT, MV2c10; massless)."""
-    event = _event([lepton], met=met, met_phi=met_phi, trig=trig)
-    columns = (
-        ("pt", 0, GEV),
-        ("eta", 1, 1.0),
-        ("phi", 2, 1.0),
-        ("jvt", 3, 1.0),
-        ("MV2c10", 4, 1.0),
-    )
-    for key, i, unit in columns:
-        event[f"jet_{key}"] = [j[i] * unit for j in jets]
+def _with_jets(event: dict, jets) -> dict:
+    """The event with massless jets given as (pT [GeV], η, φ, JVT, MV2c10)."""
+    for i, key in enumerate(("pt", "eta", "phi", "jvt", "MV2c10")):
+        event[f"jet_{key}"] = [j[i] * (GEV if key == "pt" else 1.0) for j in jets]
     event["jet_E"] = [j[0] * np.cosh(j[1]) * GEV for j in jets]
     return event
+
+
+def _singletop_event(lepton: dict, jets, met: float = 60.0, met_phi: float = PI, trig=True):
+    """One lepton and jets (pT [GeV], η, φ, JVT, MV2c10; massless)."""
+    return _with_jets(_event([lepton], met=met, met_phi=met_phi, trig=trig), jets)
 
 
 # A muon of 50 GeV at η 0, φ 0 and E_T^miss 60 GeV at φ π: mT = sqrt(2·50·60·2) = 109.5 GeV.
@@ -463,20 +460,9 @@ def test_singletop_selection_on_hand_made_events(tmp_path: Path) -> None:
 
 def _slepton_event(leptons: list[dict], jets=(), met: float = 200.0, met_phi: float = -1.5):
     """Leptons and jets (pT [GeV], η, φ, JVT, MV2c10; massless); both triggers fire."""
-    event = _event(leptons, met=met, met_phi=met_phi)
-    event["trigM"] = True
-    jets = list(jets) or [(10.0, 3.0, 0.0, 1.0, -0.5)]  # a soft jet below every threshold
-    columns = (
-        ("pt", 0, GEV),
-        ("eta", 1, 1.0),
-        ("phi", 2, 1.0),
-        ("jvt", 3, 1.0),
-        ("MV2c10", 4, 1.0),
-    )
-    for key, i, unit in columns:
-        event[f"jet_{key}"] = [j[i] * unit for j in jets]
-    event["jet_E"] = [j[0] * np.cosh(j[1]) * GEV for j in jets]
-    return event
+    event = {**_event(leptons, met=met, met_phi=met_phi), "trigM": True}
+    # without jets of its own, a soft one below every threshold
+    return _with_jets(event, list(jets) or [(10.0, 3.0, 0.0, 1.0, -0.5)])
 
 
 # ℓ1 100 GeV at (η 0, φ 0), ℓ2 80 GeV at (η 1, φ 2.5), E_T^miss 200 GeV at φ -1.5:
