@@ -123,3 +123,22 @@ def test_injected_signal_is_fitted_and_raises_the_limit() -> None:
     )
     assert result["signal_strength"]["value"] == pytest.approx(2.0, abs=0.01)
     assert result["upper_limit"]["observed"] > result["upper_limit"]["expected"][4]
+
+
+def test_a_fit_that_cannot_converge_says_why() -> None:
+    """Bins with data and no background (a demo whose backgrounds do not reach a signal
+    tail): the fits at a small signal strength fail; a failed fit that names the cause, not
+    pyhf's traceback (the plots and yields still appear, fit.json says why)."""
+    from atlasod.errors import FitFailedError
+    from atlasod.results.statistics import template_fit
+
+    bkg = np.array([4000.0, 600, 80, 0, 0, 0, 0, 0])
+    sig = np.array([9.0, 8, 8, 9, 8, 9, 10, 20])
+    samples = {"bkg": (bkg, bkg / 50), "sig": (sig, sig / 100)}
+    with pytest.raises(FitFailedError) as err:
+        template_fit(samples, np.round(bkg + 3 * sig), "sig", "signal_upper_limit")
+    assert str(err.value) == (
+        "the signal_upper_limit fit of sig did not converge; 5 bins with data have no "
+        "background prediction, where the fits at a small signal strength cannot describe "
+        "the data: fit a histogram whose bins all have background MC"
+    )
