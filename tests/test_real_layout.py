@@ -89,7 +89,7 @@ def test_both_layouts_give_identical_cutflows_and_histograms(
     name: str, layout: str, request: pytest.FixtureRequest, catalogue: Catalogue
 ) -> None:
     """The uproot-written demo file and its rewrite by ROOT (a TTree in the real layout, or
-    an RNTuple): the same cutflow and histograms, bit for bit."""
+    an RNTuple): the same cutflow and histograms (see _assert_same_results)."""
     rewritten: dict[Path, Path] = request.getfixturevalue(layout)
     analysis = load_analysis(ANALYSES, name, catalogue)
     _assert_same_results(analysis, catalogue, rewritten, list(analysis.files))
@@ -98,8 +98,12 @@ def test_both_layouts_give_identical_cutflows_and_histograms(
 def _assert_same_results(
     analysis: Analysis, catalogue: Catalogue, rewritten: dict[Path, Path], samples: list
 ) -> None:
-    """Each of ``samples``: its demo file and its rewrite give the same entries, cutflow and
-    histograms (values and variances), bit for bit; data files select events."""
+    """Each of ``samples``: its demo file and its rewrite give the same entries, histograms
+    (values and variances, bit for bit: filled event by event) and cutflow counts; the
+    cutflow's weighted sums are summed per batch, and a batch ends on a cluster boundary of
+    the file (trees.batch_ranges), which the layouts place differently: they agree to
+    float64 rounding (single top's 30,000-event files have several clusters); data files
+    select events."""
     name = analysis.name
     by_file = {p.name: (p, q) for p, q in rewritten.items() if f"/{name}/" in str(p)}
     assert sorted(by_file) == sorted(s.file for s in samples)
@@ -109,7 +113,12 @@ def _assert_same_results(
         a = process_chunk(analysis, sample, str(demo_file), 0, 1, lumi, catalogue)
         b = process_chunk(analysis, sample, str(real_file), 0, 1, lumi, catalogue)
         assert a.entries == b.entries > 0
-        assert a.cutflow == b.cutflow, sample.file
+        assert list(a.cutflow) == list(b.cutflow), sample.file
+        for cut, ours in a.cutflow.items():
+            theirs = b.cutflow[cut]
+            assert ours["events"] == theirs["events"], (sample.file, cut)
+            for key in ("weighted", "sumw2"):
+                assert ours[key] == pytest.approx(theirs[key], rel=1e-12, abs=0), (sample, cut)
         for key, h in a.histograms.items():
             other = b.histograms[key]
             assert np.array_equal(h.values(flow=True), other.values(flow=True)), (sample, key)
