@@ -154,7 +154,7 @@ def test_df107_fills_the_same_histogram(
 ) -> None:
     """m(W(ℓν) + b) per group, weighted (L σ / Σw, the sign of mcWeight for single top,
     W+jets × 1.1): the project's hist_top_mass against df107's top_mass, bin by bin with
-    the under- and overflow."""
+    the under- and overflow; data, t-channel and W+jets fill it."""
     aligned = _variant(tmp_path, "aligned", jets=True, preselection=True, mlb_cut=False)
     files = _files(demo_run, df107)
     by_stem = {s.stem: s for s in aligned.files}
@@ -178,4 +178,5 @@ def test_df107_fills_the_same_histogram(
         np.testing.assert_allclose(
             variances * factor**2, expected["variances"], rtol=1e-5, atol=1e-9
         )
-        assert sum(expected["values"]) > 0, theirs_name
+        # (the demo's tt̄-like events, twtb, have four central jets: none passes)
+        assert sum(expected["values"]) > 0 or theirs_name == "twtb", theirs_name

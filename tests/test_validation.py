@@ -57,6 +57,11 @@ def test_histogram_quantities_of_data_mc_and_a_group_with_its_factor(hzz: Analys
             2.0 * n_zz * factor
         )
         assert quantity("hist.mass_four_lep.mc.bin(125)", run, hzz) == n_other
+        # a decimal point in the last part (it split the path before)
+        assert quantity("hist.mass_four_lep.data.bin(125.5)", run, hzz) == n_data
+        # quantile(q): linear within the bin [125, 128.75) that holds all the data
+        assert quantity("hist.mass_four_lep.data.quantile(0.5)", run, hzz) == 126.875
+        assert quantity("hist.mass_four_lep.data.quantile(.25)", run, hzz) == 125.9375
         assert quantity("hist.mass_four_lep.mc.peak", run, hzz) == pytest.approx(
             90.625 if 2.0 * n_zz * factor > n_other else 126.875  # bins of 3.75 GeV from 80
         )

@@ -14,9 +14,10 @@ of the original analyses (reference §12), exact or read off the published figur
         source: "[DOC] fig_09h.png"
 
 Quantities: ``yields.<path>`` and ``fit.<path>`` (keys into yields.json and fit.json),
-``hist.<name>.<data|mc|GROUP>.<integral|max|peak|bin(x)>`` (the summed data histogram, the
-total MC prediction or one MC group's, with the groups' factors; ``peak`` is the centre of
-the highest bin).  A check passes
+``hist.<name>.<data|mc|GROUP>.<integral|max|peak|bin(x)|quantile(q)>`` (the summed data
+histogram, the total MC prediction or one MC group's, with the groups' factors; ``peak`` is
+the centre of the highest bin, ``quantile(q)`` the x below which a fraction q of the
+content lies, linear within its bin: where a distribution ends, an edge).  A check passes
 when |value − expected| ≤ max(abs, rel·|expected|, sigma·error), ``error`` being the
 value at the path ``tolerance.error``.
 
@@ -49,6 +50,7 @@ from atlasod.yamlio import load_yaml
 LOG = logging.getLogger(__name__)
 FILE_NAME = "validation.yaml"
 _BIN = re.compile(r"^bin\((?P<x>[-+0-9.eE]+)\)$")
+_QUANTILE = re.compile(r"^quantile\((?P<q>0?\.[0-9]+)\)$")
 
 
 @dataclass
@@ -106,8 +108,8 @@ def quantity(path: str, inputs: Inputs, analysis: Analysis) -> float:
         if len(set(values)) != 1:
             raise AtlasodError(f"quantity {path!r}: the data files disagree: {sorted(set(values))}")
         return float(values[0])
-    if head == "hist":
-        return _histogram_quantity(path, parts, inputs, analysis)
+    if head == "hist":  # the last part may hold a decimal point: bin(91.75), quantile(0.99)
+        return _histogram_quantity(path, rest.split(".", 2), inputs, analysis)
     raise AtlasodError(f"quantity {path!r}: must start with yields., fit., truth. or hist.")
 
 
@@ -115,7 +117,8 @@ def _histogram_quantity(path: str, parts: list[str], inputs: Inputs, analysis: A
     groups = [g.name for g in analysis.groups if g.stacked]
     if len(parts) != 3 or parts[1] not in ("data", "mc", *groups):
         raise AtlasodError(
-            f"quantity {path!r}: use hist.<name>.<data|mc|group>.<integral|max|peak|bin(x)> "
+            f"quantity {path!r}: use "
+            "hist.<name>.<data|mc|group>.<integral|max|peak|bin(x)|quantile(q)> "
             f"(groups: {', '.join(groups)})"
         )
     name, who, what = parts
@@ -140,6 +143,15 @@ def _histogram_quantity(path: str, parts: list[str], inputs: Inputs, analysis: A
         return float(values.max())
     if what == "peak":
         return float(0.5 * (edges[:-1] + edges[1:])[int(np.argmax(values))])
+    q = _QUANTILE.match(what)
+    if q:
+        fraction, cumulative = float(q["q"]), np.cumsum(values)
+        if not 0 < fraction < 1 or cumulative[-1] <= 0:
+            raise AtlasodError(f"quantity {path!r}: needs 0 < q < 1 and a histogram with content")
+        target = fraction * cumulative[-1]
+        i = int(np.searchsorted(cumulative, target))
+        below = cumulative[i - 1] if i > 0 else 0.0
+        return float(edges[i] + (target - below) / values[i] * (edges[i + 1] - edges[i]))
     m = _BIN.match(what)
     if m:
         x = float(m["x"])
