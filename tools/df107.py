@@ -32,8 +32,8 @@ TUTORIAL = "analysis/dataframe/df107_SingleTopAnalysis.py"
 GROUPS = ("data", "singletop", "twtb", "wjets")
 
 
-def tutorial_source(tutorials_dir: str) -> str:
-    """The tutorial's code with its input location replaced by a placeholder."""
+def tutorial_source(tutorials_dir: str, dataset: Path) -> str:
+    """The tutorial's code with its input location replaced by ``dataset``."""
     path = Path(tutorials_dir) / TUTORIAL
     if not path.is_file():
         raise SystemExit(f"df107: {path} not found: this ROOT has not the tutorial")
@@ -43,7 +43,7 @@ def tutorial_source(tutorials_dir: str) -> str:
             f"df107: {path} does not read {TUTORIAL_DATASET} any more: "
             "update TUTORIAL_DATASET in tools/df107.py"
         )
-    return source
+    return source.replace(f'"{TUTORIAL_DATASET}"', repr(str(dataset)))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,8 +58,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import ROOT
 
-    source = tutorial_source(ROOT.gROOT.GetTutorialsDir())
-    source = source.replace(f'"{TUTORIAL_DATASET}"', repr(str(dataset)))
+    source = tutorial_source(ROOT.gROOT.GetTutorialsDir(), dataset)
     out_path = args.out.resolve()
     args.workdir.mkdir(parents=True, exist_ok=True)
     os.chdir(args.workdir)

@@ -102,11 +102,9 @@ def removed_by_jets(lep: ak.Array, jet: ak.Array) -> ak.Array:
     return ak.unflatten(flat, counts)
 
 
-def _signed_mass(pt: Any, eta: Any, phi: Any, energy: Any) -> np.ndarray:
-    """The mass as ROOT's TLorentzVector gives it from (pT, η, φ, E): −√(−m²) where the
+def _signed_sqrt(m2: np.ndarray) -> np.ndarray:
+    """A mass from its square as ROOT's TLorentzVector::M() gives it: −√(−m²) where the
     rounding of the stored values makes m² negative (the framework passes it to m_T2)."""
-    px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)
-    m2 = energy**2 - (px**2 + py**2 + pz**2)
     return np.where(m2 < 0, -np.sqrt(np.abs(m2)), np.sqrt(np.abs(m2)))
 
 
@@ -147,11 +145,10 @@ def select_events(events: ak.Array, options: dict[str, Any]) -> Selected:
         return tuple(ak.to_numpy(v).astype(np.float64) for v in values)
 
     (pt1, eta1, phi1, e1), (pt2, eta2, phi2, e2) = p4(l1), p4(l2)
-    px = pt1 * np.cos(phi1) + pt2 * np.cos(phi2)
-    py = pt1 * np.sin(phi1) + pt2 * np.sin(phi2)
-    pz = pt1 * np.sinh(eta1) + pt2 * np.sinh(eta2)
-    m2 = (e1 + e2) ** 2 - (px**2 + py**2 + pz**2)
-    mll = np.where(m2 < 0, -np.sqrt(np.abs(m2)), np.sqrt(np.abs(m2)))
+    px1, py1, pz1 = pt1 * np.cos(phi1), pt1 * np.sin(phi1), pt1 * np.sinh(eta1)
+    px2, py2, pz2 = pt2 * np.cos(phi2), pt2 * np.sin(phi2), pt2 * np.sinh(eta2)
+    px, py, pz = px1 + px2, py1 + py2, pz1 + pz2
+    mll = _signed_sqrt((e1 + e2) ** 2 - (px**2 + py**2 + pz**2))
 
     jet_pt = jet.pt
     n_light = ak.to_numpy(ak.sum((jet_pt > 60) & (jet.MV2c10 < B_TAG_77), axis=1))
@@ -177,17 +174,11 @@ def select_events(events: ak.Array, options: dict[str, Any]) -> Selected:
     mask = cutflow["m(ll) > 40 GeV (SFOS)"]
     rows = np.flatnonzero(mask)
     mt2_values = np.zeros(len(events))
+    m1 = _signed_sqrt(e1[rows] ** 2 - (px1[rows] ** 2 + py1[rows] ** 2 + pz1[rows] ** 2))
+    m2 = _signed_sqrt(e2[rows] ** 2 - (px2[rows] ** 2 + py2[rows] ** 2 + pz2[rows] ** 2))
+    met_x, met_y = met[rows] * np.cos(met_phi[rows]), met[rows] * np.sin(met_phi[rows])
     mt2_values[rows] = mt2(
-        _signed_mass(pt1[rows], eta1[rows], phi1[rows], e1[rows]),
-        (pt1 * np.cos(phi1))[rows],
-        (pt1 * np.sin(phi1))[rows],
-        _signed_mass(pt2[rows], eta2[rows], phi2[rows], e2[rows]),
-        (pt2 * np.cos(phi2))[rows],
-        (pt2 * np.sin(phi2))[rows],
-        (met * np.cos(met_phi))[rows],
-        (met * np.sin(met_phi))[rows],
-        0.0,
-        0.0,
+        m1, px1[rows], py1[rows], m2, px2[rows], py2[rows], met_x, met_y, 0.0, 0.0
     )
     no_jets = (n_light == 0) & (n_b == 0)
     sr_loose = no_jets & (mll > 111) & (mt2_values > 100)

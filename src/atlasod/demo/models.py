@@ -445,8 +445,6 @@ def _process(rng: np.random.Generator, kind: str, n: int, p: dict[str, Any]) -> 
             eta_sigma=1.2,
         )
         lep, nu = two_body_decay(rng, w, 0.0, 0.0)
-        if p["w_jets_jets"] not in (1, 2, 3):
-            raise ValueError(f"demo.w_jets_jets must be 1, 2 or 3, not {p['w_jets_jets']!r}")
         jets = []
         for k in range(p["w_jets_jets"]):
             flavour = np.where(rng.random(n) < p["w_jets_b_fractions"][k], 5, 0)
@@ -635,6 +633,11 @@ DILEPTON_INVISIBLE: dict[str, Any] = {
     "met_tail_mean": 100.0,
 }
 DILEPTON_PROCESSES = ("slepton", "z", "zz", "ww", "top")
+Z_MASS, Z_WIDTH = 91.19, 2.495
+
+
+def _z_masses(rng: np.random.Generator, n: int) -> np.ndarray:
+    return _breit_wigner(rng, Z_MASS, Z_WIDTH, n)
 
 
 def _dilepton_kind(
@@ -651,16 +654,14 @@ def _dilepton_kind(
         px, py = np.asarray(x1.px + x2.px), np.asarray(x1.py + x2.py)
         return a, b, px, py, np.ones(n, dtype=bool)
     if kind == "z":
-        z = resonance(rng, _breit_wigner(rng, 91.19, 2.495, n), p["system_pt"], eta_sigma=1.5)
+        z = resonance(rng, _z_masses(rng, n), p["system_pt"], eta_sigma=1.5)
         a, b = two_body_decay(rng, z, 0.0, 0.0)
         met, phi = rng.exponential(p["z_met"], n), rng.uniform(-np.pi, np.pi, n)
         return a, b, met * np.cos(phi), met * np.sin(phi), np.ones(n, dtype=bool)
     if kind == "zz":  # Z → ℓℓ with Z → νν: the invisible Z's pT is the missing ET
         mass = np.maximum(truncated_exponential(rng, n, p["low"], p["high"], p["slope"]), 183.0)
         system = resonance(rng, mass, pt_scale=p["system_pt"], eta_sigma=1.0)
-        z1, z2 = two_body_decay(
-            rng, system, _breit_wigner(rng, 91.19, 2.495, n), _breit_wigner(rng, 91.19, 2.495, n)
-        )
+        z1, z2 = two_body_decay(rng, system, _z_masses(rng, n), _z_masses(rng, n))
         a, b = two_body_decay(rng, z1, 0.0, 0.0)
         return a, b, np.asarray(z2.px), np.asarray(z2.py), np.ones(n, dtype=bool)
     if kind in ("ww", "top"):
