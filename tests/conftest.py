@@ -136,6 +136,10 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def demo_run_2025e(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`snakemake all validate --config source=demo release=2025e` (every analysis that runs
     on the 2025 education release) into a temporary directory; returns its root."""
+    reuse = os.environ.get("ATLASOD_REUSE_DEMO_RUN_2025E")
+    if reuse:  # developing: a finished run of the same command (no CI shortcut)
+        assert not os.environ.get("CI"), "ATLASOD_REUSE_DEMO_RUN_2025E is for development only"
+        return Path(reuse)
     root = tmp_path_factory.mktemp("demo_run_2025e")
     run_snakemake("all", "validate", *demo_config(root), "release=2025e")
     return root

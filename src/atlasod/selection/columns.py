@@ -132,6 +132,52 @@ class Column(NDArrayOperatorsMixin):
         return ak.Array(content)
 
 
+class EventSubset:
+    """Some events of a batch (``rows``: their indices, increasing) and what any column,
+    objects or number of the batch is on them alone.  Every value of the language is
+    computed event by event, so a value computed on the subset equals the whole batch's
+    value taken on it, bit for bit."""
+
+    __slots__ = ("_shapes", "n_events", "rows")
+
+    def __init__(self, rows: np.ndarray, n_events: int) -> None:
+        self.rows = rows
+        self.n_events = n_events  # of the batch the rows index
+        # per shape (by identity; the shape is kept so that its id stays its own): the
+        # shape on the subset and the flat positions of its objects
+        self._shapes: dict[int, tuple[Shape, Shape, np.ndarray]] = {}
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def _shape(self, shape: Shape) -> tuple[Shape, np.ndarray]:
+        """The subset's objects: their shape and positions among the batch's objects."""
+        if id(shape) not in self._shapes:
+            counts = shape.counts[self.rows]
+            offsets = np.zeros(len(counts) + 1, dtype=np.int64)
+            np.cumsum(counts, out=offsets[1:])
+            starts = shape.offsets[:-1][self.rows] - offsets[:-1]
+            positions = np.repeat(starts, counts) + np.arange(offsets[-1], dtype=np.int64)
+            self._shapes[id(shape)] = (shape, Shape(offsets), positions)
+        _, subset, positions = self._shapes[id(shape)]
+        return subset, positions
+
+    def __call__(self, value: Any) -> Any:
+        if isinstance(value, Column):
+            if value.shape is None:
+                take = self.rows
+                shape = None
+            else:
+                shape, take = self._shape(value.shape)
+            valid = None if value.valid is None else value.valid[take]
+            return Column(value.content[take], shape, valid)
+        if isinstance(value, Objects):
+            return Objects({name: self(column) for name, column in value.fields.items()})
+        if isinstance(value, np.ndarray) and value.ndim == 1 and len(value) == self.n_events:
+            return value[self.rows]
+        return value  # a number, the same for every event
+
+
 def float64(values: Any) -> Any:
     """float32 values as float64 (exact); everything else as it is."""
     if isinstance(values, np.ndarray) and values.dtype == np.float32:

@@ -281,50 +281,135 @@ class DeclarativeSelection:
     def select_events(self, events: Any, options: dict[str, Any]) -> Any:
         """The selection on a batch of events (an awkward array of branches): a
         :class:`atlasod.selection.physics.Selected`.  Expressions are evaluated on flat columns
-        (:mod:`atlasod.selection.columns`)."""
+        (:mod:`atlasod.selection.columns`), each when first needed and only on the events
+        that pass the cuts before it (:class:`_Frame`)."""
         import numpy as np
 
         from atlasod.selection import columns
         from atlasod.selection.physics import Selected
 
-        env: dict[str, Any] = {MEMO: {}}
+        given: dict[str, Any] = {}
         shapes: dict[str, columns.Shape | None] = {}  # one per collection
         of_collection = self.release.object_branches()
         for b in self.BRANCHES:  # float32 stays float32 until computed with (in float64)
             collection = of_collection.get(b, b)
-            env[b] = columns.from_awkward(events[b], shapes.get(collection))
-            shapes.setdefault(collection, env[b].shape)
-        env.update(self.exercise_values(options))
-        env.update({k: np.bool_(options.get(k, v)) for k, v in self.switches.items()})
-        for obj in self.objects:
-            keep = columns.Selector(obj.where(env)) if obj.where is not None else None
-            fields = {}
-            for f in self.fields[obj.name]:
-                values = env[f"{obj.collection}_{f}"]
-                fields[f] = keep(values) if keep is not None else values
-                env[f"{obj.name}_{f}"] = fields[f]
-            env[obj.name] = columns.Objects(fields)
-        for name, expr in self.variables:
-            env[name] = columns.kept(expr(env))
+            given[b] = columns.from_awkward(events[b], shapes.get(collection))
+            shapes.setdefault(collection, given[b].shape)
+        given.update(self.exercise_values(options))
+        given.update({k: np.bool_(options.get(k, v)) for k, v in self.switches.items()})
         n = len(events)
+        frame = _Frame(self, given, np.arange(n), n)
         current = np.ones(n, dtype=bool)
         cutflow = {"all": current.copy()}
         stages = {}
+        passing = np.ones(n, dtype=bool)  # of the frame's events, those that pass so far
         for cut in self.cuts:
-            if any(e not in env for e in cut.exercises):
+            if any(e not in given for e in cut.exercises):
                 cutflow[f"{cut.name} (exercise: not applied)"] = current.copy()
             else:
-                current = current & _event_mask(cut.expr(env), n, cut.name)
+                passing = passing & _event_mask(cut.expr(frame), len(frame.rows), cut.name)
+                current = np.zeros(n, dtype=bool)
+                current[frame.rows[passing]] = True
                 cutflow[cut.name] = current.copy()
             if cut.name in self.stage_variables:  # histograms filled after this cut
-                mask, rows = current.copy(), np.flatnonzero(current)
-                values = {v: _selected(env[v], mask, rows) for v in self.stage_variables[cut.name]}
-                stages[cut.name] = (mask, values)
-        variables = {}
-        events = np.flatnonzero(current)
-        for name in self.histogram_names:
-            variables[name] = _selected(env[name], current, events)
+                rows = np.flatnonzero(passing)
+                values = {
+                    v: _selected(frame[v], passing, rows) for v in self.stage_variables[cut.name]
+                }
+                stages[cut.name] = (current.copy(), values)
+            if np.count_nonzero(passing) <= NARROW * len(passing):
+                frame = frame.narrowed(passing)
+                passing = np.ones(len(frame.rows), dtype=bool)
+        rows = np.flatnonzero(passing)
+        variables = {name: _selected(frame[name], passing, rows) for name in self.histogram_names}
         return Selected(mask=current, variables=variables, cutflow=cutflow, stages=stages)
+
+
+# The expressions after a cut are computed on the events that pass it alone once it keeps
+# at most this fraction of them (taking the values used later costs less than the rest).
+NARROW = 0.7
+
+
+class _Frame:
+    """The names of a declarative selection on some events of a batch (``rows``), each
+    computed when first used: a variable from its expression, an object from its condition,
+    each on these events alone; a name computed already on more events (``parent``) is
+    taken from there.  Expressions read a frame as they read a dict (``frame[name]``,
+    ``frame.get(MEMO)``)."""
+
+    def __init__(
+        self,
+        selection: DeclarativeSelection,
+        values: dict[str, Any],
+        rows: Any,
+        n_events: int,
+        parent: _Frame | None = None,
+    ) -> None:
+        self.selection = selection
+        self.values = values
+        self.rows = rows  # indices into the batch
+        self.parent = parent
+        self.memo: dict[str, Any] = {}
+        self.n_events = n_events  # of the parent (the batch for the first frame)
+        self._variables = dict(selection.variables)
+        self._objects = {o.name: o for o in selection.objects}
+        self._fields = {
+            f"{o.name}_{f}": (o.name, f)
+            for o in selection.objects
+            for f in selection.release.collections[o.collection]
+        }
+        self._subset: Any = None
+
+    def narrowed(self, keep: Any) -> _Frame:
+        """The frame of the events ``keep`` (a mask over this frame's events) alone."""
+        import numpy as np
+
+        from atlasod.selection.columns import EventSubset
+
+        local = np.flatnonzero(keep)
+        child = _Frame(self.selection, {}, self.rows[local], len(self.rows), self)
+        child._subset = EventSubset(local, len(self.rows))
+        return child
+
+    def computed(self, name: str) -> bool:
+        return name in self.values or (self.parent is not None and self.parent.computed(name))
+
+    def get(self, name: str, default: Any = None) -> Any:
+        if name == MEMO:
+            return self.memo
+        try:
+            return self[name]
+        except KeyError:
+            return default
+
+    def __getitem__(self, name: str) -> Any:
+        if name in self.values:
+            return self.values[name]
+        if name in self._fields:  # an object's field: through its objects
+            obj, field = self._fields[name]
+            return self[obj].fields[field]
+        if self.parent is not None and self.parent.computed(name):
+            value = self._subset(self.parent[name])
+        elif name in self._variables:
+            from atlasod.selection.columns import kept
+
+            value = kept(self._variables[name](self))
+        elif name in self._objects:
+            value = self._select_objects(self._objects[name])
+        else:
+            raise KeyError(name)
+        self.values[name] = value
+        return value
+
+    def _select_objects(self, obj: ObjectDef) -> Any:
+        from atlasod.selection.columns import Objects, Selector
+
+        keep = Selector(obj.where(self)) if obj.where is not None else None
+        fields = {}
+        for f in self.selection.fields[obj.name]:
+            values = self[f"{obj.collection}_{f}"]
+            fields[f] = keep(values) if keep is not None else values
+        return Objects(fields)
 
 
 def _event_mask(value: Any, n: int, name: str) -> Any:
