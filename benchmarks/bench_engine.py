@@ -41,6 +41,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import uproot
 
@@ -61,6 +62,7 @@ SAMPLES = {
         "hyy": ("data_D.GamGam", 5_000_000),
         "hzz": ("data_D.4lep", 2_000_000),
         "ttbar": ("data_D.1lep", 2_000_000),
+        "zprime": ("data_D.1largeRjet1lep", 2_000_000),
         "wz": ("data_D.3lep", 2_000_000),  # the real file is small (8.5 MB): a rate, not a size
         "hww": ("data_D.2lep", 2_000_000),
     },
@@ -72,6 +74,8 @@ SAMPLES = {
 }
 # entries of a chunk job (the workflow's default chunk_entries), for --memory
 CHUNK_ENTRIES = 500_000
+# events of the slice whose times are taken off the whole file's: the marginal rates
+SLICE_ENTRIES = 20_000
 
 
 def cache_dir(release: str) -> Path:
@@ -79,8 +83,11 @@ def cache_dir(release: str) -> Path:
     return CACHE if release == DEFAULT_RELEASE else CACHE / release
 
 
-def real_layout_file(name: str, catalogue: Catalogue, size: float, root_python: str) -> Path:
-    """The benchmark file of ``name`` in the real layout (generated and converted once)."""
+def real_layout_file(
+    name: str, catalogue: Catalogue, size: float, root_python: str
+) -> tuple[Path, Path]:
+    """The benchmark file of ``name`` in the real layout, and the slice of its first
+    ``SLICE_ENTRIES`` events in the same layout (generated and converted once)."""
     analysis = load_analysis(REPO / "analyses", name, catalogue)
     release = analysis.release.name
     stem, events = SAMPLES[release][name]
@@ -88,6 +95,7 @@ def real_layout_file(name: str, catalogue: Catalogue, size: float, root_python: 
     scale = math.ceil(events * size / demo_event_count(analysis, sample, 1.0))
     demo = cache_dir(release) / name / f"scale{scale}" / sample.file
     real = demo.with_name(f"real.{sample.file}")
+    first = demo.with_name(f"real.first{SLICE_ENTRIES}.{sample.file}")
     if not demo.exists():
         n = demo_event_count(analysis, sample, scale)
         print(f"generating {n:,} demo events into {demo} ...", flush=True)
@@ -98,7 +106,13 @@ def real_layout_file(name: str, catalogue: Catalogue, size: float, root_python: 
         options = [] if release == DEFAULT_RELEASE else ["--release", release]
         cmd = [root_python, "-W", "ignore", tool, *options, str(demo), str(real)]
         subprocess.run(cmd, check=True)
-    return real
+    if not first.exists():
+        tool = str(REPO / "tools" / "real_layout.py")
+        options = ["--release", release, "--entries", str(SLICE_ENTRIES)]
+        subprocess.run(
+            [root_python, "-W", "ignore", tool, *options, str(demo), str(first)], check=True
+        )
+    return real, first
 
 
 def rdf(root_python: str, name: str, path: Path, threads: int, release: str) -> dict[str, float]:
@@ -132,45 +146,134 @@ def uncommitted_changes(name: str) -> bool:
     return subprocess.run(cmd, env=env, capture_output=True, check=False).returncode == 1
 
 
+def compressed_mb(path: Path, tree_name: str, branches: list[str]) -> float:
+    """Compressed size (MB) of the baskets of ``branches``: what the read inflates."""
+    with uproot.open(path) as f:
+        tree = f[tree_name]
+        return sum(tree[b].compressed_bytes for b in branches) / 1e6
+
+
+def zlib_blocks(f: Any, branch: Any) -> list[tuple[bytes, int]]:
+    """The zlib streams of a branch's baskets as stored (each basket's key, then blocks of a
+    9-byte ROOT header: "ZL", method, compressed and uncompressed sizes in 3 bytes each,
+    little-endian), with their uncompressed sizes."""
+    blocks = []
+    seeks, sizes = branch.member("fBasketSeek"), branch.member("fBasketBytes")
+    for i in range(branch.num_baskets):
+        start, n = int(seeks[i]), int(sizes[i])
+        raw = f.file.source.chunk(start, start + n).raw_data.tobytes()
+        position = int.from_bytes(raw[14:16], "big")  # fKeylen: the data follow the key
+        while position < n:
+            header = raw[position : position + 9]
+            compressed = int.from_bytes(header[3:6], "little")
+            uncompressed = int.from_bytes(header[6:9], "little")
+            if header[:2] == b"ZL":
+                blocks.append((raw[position + 9 : position + 9 + compressed], uncompressed))
+            position += 9 + compressed
+    return blocks
+
+
+def inflate_rates(path: Path, tree_name: str, branches: list[str]) -> dict[str, float]:
+    """MB/s of compressed input that zlib, ISA-L and libdeflate inflate the baskets of
+    ``branches`` at (the raw baskets read once, then each library on all of them, best of
+    3); a library that is not installed is left out."""
+    import zlib
+
+    libraries: dict[str, Callable[[bytes, int], bytes]] = {
+        "zlib": lambda data, size: zlib.decompress(data, bufsize=size)
+    }
+    try:
+        from isal import isal_zlib
+
+        libraries["ISA-L"] = lambda data, size: isal_zlib.decompress(data, bufsize=size)
+    except ImportError:
+        pass
+    try:
+        import deflate
+
+        libraries["libdeflate"] = deflate.zlib_decompress  # (data, originalsize)
+    except ImportError:
+        pass
+    baskets: list[tuple[bytes, int]] = []
+    with uproot.open(path) as f:
+        tree = f[tree_name]
+        for b in branches:
+            baskets += zlib_blocks(f, tree[b])
+    total = sum(len(data) for data, _ in baskets) / 1e6
+    rates = {}
+    for label, inflate in libraries.items():
+        best = math.inf
+        for _ in range(3):
+            t0 = time.perf_counter()
+            for data, size in baskets:
+                inflate(data, size)
+            best = min(best, time.perf_counter() - t0)
+        rates[label] = total / best
+    return rates
+
+
 def bench(
-    name: str, path: Path, catalogue: Catalogue, repeat: int, root_python: str, memory: bool
+    name: str,
+    paths: tuple[Path, Path],
+    catalogue: Catalogue,
+    repeat: int,
+    root_python: str,
+    memory: bool,
 ) -> None:
+    """Every engine on the whole file, and the read, the chunk step and RDataFrame on one
+    thread on its slice too, all interleaved; prints times, rates, ratios and the marginal
+    rates (whole file minus slice)."""
+    path, first = paths
     analysis = load_analysis(REPO / "analyses", name, catalogue)
     release = analysis.release.name
     stem = SAMPLES[release][name][0]
     sample = analysis.file(stem)
     lumi_pb = LUMI_PB if release == DEFAULT_RELEASE else analysis.lumi_pb
-    tree = open_tree(str(path), analysis.release)
-    n, branches = tree.num_entries, analysis.selection.BRANCHES
+    tree_name = analysis.release.tree
+    n = open_tree(str(path), analysis.release).num_entries
+    n_first = open_tree(str(first), analysis.release).num_entries
+    branches = analysis.selection.BRANCHES
     cores = os.cpu_count() or 1
     selected: dict[str, int] = {}
 
-    def read() -> None:  # as the chunk step reads: same file access, same steps
-        for _ in read_batches(open_tree(str(path), analysis.release), branches, 0, n):
-            pass
+    def read(file: Path) -> Callable[[], None]:  # as the chunk step reads: same access and steps
+        def run() -> None:
+            tree = open_tree(str(file), analysis.release)
+            for _ in read_batches(tree, branches, 0, tree.num_entries):
+                pass
+
+        return run
 
     def read_default() -> None:  # uproot's defaults: memory-mapped, all branches at once
-        for _ in uproot.open(path)[analysis.release.tree].iterate(branches, step_size=READ_STEP):
+        for _ in uproot.open(path)[tree_name].iterate(branches, step_size=READ_STEP):
             pass
 
-    def chunk() -> None:
-        result = process_chunk(analysis, sample, str(path), 0, 1, lumi_pb, catalogue)
-        selected["chunk step"] = int(list(result.cutflow.values())[-1]["events"])
+    def chunk(file: Path, key: str | None) -> Callable[[], None]:
+        def run() -> None:
+            result = process_chunk(analysis, sample, str(file), 0, 1, lumi_pb, catalogue)
+            if key:
+                selected[key] = int(list(result.cutflow.values())[-1]["events"])
 
-    def rdf_run(threads: int) -> Callable[[], float]:
+        return run
+
+    def rdf_run(file: Path, threads: int, key: str | None) -> Callable[[], float]:
         def run() -> float:
-            out = rdf(root_python, name, path, threads, release)
-            selected[f"RDataFrame {threads}"] = int(out["selected"])
+            out = rdf(root_python, name, file, threads, release)
+            if key:
+                selected[key] = int(out["selected"])
             return float(out["seconds"])
 
         return run
 
     steps: dict[str, tuple[Callable[[], object], int]] = {
-        "uproot read": (read, 1),
+        "uproot read": (read(path), 1),
         "uproot read, defaults": (read_default, 1),
-        "chunk step": (chunk, 1),
-        "RDataFrame, 1 thread": (rdf_run(0), 1),
-        f"RDataFrame, {cores} threads": (rdf_run(cores), cores),
+        "chunk step": (chunk(path, "chunk step"), 1),
+        "RDataFrame, 1 thread": (rdf_run(path, 0, "RDataFrame 1"), 1),
+        f"RDataFrame, {cores} threads": (rdf_run(path, cores, f"RDataFrame {cores}"), cores),
+        "slice: uproot read": (read(first), 1),
+        "slice: chunk step": (chunk(first, None), 1),
+        "slice: RDataFrame, 1 thread": (rdf_run(first, 0, None), 1),
     }
     times: dict[str, list[float]] = {k: [] for k in steps}
     for _ in range(repeat):  # interleaved, so that all see the same machine load
@@ -186,12 +289,34 @@ def bench(
     if uncommitted_changes(name):
         print(f"  (analyses/{name} has changes not committed: this measures them)")
     for label, (_, used) in steps.items():
-        rate = n / best[label] / used / 1e6
-        print(f"  {label:24s} {best[label]:7.2f} s  {rate:6.2f} M events/s/core")
-    chunk, read, rdf1 = best["chunk step"], best["uproot read"], best["RDataFrame, 1 thread"]
-    print(f"  chunk step / uproot read:      {chunk / read:.2f}")
-    print(f"  chunk step / uproot defaults:  {chunk / best['uproot read, defaults']:.2f}")
-    print(f"  RDataFrame 1 thread / chunk:   {rdf1 / chunk:.2f}")
+        events = n_first if label.startswith("slice") else n
+        rate = events / best[label] / used / 1e6
+        print(f"  {label:30s} {best[label]:7.2f} s  {rate:6.2f} M events/s/core")
+    chunk_s, read_s, rdf1 = best["chunk step"], best["uproot read"], best["RDataFrame, 1 thread"]
+    print(f"  chunk step / uproot read:      {chunk_s / read_s:.2f}")
+    print(f"  chunk step / uproot defaults:  {chunk_s / best['uproot read, defaults']:.2f}")
+    print(f"  RDataFrame 1 thread / chunk:   {rdf1 / chunk_s:.2f}")
+    # marginal: the whole file's time minus the slice's (fixed costs: start-up, compilation)
+    marginal = {
+        label: best[label] - best[f"slice: {label}"]
+        for label in ("uproot read", "chunk step", "RDataFrame, 1 thread")
+    }
+    extra = n - n_first
+    print(f"  marginal (whole file minus its first {n_first:,} events, {extra:,} events):")
+    for label, seconds in marginal.items():
+        print(f"    {label:28s} {seconds:7.2f} s  {extra / seconds / 1e6:6.2f} M events/s")
+    m_chunk, m_read = marginal["chunk step"], marginal["uproot read"]
+    print(f"  marginal chunk step / read:    {m_chunk / m_read:.2f}")
+    m_rdf = marginal["RDataFrame, 1 thread"]
+    print(f"  marginal RDataFrame 1 thread / chunk step: {m_rdf / m_chunk:.2f}")
+    mb = compressed_mb(path, tree_name, branches)
+    rates = inflate_rates(path, tree_name, branches)
+    print(
+        f"  read floor: {mb:.0f} MB of compressed baskets, read at {mb / read_s:.0f} MB/s"
+        " (inflating alone: "
+        + ", ".join(f"{label} {rate:.0f} MB/s" for label, rate in rates.items())
+        + ")"
+    )
     counts = set(selected.values())
     verdict = "same" if len(counts) == 1 else "DIFFERENT"
     print(f"  selected events: {selected} ({verdict})")
@@ -225,8 +350,8 @@ def main() -> None:
                 flush=True,
             )
             continue
-        path = real_layout_file(name, catalogue, args.scale, args.root_python)
-        bench(name, path, catalogue, args.repeat, args.root_python, args.memory)
+        paths = real_layout_file(name, catalogue, args.scale, args.root_python)
+        bench(name, paths, catalogue, args.repeat, args.root_python, args.memory)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The H→γγ, H→ZZ, tt̄, WZ and H→WW selections written for ROOT's RDataFrame, for the benchmark.
+"""The H→γγ, H→ZZ, tt̄, Z′, WZ and H→WW selections written for ROOT's RDataFrame, for the benchmark.
 
     .venv-root/bin/python benchmarks/rdf_selections.py hyy FILE [--threads N] [--release 2020]
 
@@ -151,6 +151,35 @@ ROOT::RVecD atlasod_top(const RVecF &pt, const RVecF &eta, const RVecF &phi, con
     if (s.Pt() > best_pt) { best_pt = s.Pt(); mjj = s.M(); }
   }
   return {(p[bi] + p[bj] + p[bk]).M(), mjj};
+}
+double atlasod_dr(double eta1, double phi1, double eta2, double phi2) {
+  return std::sqrt((eta1 - eta2) * (eta1 - eta2) + std::pow(atlasod_dphi(phi1, phi2), 2));
+}
+// ΔR of each object from a point below `limit`
+RVecB atlasod_dr_below(double eta, double phi, const RVecF &etas, const RVecF &phis,
+                       double limit) {
+  RVecB out(etas.size());
+  for (size_t i = 0; i < etas.size(); ++i) out[i] = atlasod_dr(eta, phi, etas[i], phis[i]) < limit;
+  return out;
+}
+// Z′: (number of top-tagged large-R jets, index of the first) with the tag of
+// analyses/zprime (m > 100, 300 < pT < 1500 GeV, |η| < 2, τ32 < 0.75, Δφ(ℓ, J) > 1,
+// ΔR(j_ℓ, J) > 1.5, a b-jet within ΔR < 1 or j_ℓ b-tagged)
+ROOT::RVecI atlasod_top_tag(const RVecF &pt, const RVecF &eta, const RVecF &phi,
+                            const RVecF &m, const RVecF &tau32, double l_phi, double jl_eta,
+                            double jl_phi, bool jl_b, const RVecF &b_eta, const RVecF &b_phi) {
+  int n = 0, first = -1;
+  for (size_t i = 0; i < pt.size(); ++i) {
+    bool b_near = jl_b;
+    for (size_t k = 0; k < b_eta.size() && !b_near; ++k)
+      b_near = atlasod_dr(eta[i], phi[i], b_eta[k], b_phi[k]) < 1.0;
+    bool tag = m[i] > 100000 && pt[i] > 300000 && pt[i] < 1500000 && std::fabs(eta[i]) < 2.0
+               && tau32[i] < 0.75 && atlasod_dphi(l_phi, phi[i]) > 1.0
+               && atlasod_dr(jl_eta, jl_phi, eta[i], phi[i]) > 1.5 && b_near;
+    if (tag && first < 0) first = i;
+    n += tag;
+  }
+  return {n, first};
 }
 // 2025e (GeV): the invariant mass of objects 0 and 1, and of all the objects
 double atlasod_pair_mass(const RVecF &pt, const RVecF &eta, const RVecF &phi, const RVecF &e) {
@@ -308,6 +337,48 @@ def hww(df: Any) -> tuple[Any, list[Any]]:
     return d, histos
 
 
+def zprime(df: Any) -> tuple[Any, list[Any]]:
+    """Boosted Z′ → tt̄ (reference §11.3): the cuts of analyses/zprime in its order, the
+    large-R jets' histograms after the jet near the lepton, m(J + j_ℓ + ℓ) after the tag."""
+    jets = (
+        "jet_pt > 30000 && abs(jet_eta) < 2.5"
+        " && !(jet_pt < 60000 && abs(jet_eta) < 2.4 && jet_jvt < 0.59)"
+    )
+    d = df.Filter("largeRjet_n >= 1").Filter("met_et > 20000").Filter("trigE || trigM")
+    d = d.Define("goodlep", tight_leptons(30000, 0.15)).Filter("Sum(goodlep) == 1")
+    for f in ("pt", "eta", "phi", "E"):
+        d = d.Define(f"l_{f}", f"lep_{f}[goodlep][0]")
+    mtw = "sqrt(2. * l_pt * met_et * (1 - cos(double(l_phi) - met_phi)))"
+    d = d.Define("mtw", mtw).Filter("met_et + mtw > 60000")
+    d = d.Define("goodjet", jets).Define("bjet", "goodjet && jet_MV2c10 > 0.8244273")
+    d = d.Filter("Sum(bjet) >= 1")
+    d = d.Define("near", "goodjet && atlasod_dr_below(l_eta, l_phi, jet_eta, jet_phi, 2.0)")
+    d = d.Filter("Sum(near) >= 1")
+    for f in ("pt", "eta", "phi", "E"):
+        d = d.Define(f"jl_{f}", f"jet_{f}[near][0]")
+    d = d.Define("jl_b", "jet_MV2c10[near][0] > 0.8244273")
+    lead = "largeRjet_m > 50000 && largeRjet_pt > 250000 && abs(largeRjet_eta) < 2"
+    d = d.Define("lr_pt", f"largeRjet_pt[{lead}] / 1000.")
+    tag = (
+        "atlasod_top_tag(largeRjet_pt, largeRjet_eta, largeRjet_phi, largeRjet_m,"
+        " largeRjet_tau32, l_phi, jl_eta, jl_phi, jl_b, jet_eta[bjet], jet_phi[bjet])"
+    )
+    stage = d
+    d = d.Define("tag", tag).Filter("tag[0] == 1")
+    m_tt = (
+        "auto t = tag[1]; return (P4(largeRjet_pt[t], largeRjet_eta[t], largeRjet_phi[t],"
+        " largeRjet_E[t]) + P4(jl_pt, jl_eta, jl_phi, jl_E) + P4(l_pt, l_eta, l_phi, l_E)).M()"
+        " / 1000.;"
+    )
+    d = d.Define("m_tt", m_tt).Define("top_pt", "largeRjet_pt[tag[1]] / 1000.")
+    histos = [
+        stage.Histo1D(("lr_pt", "", 40, 250, 1250), "lr_pt"),
+        d.Filter("jl_b").Histo1D(("m_tt", "", 25, 0, 3000), "m_tt"),
+        d.Histo1D(("top_pt", "", 25, 300, 1500), "top_pt"),
+    ]
+    return d, histos
+
+
 # --- the 2025 education release (tree `analysis`, GeV) ---------------------------------
 # Each cut as analyses/<name>/analysis.yaml's `releases: 2025e:` block writes it (values per
 # object are float32 in the files; ratios are computed in double, as the engine computes).
@@ -391,7 +462,7 @@ def ttbar_2025e(df: Any) -> tuple[Any, list[Any]]:
 # per release: its tree and its selections
 TREES = {"2020": "mini", "2025e": "analysis"}
 SELECTIONS = {
-    "2020": {"hyy": hyy, "hzz": hzz, "ttbar": ttbar, "wz": wz, "hww": hww},
+    "2020": {"hyy": hyy, "hzz": hzz, "ttbar": ttbar, "zprime": zprime, "wz": wz, "hww": hww},
     "2025e": {"hyy": hyy_2025e, "hzz": hzz_2025e, "ttbar": ttbar_2025e},
 }
 

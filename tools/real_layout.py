@@ -8,7 +8,8 @@ counters of the release's type (``UInt_t`` in 2020), the release's branch order 
 description, ``src/atlasod/data/releases/<release>.yaml``).  This tool reads a demo file with
 ROOT's RDataFrame and writes it again in that layout (same events, same values, same order),
 compressed with ZLIB level 1 by default (``--compression``, ROOT's algorithm × 100 + level).
-With ``--rntuple`` the events are written as an RNTuple instead of a TTree (the same fields,
+``--entries N`` writes the first N events alone (the benchmark's slices).  With
+``--rntuple`` the events are written as an RNTuple instead of a TTree (the same fields,
 ``std::vector<T>`` collections), as ROOT ≥ 6.34 and ATLAS's future formats write them.
 
 It runs in its own environment with ROOT and PyYAML from PyPI (``make root-env``): it needs
@@ -42,7 +43,8 @@ def load_release(name: str) -> dict[str, Any]:
 
 
 def converter_source(release: dict[str, Any]) -> str:
-    """C++ of ``atlasod_real_layout(in, out, compression, rntuple)``, from the release."""
+    """C++ of ``atlasod_real_layout(in, out, compression, rntuple, entries)``, from the
+    release (``entries`` > 0: only the first so many events)."""
     tree = release["tree"]
     lines = [
         "#include <ROOT/RDataFrame.hxx>",
@@ -56,9 +58,10 @@ def converter_source(release: dict[str, Any]) -> str:
         "template <typename T>",
         "T atlasod_to_counter(int n) { return static_cast<T>(n); }",
         "void atlasod_real_layout(const char *in, const char *out, int compression,",
-        "                         bool rntuple) {",
+        "                         bool rntuple, long long entries) {",
         f'  ROOT::RDataFrame df("{tree}", in);',
         "  ROOT::RDF::RNode node(df);",
+        "  if (entries > 0) node = node.Range(entries);",
     ]
     counter = CPP_TYPES[release["counter_dtype"]]
     for obj, fields in release["collections"].items():
@@ -84,7 +87,11 @@ def converter_source(release: dict[str, Any]) -> str:
 
 
 def convert(
-    pairs: list[tuple[Path, Path]], compression: int, rntuple: bool = False, release: str = "2020"
+    pairs: list[tuple[Path, Path]],
+    compression: int,
+    rntuple: bool = False,
+    release: str = "2020",
+    entries: int = 0,
 ) -> None:
     os.environ.setdefault("ROOT_MAX_THREADS", "1")
     import ROOT  # the ROOT environment only
@@ -98,7 +105,7 @@ def convert(
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
         try:
-            ROOT.atlasod_real_layout(str(source), str(tmp), compression, rntuple)
+            ROOT.atlasod_real_layout(str(source), str(tmp), compression, rntuple, entries)
             tmp.replace(target)
         finally:
             tmp.unlink(missing_ok=True)
@@ -111,12 +118,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--compression", type=int, default=101, help="ROOT setting (101: ZLIB 1)")
     parser.add_argument("--rntuple", action="store_true", help="write an RNTuple, not a TTree")
     parser.add_argument("--release", default="2020", help="the release of the files (2020)")
+    parser.add_argument("--entries", type=int, default=0, help="only the first N events (0: all)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     if len(args.files) % 2:
         parser.error("give input and output files in pairs")
     pairs = list(zip(args.files[::2], args.files[1::2], strict=True))
-    convert(pairs, args.compression, args.rntuple, args.release)
+    convert(pairs, args.compression, args.rntuple, args.release, args.entries)
 
 
 if __name__ == "__main__":
