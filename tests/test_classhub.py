@@ -18,9 +18,11 @@ from pathlib import Path
 
 import pytest
 
+from atlasod.selection.analysis import discover
+
 from .classhub import hub as classhub
 from .classhub.hub import Hub, in_hub, podman, running_servers, wait_for
-from .conftest import REPO, tool_from_environment
+from .conftest import ANALYSES, REPO, tool_from_environment
 from .servers import RangeHTTPServer, catalogue_for
 
 pytestmark = [pytest.mark.workflow, pytest.mark.network]
@@ -257,10 +259,14 @@ def test_class_list_account_logs_in(hub: Hub) -> None:
 
 
 def test_the_other_notebooks_run_to_their_plots_in_jupyterlab(hub: Hub) -> None:
-    """The five other analyses' notebooks, opened in JupyterLab and run top to bottom (H → γγ
-    ran above): alice runs Z′ while bob runs the other four one after the other, each
-    student's kernel under the 1G limit."""
-    share = {"alice": ["zprime"], "bob": ["hzz", "ttbar", "w", "z"]}
+    """The eleven other analyses' notebooks, opened in JupyterLab and run top to bottom (H → γγ
+    ran above): alice and bob each run their share one after the other, at the same time,
+    each student's kernel under the 1G limit."""
+    share = {
+        "alice": ["zprime", "wz", "zz", "hww", "ztautau"],
+        "bob": ["hzz", "ttbar", "w", "z", "singletop", "slepton"],
+    }
+    assert sorted(["hyy", *share["alice"], *share["bob"]]) == discover(ANALYSES)  # every analysis
     with ThreadPoolExecutor(len(share)) as pool:
         runs = {
             user: pool.submit(

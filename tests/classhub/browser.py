@@ -12,18 +12,24 @@ JSON object; the browser sessions are kept in --out as Playwright storage states
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's package
+# As root in a container: no sandbox; shared memory in /tmp, not a small /dev/shm.
+LAUNCH_ARGS = ["--no-sandbox", "--disable-dev-shm-usage"]
 TIMEOUT_MS = 600_000
-IDLE = ".jp-Notebook-ExecutionIndicator[data-status='idle']"
+# (of the notebook on show: a workspace may keep other notebooks' panels, hidden)
+IDLE = ".jp-Notebook-ExecutionIndicator[data-status='idle']:visible"
 # The status bar once the notebook's kernel (the analyses' environment) has started.
 KERNEL_IDLE = re.compile(r"\(ATLAS Open Data\) \| Idle")
 # True once every code cell of the notebook on show has run ("[7]:", not "[*]:" or "[ ]:").
@@ -153,10 +159,24 @@ def cmd_class(browser: Browser, args: argparse.Namespace) -> dict[str, Any]:
         page.wait_for_load_state("networkidle")
         result[user]["lab_url"] = page.url
         page.context.storage_state(path=str(args.out / f"{user}.json"))
-    for user, (page, _) in pages.items():
+    # from here on the students' sessions are saved: after a browser crash, main() starts
+    # a new browser and resumes with them
+    args.resume, args.partial = _class_run, result
+    return _class_run(browser, args, {user: page for user, (page, _) in pages.items()})
+
+
+def _class_run(
+    browser: Browser, args: argparse.Namespace, pages: dict[str, Page] | None = None
+) -> dict[str, Any]:
+    """The students of ``class`` (logged in) run the notebook to its plot, all at once; without
+    ``pages`` in new pages of their saved sessions."""
+    result: dict[str, Any] = args.partial
+    if pages is None:
+        pages = {user: _context(browser, args.out, user).new_page() for user in result}
+    for user, page in pages.items():
         result[user]["dialogs"] = []
         _run_all(page, args.url, user, args.notebook, result[user]["dialogs"])
-    for user, (page, _) in pages.items():
+    for user, page in pages.items():
         result[user].update(_wait_for_plot(page, args.out, user, Path(args.notebook).stem))
     return result
 
@@ -290,13 +310,34 @@ def main() -> None:
         "login": cmd_login,
         "crowd": cmd_crowd,
     }
+    args.resume = None
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        try:
-            result = command[args.command](browser, args)
-        finally:
-            browser.close()
+        result = _with_browser(p, command[args.command], args)
     print(json.dumps(result))
+
+
+def _with_browser(p: Playwright, run: Any, args: argparse.Namespace) -> dict[str, Any]:
+    """``run(browser, args)`` in a new headless Chromium.  If the browser (not the page under
+    test) goes away in a command that saved its sessions (``args.resume``), once: a new
+    browser resumes from there, and ``crashes.log`` in --out says so."""
+    for attempt in (1, 2):
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        try:
+            return run(browser, args)
+        except PlaywrightError as exc:
+            gone = not browser.is_connected() or "has been closed" in str(exc)
+            if attempt == 2 or not gone or args.resume is None:
+                raise
+            note = f"{time.strftime('%H:%M:%S')} {args.command}: the browser went away, resumed "
+            note += f"in a new one: {str(exc).splitlines()[0]}\n"
+            with (args.out / "crashes.log").open("a", encoding="utf-8") as log:
+                log.write(note)
+            print(note, end="", file=sys.stderr)
+            run = args.resume
+        finally:
+            with contextlib.suppress(PlaywrightError):  # a dead browser is closed already
+                browser.close()
+    raise AssertionError("unreachable")
 
 
 if __name__ == "__main__":
