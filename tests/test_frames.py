@@ -157,3 +157,48 @@ def test_event_subset_takes_values_validity_and_objects() -> None:
     assert subset(np.array([7, 8, 9])).tolist() == [7, 9]
     empty = columns.EventSubset(np.array([], dtype=np.int64), 3)(pt)
     assert len(empty) == 0 and empty.shape.offsets.tolist() == [0]
+
+
+def test_what_objects_derived_is_taken_onto_a_subset() -> None:
+    """The system, best system and Z-candidate pair computed on every event, then taken onto
+    a subset, give what they give computed on the subset alone (random events of 0-5
+    leptons)."""
+    rng = np.random.default_rng(7)
+    counts = rng.integers(0, 6, size=200)
+    shape = columns.Shape(np.concatenate([[0], np.cumsum(counts)]))
+    n = int(counts.sum())
+    pt = rng.uniform(10, 100, n)
+    eta = rng.uniform(-2.5, 2.5, n)
+    fields = {
+        "pt": pt,
+        "eta": eta,
+        "phi": rng.uniform(-np.pi, np.pi, n),
+        "E": pt * np.cosh(eta),
+        "type": rng.choice([11, 13], n),
+        "charge": rng.choice([-1, 1], n),
+    }
+
+    def objects() -> columns.Objects:
+        return columns.Objects({k: columns.Column(v, shape) for k, v in fields.items()})
+
+    functions = [
+        columns.system_mass,
+        columns.system_pt,
+        lambda o: columns.best_system_mass(o, 3),
+        lambda o: columns.best_system_pair_mass(o, 3),
+        lambda o: columns.sfos_pair_mass(o, 91.18),
+        lambda o: columns.sfos_pair_pt(o, 91.18),
+        lambda o: columns.sfos_pair_other(o, 91.18),
+    ]
+    cached = objects()
+    for f in functions:
+        f(cached)
+    assert len(cached.derived) == 3
+    subset = columns.EventSubset(np.flatnonzero(rng.random(200) < 0.4), 200)
+    taken, fresh = subset(cached), subset(objects())
+    assert len(taken.derived) == 3 and not fresh.derived
+    for i, f in enumerate(functions):
+        a, b = f(taken), f(fresh)
+        assert a.content.tobytes() == b.content.tobytes(), i
+        assert (a.valid is None) == (b.valid is None), i
+        assert a.valid is None or a.valid.tobytes() == b.valid.tobytes(), i

@@ -138,7 +138,7 @@ class EventSubset:
     computed event by event, so a value computed on the subset equals the whole batch's
     value taken on it, bit for bit."""
 
-    __slots__ = ("_shapes", "n_events", "rows")
+    __slots__ = ("_renumbered", "_shapes", "n_events", "rows")
 
     def __init__(self, rows: np.ndarray, n_events: int) -> None:
         self.rows = rows
@@ -146,9 +146,17 @@ class EventSubset:
         # per shape (by identity; the shape is kept so that its id stays its own): the
         # shape on the subset and the flat positions of its objects
         self._shapes: dict[int, tuple[Shape, Shape, np.ndarray]] = {}
+        self._renumbered: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.rows)
+
+    def renumbered(self) -> np.ndarray:
+        """For each event of the batch, its index in the subset (-1: not in it)."""
+        if self._renumbered is None:
+            self._renumbered = np.full(self.n_events, -1, dtype=np.int64)
+            self._renumbered[self.rows] = np.arange(len(self.rows))
+        return self._renumbered
 
     def _shape(self, shape: Shape) -> tuple[Shape, np.ndarray]:
         """The subset's objects: their shape and positions among the batch's objects."""
@@ -172,10 +180,34 @@ class EventSubset:
             valid = None if value.valid is None else value.valid[take]
             return Column(value.content[take], shape, valid)
         if isinstance(value, Objects):
-            return Objects({name: self(column) for name, column in value.fields.items()})
+            objects = Objects({name: self(column) for name, column in value.fields.items()})
+            if value.derived:  # what was derived, on the subset (the fields share a shape)
+                before = next(iter(value.fields.values())).shape
+                after = next(iter(objects.fields.values())).shape
+                assert before is not None and after is not None
+                for key, derived in value.derived.items():
+                    objects.derived[key] = self._derived(key, derived, before, after)
+            return objects
         if isinstance(value, np.ndarray) and value.ndim == 1 and len(value) == self.n_events:
             return value[self.rows]
         return value  # a number, the same for every event
+
+    def _derived(self, key: tuple[Any, ...], value: Any, before: Shape, after: Shape) -> Any:
+        """What a function derived from objects (:class:`Objects`' ``derived``), on the
+        subset: the system of every event, or the best system or pair of the events that
+        have one (their event indices and object positions renumbered)."""
+        if key[0] == "system":
+            return value[self.rows]
+        events = value[0]  # increasing
+        renumbered = self.renumbered()[events]
+        kept = renumbered >= 0
+        new_events = renumbered[kept]
+        if key[0] == "best_system":
+            return new_events, value[1][kept], [m[kept] for m in value[2]]
+        if key[0] == "sfos_pair":
+            shift = after.offsets[new_events] - before.offsets[events[kept]]
+            return new_events, value[1][kept] + shift, value[2][kept] + shift, value[3][kept]
+        raise AssertionError(f"no subset of derived {key}")
 
 
 def float64(values: Any) -> Any:
