@@ -22,6 +22,7 @@ import uproot
 
 from atlasod.data.decompression import use_isal
 from atlasod.data.release import Release, release_of_trees
+from atlasod.data.vectors import decode_vectors_fast
 from atlasod.errors import AtlasodError, one_line
 
 # Entries per read inside a chunk, which bounds a job's memory: at most READ_STEP, and no
@@ -129,6 +130,8 @@ def read_batches(
     ``std::vector`` baskets takes several times the size of the result, and reading many
     branches at once would need that for all of them together."""
     step = step or read_step(tree, branches)
+    if not is_rntuple(tree):  # std::vector baskets decoded in one gather (same arrays)
+        decode_vectors_fast(tree, branches)
     groups = [branches[i : i + READ_GROUP] for i in range(0, len(branches), READ_GROUP)]
     for first, last in batch_ranges(tree, start, stop, step):
         columns: dict[str, Any] = {}
