@@ -27,8 +27,11 @@ from atlasod.errors import AtlasodError, one_line
 
 # Entries per read inside a chunk, which bounds a job's memory: at most READ_STEP, and no
 # more than READ_BUDGET bytes of the branches uncompressed (from the file's metadata).
+# 50 MB (it was 80): H → WW's chunk job of 400 k real-layout entries peaked at 286 MB instead
+# of 355 MB, in 1.33 s instead of 1.43 s (benchmarks/README.md).  Every demo file at the
+# default scale is one batch either way (the largest, 12.5 MB).
 READ_STEP = 250_000
-READ_BUDGET = 80_000_000
+READ_BUDGET = 50_000_000
 READ_GROUP = 8
 # Entries read to measure an RNTuple's bytes per entry (its metadata gives no uncompressed
 # size per field, as a TTree's does).

@@ -201,6 +201,7 @@ class DeclarativeSelection:
         self.stage_variables: dict[str, set[str]] = {}
         self.fields: dict[str, list[str]] = {}
         self.BRANCHES: list[str] = []
+        self.needed_after: list[set[str]] = []
         self._finalise()
 
     def _finalise(self) -> None:
@@ -223,6 +224,14 @@ class DeclarativeSelection:
             self.fields[obj.name] = fields
             read |= {f"{obj.collection}_{f}" for f in fields}
         self.BRANCHES = sorted(read)
+        # per cut: the names the selection uses after it (cuts, histograms after a later
+        # cut, the histograms), what a frame narrowed there must keep
+        later = set(self.histogram_names)
+        self.needed_after = []
+        for cut in reversed(self.cuts):
+            self.needed_after.append(set(later))
+            later |= cut.expr.names | self.stage_variables.get(cut.name, set())
+        self.needed_after.reverse()
 
     @staticmethod
     def _check_name(name: str, known: set[str], where: Origin, kind: str) -> None:
@@ -288,23 +297,25 @@ class DeclarativeSelection:
         from atlasod.selection import columns
         from atlasod.selection.physics import Selected
 
-        given: dict[str, Any] = {}
+        values: dict[str, Any] = {}
         shapes: dict[str, columns.Shape | None] = {}  # one per collection
         of_collection = self.release.object_branches()
         for b in self.BRANCHES:  # float32 stays float32 until computed with (in float64)
             collection = of_collection.get(b, b)
-            given[b] = columns.from_awkward(events[b], shapes.get(collection))
-            shapes.setdefault(collection, given[b].shape)
-        given.update(self.exercise_values(options))
-        given.update({k: np.bool_(options.get(k, v)) for k, v in self.switches.items()})
+            values[b] = columns.from_awkward(events[b], shapes.get(collection))
+            shapes.setdefault(collection, values[b].shape)
+        exercises = self.exercise_values(options)
+        values.update(exercises)
+        values.update({k: np.bool_(options.get(k, v)) for k, v in self.switches.items()})
         n = len(events)
-        frame = _Frame(self, given, np.arange(n), n)
+        frame = _Frame(self, values, np.arange(n))
+        del values  # the frame's: freed with it once a narrower frame replaces it
         current = np.ones(n, dtype=bool)
         cutflow = {"all": current.copy()}
         stages = {}
         passing = np.ones(n, dtype=bool)  # of the frame's events, those that pass so far
-        for cut in self.cuts:
-            if any(e not in given for e in cut.exercises):
+        for i, cut in enumerate(self.cuts):
+            if any(e not in exercises for e in cut.exercises):
                 cutflow[f"{cut.name} (exercise: not applied)"] = current.copy()
             else:
                 passing = passing & _event_mask(cut.expr(frame), len(frame.rows), cut.name)
@@ -313,12 +324,12 @@ class DeclarativeSelection:
                 cutflow[cut.name] = current.copy()
             if cut.name in self.stage_variables:  # histograms filled after this cut
                 rows = np.flatnonzero(passing)
-                values = {
+                filled = {
                     v: _selected(frame[v], passing, rows) for v in self.stage_variables[cut.name]
                 }
-                stages[cut.name] = (current.copy(), values)
+                stages[cut.name] = (current.copy(), filled)
             if np.count_nonzero(passing) <= NARROW * len(passing):
-                frame = frame.narrowed(passing)
+                frame = frame.narrowed(passing, self.needed_after[i])
                 passing = np.ones(len(frame.rows), dtype=bool)
         rows = np.flatnonzero(passing)
         variables = {name: _selected(frame[name], passing, rows) for name in self.histogram_names}
@@ -333,24 +344,16 @@ NARROW = 0.7
 class _Frame:
     """The names of a declarative selection on some events of a batch (``rows``), each
     computed when first used: a variable from its expression, an object from its condition,
-    each on these events alone; a name computed already on more events (``parent``) is
-    taken from there.  Expressions read a frame as they read a dict (``frame[name]``,
+    on these events alone.  A narrower frame (:meth:`narrowed`) starts with what this one
+    computed that the rest of the selection can still use, taken onto its events; this one
+    can then be freed.  Expressions read a frame as they read a dict (``frame[name]``,
     ``frame.get(MEMO)``)."""
 
-    def __init__(
-        self,
-        selection: DeclarativeSelection,
-        values: dict[str, Any],
-        rows: Any,
-        n_events: int,
-        parent: _Frame | None = None,
-    ) -> None:
+    def __init__(self, selection: DeclarativeSelection, values: dict[str, Any], rows: Any) -> None:
         self.selection = selection
         self.values = values
         self.rows = rows  # indices into the batch
-        self.parent = parent
         self.memo: dict[str, Any] = {}
-        self.n_events = n_events  # of the parent (the batch for the first frame)
         self._variables = dict(selection.variables)
         self._objects = {o.name: o for o in selection.objects}
         self._fields = {
@@ -358,21 +361,35 @@ class _Frame:
             for o in selection.objects
             for f in selection.release.collections[o.collection]
         }
-        self._subset: Any = None
 
-    def narrowed(self, keep: Any) -> _Frame:
-        """The frame of the events ``keep`` (a mask over this frame's events) alone."""
+    def narrowed(self, keep: Any, needed: set[str]) -> _Frame:
+        """The frame of the events ``keep`` (a mask over this frame's events) alone, with
+        the values of this frame that ``needed`` (the names the rest of the selection uses)
+        need, taken onto them."""
         import numpy as np
 
         from atlasod.selection.columns import EventSubset
 
         local = np.flatnonzero(keep)
-        child = _Frame(self.selection, {}, self.rows[local], len(self.rows), self)
-        child._subset = EventSubset(local, len(self.rows))
+        subset = EventSubset(local, len(self.rows))
+        child = _Frame(self.selection, {}, self.rows[local])
+        todo, seen = list(needed), set()
+        while todo:
+            name = todo.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            if name in self._fields:  # an object's field: its objects
+                todo.append(self._fields[name][0])
+            elif name in self.values:
+                child.values[name] = subset(self.values[name])
+            elif name in self._variables:  # not computed yet: what it is computed from
+                todo.extend(self._variables[name].names)
+            elif name in self._objects:
+                obj = self._objects[name]
+                todo.extend(obj.where.names if obj.where is not None else ())
+                todo.extend(f"{obj.collection}_{f}" for f in self.selection.fields[name])
         return child
-
-    def computed(self, name: str) -> bool:
-        return name in self.values or (self.parent is not None and self.parent.computed(name))
 
     def get(self, name: str, default: Any = None) -> Any:
         if name == MEMO:
@@ -388,9 +405,7 @@ class _Frame:
         if name in self._fields:  # an object's field: through its objects
             obj, field = self._fields[name]
             return self[obj].fields[field]
-        if self.parent is not None and self.parent.computed(name):
-            value = self._subset(self.parent[name])
-        elif name in self._variables:
+        if name in self._variables:
             from atlasod.selection.columns import kept
 
             value = kept(self._variables[name](self))
