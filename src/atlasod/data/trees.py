@@ -27,11 +27,13 @@ from atlasod.errors import AtlasodError, one_line
 
 # Entries per read inside a chunk, which bounds a job's memory: at most READ_STEP, and no
 # more than READ_BUDGET bytes of the branches uncompressed (from the file's metadata).
-# 50 MB (it was 80): H → WW's chunk job of 400 k real-layout entries peaked at 286 MB instead
-# of 355 MB, in 1.33 s instead of 1.43 s (benchmarks/README.md).  Every demo file at the
-# default scale is one batch either way (the largest, 12.5 MB).
+# 50 MB (it was 80): H → WW's chunk job of 400 k real-layout entries peaked at 289 MB instead
+# of 349 MB (benchmarks/README.md).  Every demo file at the default scale is one batch
+# either way.
 READ_STEP = 250_000
 READ_BUDGET = 50_000_000
+# A cluster of up to this many steps is read whole rather than cut (at most 75 MB a batch).
+WHOLE_CLUSTER = 1.5
 READ_GROUP = 8
 # Entries read to measure an RNTuple's bytes per entry (its metadata gives no uncompressed
 # size per field, as a TTree's does).
@@ -108,18 +110,23 @@ def cluster_boundaries(tree: Any) -> list[int]:
 
 
 def batch_ranges(tree: Any, start: int, stop: int, step: int) -> Iterator[tuple[int, int]]:
-    """Entry ranges of at most ``step`` entries that cover [start, stop).  A range ends on
-    one of the file's cluster boundaries (where every branch starts a new basket) when one
-    falls inside its step: a basket cut by a range boundary is read and decompressed for
-    both ranges, which made reading the real-layout H → γγ file 1.6 times slower
-    (benchmarks/README.md)."""
+    """Entry ranges that cover [start, stop), each ending on one of the file's cluster
+    boundaries (where every branch starts a new basket) or at ``stop``: a basket cut by a
+    range boundary is read and decompressed for both ranges, which made reading the
+    real-layout H → γγ file 1.6 times slower and the H → WW one 1.8 times (ROOT writes one
+    basket per branch and cluster there; benchmarks/README.md).  A range holds at most
+    ``step`` entries, or the rest of a cluster that holds up to WHOLE_CLUSTER times more; a
+    larger cluster (an uproot-written file is often one) is cut into steps."""
     bounds = cluster_boundaries(tree)
     first = start
     while first < stop:
         last = min(stop, first + step)
         if last < stop:
-            boundary = bounds[bisect.bisect_right(bounds, last) - 1]
-            last = boundary if boundary > first else last
+            at = bisect.bisect_right(bounds, last)
+            if bounds[at - 1] > first:
+                last = bounds[at - 1]
+            elif at < len(bounds) and bounds[at] - first <= WHOLE_CLUSTER * step:
+                last = min(stop, bounds[at])  # no boundary within the step: the cluster's end
         yield first, last
         first = last
 
