@@ -100,18 +100,12 @@ def real_layout_file(
         n = demo_event_count(analysis, sample, scale)
         print(f"generating {n:,} demo events into {demo} ...", flush=True)
         generate_file(analysis, catalogue, sample, demo, seed=42, scale=scale)
-    if not real.exists():
-        print(f"rewriting {demo.name} in the real layout with ROOT ...", flush=True)
-        tool = str(REPO / "tools" / "real_layout.py")
-        options = [] if release == DEFAULT_RELEASE else ["--release", release]
-        cmd = [root_python, "-W", "ignore", tool, *options, str(demo), str(real)]
-        subprocess.run(cmd, check=True)
-    if not first.exists():
-        tool = str(REPO / "tools" / "real_layout.py")
-        options = ["--release", release, "--entries", str(SLICE_ENTRIES)]
-        subprocess.run(
-            [root_python, "-W", "ignore", tool, *options, str(demo), str(first)], check=True
-        )
+    tool = str(REPO / "tools" / "real_layout.py")
+    for target, options in ((real, []), (first, ["--entries", str(SLICE_ENTRIES)])):
+        if not target.exists():
+            print(f"rewriting {demo.name} in the real layout with ROOT: {target.name}", flush=True)
+            cmd = [root_python, "-W", "ignore", tool, "--release", release, *options]
+            subprocess.run([*cmd, str(demo), str(target)], check=True)
     return real, first
 
 

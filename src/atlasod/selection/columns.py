@@ -148,9 +148,6 @@ class EventSubset:
         self._shapes: dict[int, tuple[Shape, Shape, np.ndarray]] = {}
         self._renumbered: np.ndarray | None = None
 
-    def __len__(self) -> int:
-        return len(self.rows)
-
     def renumbered(self) -> np.ndarray:
         """For each event of the batch, its index in the subset (-1: not in it)."""
         if self._renumbered is None:

@@ -196,6 +196,12 @@ class DeclarativeSelection:
             self.cuts.append(Cut(cut["name"], expr, used))
         self.known = known
         self._branches = branches
+        # by name, for the frames that evaluate them (declarative._Frame)
+        self.variable_exprs = dict(self.variables)
+        self.object_defs = {o.name: o for o in self.objects}
+        self.object_fields = {  # <object>_<field> -> (object, field)
+            f"{o.name}_{f}": (o.name, f) for o in self.objects for f in collections[o.collection]
+        }
         self.histogram_names: set[str] = set()
         # cut name -> the variables of the histograms filled after it (not after the last)
         self.stage_variables: dict[str, set[str]] = {}
@@ -354,13 +360,9 @@ class _Frame:
         self.values = values
         self.rows = rows  # indices into the batch
         self.memo: dict[str, Any] = {}
-        self._variables = dict(selection.variables)
-        self._objects = {o.name: o for o in selection.objects}
-        self._fields = {
-            f"{o.name}_{f}": (o.name, f)
-            for o in selection.objects
-            for f in selection.release.collections[o.collection]
-        }
+        self._variables = selection.variable_exprs
+        self._objects = selection.object_defs
+        self._fields = selection.object_fields
 
     def narrowed(self, keep: Any, needed: set[str]) -> _Frame:
         """The frame of the events ``keep`` (a mask over this frame's events) alone, with
