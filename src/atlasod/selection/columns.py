@@ -457,11 +457,40 @@ def _momenta(pt: Any, eta: Any, phi: Any, energy: Any) -> Any:
     return vector.array({"pt": pt, "eta": eta, "phi": phi, "energy": energy})
 
 
-def mass(pt1: Any, eta1: Any, phi1: Any, e1: Any, pt2: Any, eta2: Any, phi2: Any, e2: Any) -> Any:
-    def compute(*v: np.ndarray) -> np.ndarray:
-        return np.asarray((_momenta(*v[:4]) + _momenta(*v[4:])).mass)
+def _cartesian_momenta(objects: Objects) -> tuple[np.ndarray, ...]:
+    """The objects' four-momenta as Cartesian components (px, py, pz, E), converted by vector
+    once per object: sums over combinations of objects are then plain additions of taken
+    components, where sums in (pT, η, φ, E) would convert every member of every
+    combination."""
+    fields = [float64(objects.fields[f].content) for f in _four_momentum_fields(objects)]
+    p = _momenta(*fields).to_xyzt()
+    return tuple(np.asarray(getattr(p, c)) for c in ("x", "y", "z", "t"))
 
-    return broadcast(compute, pt1, eta1, phi1, e1, pt2, eta2, phi2, e2)
+
+def _cartesian_sum(*members: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
+    return tuple(sum(components[1:], components[0]) for components in zip(*members, strict=True))
+
+
+def _four(components: tuple[np.ndarray, ...]) -> Any:
+    """vector's four-momenta of Cartesian components."""
+    return vector.array(dict(zip(("px", "py", "pz", "E"), components, strict=True)))
+
+
+def _mass_of(*v: np.ndarray) -> np.ndarray:
+    """Invariant mass of the sum of the objects given as (pT, η, φ, E) after one another."""
+    total = _momenta(*v[:4])
+    for i in range(4, len(v), 4):
+        total = total + _momenta(*v[i : i + 4])
+    return np.asarray(total.mass)
+
+
+def mass(pt1: Any, eta1: Any, phi1: Any, e1: Any, pt2: Any, eta2: Any, phi2: Any, e2: Any) -> Any:
+    return broadcast(_mass_of, pt1, eta1, phi1, e1, pt2, eta2, phi2, e2)
+
+
+def mass3(*momenta: Any) -> Any:
+    """Invariant mass of three objects, each given as (pT, η, φ, E)."""
+    return broadcast(_mass_of, *momenta)
 
 
 def _four_momentum_fields(objects: Objects) -> tuple[str, str, str, str]:
@@ -565,18 +594,20 @@ def _best_system(objects: Objects, k: Any) -> tuple[np.ndarray, np.ndarray, list
 
 
 def _best_system_of(objects: Objects, k: int) -> tuple[np.ndarray, Any, list[Any]]:
-    fields = [float64(objects.fields[f].content) for f in _four_momentum_fields(objects)]
+    momenta = _cartesian_momenta(objects)
     shape = objects.fields["pt"].shape
     assert shape is not None
     event, positions = _combinations(shape, k)
-    members = [_momenta(*(f[p] for f in fields)) for p in positions]
-    total = members[0]
-    for m in members[1:]:
-        total = total + m
+    members = [tuple(c[p] for c in momenta) for p in positions]
+    total = _cartesian_sum(*members)
     if len(event) == 0:
-        return event, total, members
-    best = _first_maximum(event, np.asarray(total.pt))
-    return event[best], total[best], [m[best] for m in members]
+        return event, _four(total), [_four(m) for m in members]
+    best = _first_maximum(event, np.hypot(total[0], total[1]))
+    return (
+        event[best],
+        _four(tuple(c[best] for c in total)),
+        [_four(tuple(c[best] for c in m)) for m in members],
+    )
 
 
 def _per_event(values: np.ndarray, events: np.ndarray, n_events: int) -> Column:
@@ -628,8 +659,8 @@ def _sfos_pair_of(
     flavour, charge = objects.fields["type"].content, objects.fields["charge"].content
     ok = (flavour[a] == flavour[b]) & (float64(charge[a]) * float64(charge[b]) < 0)
     event, a, b = event[ok], a[ok], b[ok]
-    fields = [float64(objects.fields[f].content) for f in _four_momentum_fields(objects)]
-    pair = _momenta(*(f[a] for f in fields)) + _momenta(*(f[b] for f in fields))
+    momenta = _cartesian_momenta(objects)
+    pair = _four(_cartesian_sum(tuple(c[a] for c in momenta), tuple(c[b] for c in momenta)))
     if len(event) == 0:
         return event, a, b, pair
     best = _first_maximum(event, -np.abs(np.asarray(pair.mass) - float(target)))
@@ -661,6 +692,37 @@ def sfos_pair_other(objects: Objects, target: Any) -> Column:
     other = np.where(i > 0, 0, np.where(j > 1, 1, 2))  # the first index that is neither
     has = other < shape.counts[events]
     return _per_event(other[has].astype(np.float64), events[has], n_events)
+
+
+def min_delta_r(eta: Any, phi: Any, objects: Objects) -> Column:
+    """Per object (``eta``, ``phi``: one value per object), the smallest ΔR to any of
+    ``objects`` in the same event; infinite where the event has none of them (Z′'s b-jet
+    inside a large-R jet: min_delta_r(largeRjet_eta, largeRjet_phi, bjet) < 1.0)."""
+    (eta_a, phi_a), shape_a, valid = aligned(eta, phi)
+    if shape_a is None:
+        raise AtlasodError("min_delta_r() needs values per object (e.g. largeRjet_eta)")
+    shape_b = objects.fields["eta"].shape
+    assert shape_b is not None
+    eta_b, phi_b = (float64(objects.fields[f].content) for f in ("eta", "phi"))
+    # every (object, other object) pair of each event, objects in order, others in order
+    per_object = shape_b.counts[shape_a.segment_ids()]  # the others in each object's event
+    n_pairs = int(per_object.sum())
+    out = np.full(len(eta_a), np.inf)
+    if n_pairs:
+        has = per_object > 0
+        starts = np.zeros(len(per_object), dtype=np.int64)
+        np.cumsum(per_object[:-1], out=starts[1:])
+        obj = np.repeat(np.arange(len(eta_a)), per_object)
+        other = (
+            np.arange(n_pairs)
+            - np.repeat(starts, per_object)
+            + np.repeat(shape_b.offsets[:-1][shape_a.segment_ids()], per_object)
+        )
+        d_phi = np.abs(phi_a[obj] - phi_b[other]) % (2 * np.pi)
+        d_phi = np.minimum(d_phi, 2 * np.pi - d_phi)
+        dr = np.sqrt((eta_a[obj] - eta_b[other]) ** 2 + d_phi**2)
+        out[has] = np.minimum.reduceat(dr, starts[has])
+    return Column(out, shape_a, valid)
 
 
 def at_event_index(x: Any, index: Column) -> Column:

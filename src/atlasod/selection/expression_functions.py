@@ -29,6 +29,8 @@ from atlasod.selection.columns import (  # noqa: F401 - the language's functions
     kept,
     logical_not,
     mass,
+    mass3,
+    min_delta_r,
     pair_mass,
     sfos_pair_mass,
     sfos_pair_other,

@@ -85,7 +85,9 @@ _OF_OBJECTS = (
     "sfos_pair_pt",
     "sfos_pair_other",
 )
-_OBJECT_FUNCTIONS = f"{', '.join(_OF_OBJECTS[:-1])} or {_OF_OBJECTS[-1]}"  # for messages
+# functions of values per object and other objects, giving one value per object
+_TO_OBJECTS = ("min_delta_r",)
+_OBJECT_FUNCTIONS = f"{', '.join(_OF_OBJECTS)} or {_TO_OBJECTS[-1]}"  # for messages
 # functions of the k-object combinations of each event: k is a constant from 2 to
 # MAX_SYSTEM_SIZE, which bounds their cost (C(n, k) combinations of n objects)
 _OF_SYSTEMS = {"best_system_mass", "best_system_pair_mass"}
@@ -175,6 +177,17 @@ FUNCTIONS: dict[str, tuple[str, int, str]] = {
         3,
         "a standard-normal number per event, a pure function of the event and a whole number "
         "(reproducible smearing): event_normal(runNumber, eventNumber, 1)",
+    ),
+    "mass3": (
+        "mass3",
+        12,
+        "invariant mass of three objects: mass3(pt1, eta1, phi1, E1, ..., pt3, eta3, phi3, E3)",
+    ),
+    "min_delta_r": (
+        "min_delta_r",
+        3,
+        "per object, the smallest ΔR to the given objects of the same event (infinite where "
+        "there are none): min_delta_r(largeRjet_eta, largeRjet_phi, bjet)",
     ),
     "mt": ("mt", 4, "transverse mass: mt(pt, phi, met_et, met_phi)"),
     "delta_phi": ("delta_phi", 2, "|Δφ| folded into [0, π]"),
@@ -350,6 +363,15 @@ def _kind(  # noqa: PLR0911 - one return per node type is the clearest form
                 raise _error(text, origin, node, f"{fname}() takes objects (e.g. goodlep) first")
             values(node.args[1:])
             return PER_EVENT
+        if fname in _TO_OBJECTS:
+            kind = values(node.args[:-1])
+            if kind.objects is None:
+                raise _error(
+                    text, origin, node, f"{fname}() needs values per object (e.g. largeRjet_eta)"
+                )
+            if not of(node.args[-1]).handle:
+                raise _error(text, origin, node, f"{fname}() takes objects (e.g. bjet) last")
+            return kind
         if fname in _REDUCTIONS:
             kind = values(node.args)
             if kind.objects is None:

@@ -66,11 +66,6 @@ def delta_phi(phi1: Any, phi2: Any) -> Any:
     return np.where(d > np.pi, 2 * np.pi - d, d)
 
 
-def massless_pair_mass(pt1: Any, eta1: Any, phi1: Any, pt2: Any, eta2: Any, phi2: Any) -> Any:
-    """Invariant mass of two massless objects from pT, η, φ (the H→γγ original's formula)."""
-    return np.sqrt(2 * pt1 * pt2 * (np.cosh(eta1 - eta2) - np.cos(delta_phi(phi1, phi2))))
-
-
 def z0_sin_theta(z0: Any, eta: Any) -> Any:
     """|z0 sinθ| (mm) with θ = 2 atan(exp(-η))."""
     return np.abs(z0 * np.sin(2 * np.arctan(np.exp(-eta))))
@@ -81,17 +76,8 @@ def d0_ratio(d0: Any, sigd0: Any) -> Any:
     return np.abs(d0) / sigd0
 
 
-def transverse_mass(pt: Any, phi: Any, met: Any, met_phi: Any) -> Any:
-    """mT = sqrt(2 pT MET (1 - cos Δφ)) in the units of the inputs."""
-    return np.sqrt(2 * pt * met * (1 - np.cos(phi - met_phi)))
-
-
-def in_crack(abs_eta: Any, low: float = 1.37, high: float = 1.52) -> Any:
-    """True inside the barrel-endcap transition region of the calorimeter."""
-    return (abs_eta > low) & (abs_eta < high)
-
-
-# --- objects of the single- and dilepton analyses (W, Z, tt̄, Z′) ---------------------------
+# --- tight leptons and good jets of the 2020 lepton analyses, for a selection.py ----------
+# (the declarative W, Z, tt̄ and Z′ write the same conditions as expressions)
 
 B_TAG_MV2C10 = 0.8244273  # MV2c10 cut of the 70 % b-tagging working point (reference §2.3)
 
@@ -141,12 +127,6 @@ def good_jets(events: ak.Array, pt_min_gev: float = 30.0, eta_max: float = 2.5) 
     return jet.per_event((pt > pt_min_gev * MEV_PER_GEV) & (abs_eta < eta_max) & ~pileup)
 
 
-def first(values: ak.Array, mask: ak.Array) -> ak.Array:
-    """The first (leading, in ntuple order) entry of ``values`` where ``mask`` is true, per
-    event; None where there is none."""
-    return ak.firsts(values[mask], axis=1)
-
-
 def delta_r(eta1: Any, phi1: Any, eta2: Any, phi2: Any) -> Any:
     """ΔR = sqrt(Δη² + Δφ²) with Δφ folded into [0, π]."""
     return np.sqrt((eta1 - eta2) ** 2 + delta_phi(phi1, phi2) ** 2)
@@ -184,14 +164,10 @@ def event_normal(run: Any, event: Any, salt: int) -> np.ndarray:
     return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
 
 
-# --- the one-lepton analyses (tt̄, Z′) -------------------------------------------------------
-
-LEPTON_FIELDS = ("pt", "eta", "phi", "E", "charge", "type", "pt_syst")
-# Branches read by the one-lepton selections: event identity (per-event random numbers),
-# triggers, missing ET; tight_leptons + the_lepton; good_jets with b-tagging.
-ONE_LEPTON_EVENT_BRANCHES = ["runNumber", "eventNumber", "trigE", "trigM", "met_et", "met_phi"]
+# What a selection.py reads to use tight_leptons (with its leptons' kinematics) and
+# good_jets (with the MV2c10 b-tag score).
 TIGHT_LEPTON_BRANCHES = [
-    *(f"lep_{f}" for f in LEPTON_FIELDS),
+    *(f"lep_{f}" for f in ("pt", "eta", "phi", "E", "charge", "type")),
     "lep_isTightID",
     "lep_ptcone30",
     "lep_etcone20",
@@ -200,26 +176,6 @@ TIGHT_LEPTON_BRANCHES = [
     "lep_z0",
 ]
 GOOD_JET_BRANCHES = ["jet_pt", "jet_eta", "jet_phi", "jet_E", "jet_jvt", "jet_MV2c10"]
-
-
-def the_lepton(events: ak.Array, good: ak.Array) -> ak.Array:
-    """The first good lepton of every event as a record (``pt``, ``eta``, ... in MeV as
-    stored); None where the event has none."""
-    leptons = ak.zip({f: events[f"lep_{f}"] for f in LEPTON_FIELDS})
-    return ak.firsts(leptons[good], axis=1)
-
-
-def lepton_variables(lepton: ak.Array) -> dict[str, np.ndarray]:
-    """Histogram variables of the lepton (GeV): ``lep_pt``, ``lep_eta``, ``lep_E``,
-    ``lep_phi``, ``lep_charge``, ``lep_type``."""
-    return {
-        "lep_pt": ak.to_numpy(lepton["pt"]) / MEV_PER_GEV,
-        "lep_eta": ak.to_numpy(lepton["eta"]),
-        "lep_E": ak.to_numpy(lepton["E"]) / MEV_PER_GEV,
-        "lep_phi": ak.to_numpy(lepton["phi"]),
-        "lep_charge": ak.to_numpy(lepton["charge"]),
-        "lep_type": ak.to_numpy(lepton["type"]),
-    }
 
 
 def cumulative(cuts: dict[str, Any]) -> dict[str, np.ndarray]:
