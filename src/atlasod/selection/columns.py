@@ -659,8 +659,10 @@ def _sfos_pair_of(
     flavour, charge = objects.fields["type"].content, objects.fields["charge"].content
     ok = (flavour[a] == flavour[b]) & (float64(charge[a]) * float64(charge[b]) < 0)
     event, a, b = event[ok], a[ok], b[ok]
-    momenta = _cartesian_momenta(objects)
-    pair = _four(_cartesian_sum(tuple(c[a] for c in momenta), tuple(c[b] for c in momenta)))
+    # (in (pT, η, φ, E): a pair per two objects converts no more than converting each object
+    # once would, and holds less memory)
+    fields = [float64(objects.fields[f].content) for f in _four_momentum_fields(objects)]
+    pair = _momenta(*(f[a] for f in fields)) + _momenta(*(f[b] for f in fields))
     if len(event) == 0:
         return event, a, b, pair
     best = _first_maximum(event, -np.abs(np.asarray(pair.mass) - float(target)))
