@@ -19,7 +19,7 @@ from atlasod.selection.analysis import analysis_releases, discover, load_analysi
 from atlasod.selection.declarative import DeclarativeSelection
 
 from .conftest import ANALYSES
-from .test_more_analyses import W_MU, Z_EE, _event, _lepton, _run
+from .hand_made import W_MU, Z_EE, lepton, lepton_event, run_events
 
 
 def _same(a: Any, b: Any, where: str) -> None:
@@ -106,16 +106,16 @@ def test_a_variable_after_a_cut_is_computed_on_the_events_that_pass_it(
         return mass(*args)
 
     monkeypatch.setattr(columns, "mass", counting_mass)
-    same_sign = [Z_EE[0], _lepton(45.6, np.pi, 11, 1)]
+    same_sign = [Z_EE[0], lepton(45.6, np.pi, 11, 1)]
     events = [
-        _event(Z_EE),  # passes
-        _event(Z_EE, trig=False),
-        _event(Z_EE, trig=False),
-        _event([Z_EE[0]]),  # one lepton
-        _event([*Z_EE, W_MU]),  # three
-        _event(same_sign),
+        lepton_event(Z_EE),  # passes
+        lepton_event(Z_EE, trig=False),
+        lepton_event(Z_EE, trig=False),
+        lepton_event([Z_EE[0]]),  # one lepton
+        lepton_event([*Z_EE, W_MU]),  # three
+        lepton_event(same_sign),
     ]
-    result = _run(analysis, catalogue, events, tmp_path)
+    result = run_events(analysis, catalogue, events, tmp_path)
     histograms, cutflow = result.histograms, result.cutflow
     assert seen == [1]
     assert [c["events"] for c in cutflow.values()][:6] == [6, 4, 2, 1, 1, 1]
@@ -130,8 +130,8 @@ def test_a_batch_where_no_event_passes(
     """No event passes the trigger: the later expressions run on no events, every
     histogram stays empty and the cutflow counts none after the trigger."""
     analysis = load_analysis(ANALYSES, "z", catalogue)
-    events = [_event(Z_EE, trig=False), _event([*Z_EE, W_MU], trig=False)]
-    result = _run(analysis, catalogue, events, tmp_path)
+    events = [lepton_event(Z_EE, trig=False), lepton_event([*Z_EE, W_MU], trig=False)]
+    result = run_events(analysis, catalogue, events, tmp_path)
     histograms, cutflow = result.histograms, result.cutflow
     counts = [c["events"] for c in cutflow.values()]
     assert counts[0] == 2 and set(counts[1:]) == {0}

@@ -11,46 +11,7 @@ from atlasod.data.catalogue import Catalogue
 from atlasod.selection.analysis import load_analysis
 
 from .conftest import ANALYSES, columns_of, write_hand_made_events
-
-GEV = 1000.0  # the 2020 files are in MeV
-PI = np.pi
-
-
-def _lepton(pt: float, phi: float, flavour: int, charge: int, eta: float = 0.0, **changes):
-    """A tight, isolated 2020 lepton (GeV in, MeV out) that passes every lepton cut."""
-    return {
-        "pt": pt * GEV,
-        "eta": eta,
-        "phi": phi,
-        "E": pt * np.cosh(eta) * GEV,
-        "type": flavour,
-        "charge": charge,
-        "isTightID": True,
-        "ptcone30": 0.01 * pt * GEV,
-        "etcone20": 0.01 * pt * GEV,
-        "z0": 0.01,
-        "trackd0pvunbiased": 0.01,
-        "tracksigd0pvunbiased": 0.02,
-        **changes,
-    }
-
-
-def _event(leptons: list[dict], met: float = 50.0, met_phi: float = -PI / 2, trig: bool = True):
-    branches = {f"lep_{k}": [lep[k] for lep in leptons] for k in leptons[0]}
-    return {**branches, "met_et": met * GEV, "met_phi": met_phi, "trigE": trig, "trigM": False}
-
-
-def _run(analysis, catalogue: Catalogue, events: list[dict], tmp_path: Path):
-    from atlasod.selection.chunk import process_chunk
-
-    path = write_hand_made_events(analysis, columns_of(events), len(events), tmp_path)
-    return process_chunk(analysis, analysis.data_files[0], path, 0, 1, 10064.0, catalogue)
-
-
-# A Z → e+e- of 91.2 GeV (two 45.6 GeV electrons back to back at η 0) and a W muon of 40 GeV
-# at φ π/2 with E_T^miss 50 GeV at -π/2: mT(W) = sqrt(2·40·50·2) = 89.4 GeV.
-Z_EE = [_lepton(45.6, 0.0, 11, 1), _lepton(45.6, PI, 11, -1)]
-W_MU = _lepton(40.0, PI / 2, 13, 1)
+from .hand_made import GEV, PI, W_MU, Z_EE, lepton, lepton_event, run_events
 
 
 @pytest.mark.parametrize("release", ["2020"])
@@ -63,25 +24,25 @@ def test_wz_selection_on_hand_made_events(release: str, tmp_path: Path) -> None:
     # μ+μ-μ+: (0,1) has m = sqrt(2·52·45.6) = 68.9 GeV, (1,2) 91.2 GeV, (0,2) the same charge:
     # the Z is (1, 2), the W lepton object 0 (52 GeV at π/2): mT = sqrt(2·52·50·2) = 102 GeV
     three_muons = [
-        _lepton(52.0, PI / 2, 13, 1),
-        _lepton(45.6, 0.0, 13, -1),
-        _lepton(45.6, PI, 13, 1),
+        lepton(52.0, PI / 2, 13, 1),
+        lepton(45.6, 0.0, 13, -1),
+        lepton(45.6, PI, 13, 1),
     ]
     # a Z of two 24 GeV electrons at η ±1.255 (m = 91.2 GeV) and a 22 GeV muon: no lepton > 25
-    soft_z = [_lepton(24.0, 0.0, 11, 1, eta=1.255), _lepton(24.0, PI, 11, -1, eta=-1.255)]
+    soft_z = [lepton(24.0, 0.0, 11, 1, eta=1.255), lepton(24.0, PI, 11, -1, eta=-1.255)]
     events = [
-        _event([*Z_EE, W_MU]),  # passes
-        _event(three_muons),  # passes
-        _event([*Z_EE, W_MU], trig=False),  # trigger
-        _event([*Z_EE, {**W_MU, "isTightID": False}]),  # two good leptons
-        _event([*Z_EE, W_MU, _lepton(30.0, 1.0, 13, -1)]),  # four good leptons
-        _event([Z_EE[0], {**Z_EE[1], "charge": 1}, {**W_MU, "charge": -1}]),  # no e+e- pair
-        _event([_lepton(35.0, 0.0, 11, 1), _lepton(35.0, PI, 11, -1), W_MU]),  # m(ee) 70 GeV
-        _event([*Z_EE, W_MU], met_phi=PI / 2),  # E_T^miss along the W lepton: mT(W) = 0
-        _event([*Z_EE, W_MU], met=25.0),  # E_T^miss 25 GeV (mT(W) 63 GeV)
-        _event([*soft_z, _lepton(22.0, PI / 2, 13, 1)]),  # no lepton above 25 GeV
+        lepton_event([*Z_EE, W_MU]),  # passes
+        lepton_event(three_muons),  # passes
+        lepton_event([*Z_EE, W_MU], trig=False),  # trigger
+        lepton_event([*Z_EE, {**W_MU, "isTightID": False}]),  # two good leptons
+        lepton_event([*Z_EE, W_MU, lepton(30.0, 1.0, 13, -1)]),  # four good leptons
+        lepton_event([Z_EE[0], {**Z_EE[1], "charge": 1}, {**W_MU, "charge": -1}]),  # no e+e- pair
+        lepton_event([lepton(35.0, 0.0, 11, 1), lepton(35.0, PI, 11, -1), W_MU]),  # m(ee) 70 GeV
+        lepton_event([*Z_EE, W_MU], met_phi=PI / 2),  # E_T^miss along the W lepton: mT(W) = 0
+        lepton_event([*Z_EE, W_MU], met=25.0),  # E_T^miss 25 GeV (mT(W) 63 GeV)
+        lepton_event([*soft_z, lepton(22.0, PI / 2, 13, 1)]),  # no lepton above 25 GeV
     ]
-    result = _run(wz, catalogue, events, tmp_path)
+    result = run_events(wz, catalogue, events, tmp_path)
     assert {name: int(v["events"]) for name, v in result.cutflow.items()} == {
         "all": 10,
         "trigger": 9,
@@ -110,34 +71,36 @@ def test_wz_selection_on_hand_made_events(release: str, tmp_path: Path) -> None:
 # Two Z → ℓℓ of 91.2 GeV at η 0: the electrons along φ 0 and π, the muons along ±π/2
 def _z_pair(flavour: int, pt: float = 45.6, charges=(1, -1), phis=(0.0, PI), eta: float = 0.0):
     return [
-        _lepton(pt, phis[0], flavour, charges[0], eta),
-        _lepton(pt, phis[1], flavour, charges[1], eta),
+        lepton(pt, phis[0], flavour, charges[0], eta),
+        lepton(pt, phis[1], flavour, charges[1], eta),
     ]
 
 
 Z_MUMU = _z_pair(13, phis=(PI / 2, -PI / 2))
 ZZ_EVENTS = [
-    _event([*_z_pair(11), *Z_MUMU]),  # 0: eeμμ, two Zs: passes both
-    _event([*_z_pair(13), *Z_MUMU]),  # 1: μμμμ, two Zs: passes both (as coded with m_ll = 0)
-    _event([*_z_pair(11, pt=25.0), *_z_pair(11, phis=(PI / 2, -PI / 2))]),  # 2: eeee, ee of 50 GeV
-    _event([*_z_pair(11, pt=21.0), *Z_MUMU]),  # 3: eeμμ, ee of 42 GeV: D = 49.2 GeV
-    _event([*_z_pair(11, pt=20.2), *Z_MUMU]),  # 4: eeμμ, ee of 40.4 GeV: D = 50.8 GeV
-    _event(
+    lepton_event([*_z_pair(11), *Z_MUMU]),  # 0: eeμμ, two Zs: passes both
+    lepton_event([*_z_pair(13), *Z_MUMU]),  # 1: μμμμ, two Zs: passes both (as coded with m_ll = 0)
+    # 2: eeee, ee of 50 GeV
+    lepton_event([*_z_pair(11, pt=25.0), *_z_pair(11, phis=(PI / 2, -PI / 2))]),
+    lepton_event([*_z_pair(11, pt=21.0), *Z_MUMU]),  # 3: eeμμ, ee of 42 GeV: D = 49.2 GeV
+    lepton_event([*_z_pair(11, pt=20.2), *Z_MUMU]),  # 4: eeμμ, ee of 40.4 GeV: D = 50.8 GeV
+    lepton_event(
         [*_z_pair(11, charges=(1, 1)), *_z_pair(13, charges=(-1, -1), phis=(PI / 2, -PI / 2))]
     ),  # 5: e+e+μ-μ-
-    _event([*_z_pair(11, eta=1.4), *Z_MUMU]),  # 6: electrons in the crack (no veto here)
-    _event([*_z_pair(11), *Z_MUMU], trig=False),  # 7: trigger
-    _event([*_z_pair(11), Z_MUMU[0]]),  # 8: three leptons
-    _event([*_z_pair(11), *Z_MUMU, _lepton(30.0, 1.0, 13, 1)]),  # 9: five good leptons
-    _event([*_z_pair(11), *_z_pair(13, charges=(1, 1), phis=(PI / 2, -PI / 2))]),  # 10: charge +2
-    _event(
+    lepton_event([*_z_pair(11, eta=1.4), *Z_MUMU]),  # 6: electrons in the crack (no veto here)
+    lepton_event([*_z_pair(11), *Z_MUMU], trig=False),  # 7: trigger
+    lepton_event([*_z_pair(11), Z_MUMU[0]]),  # 8: three leptons
+    lepton_event([*_z_pair(11), *Z_MUMU, lepton(30.0, 1.0, 13, 1)]),  # 9: five good leptons
+    # 10: charge +2
+    lepton_event([*_z_pair(11), *_z_pair(13, charges=(1, 1), phis=(PI / 2, -PI / 2))]),
+    lepton_event(
         [*_z_pair(11, pt=22.0), *_z_pair(13, pt=22.0, phis=(PI / 2, -PI / 2))]
     ),  # 11: none > 25 GeV
-    _event(
-        [*_z_pair(11), _lepton(45.6, PI / 2, 11, 1), _lepton(45.6, -PI / 2, 13, -1)]
+    lepton_event(
+        [*_z_pair(11), lepton(45.6, PI / 2, 11, 1), lepton(45.6, -PI / 2, 13, -1)]
     ),  # 12: eeeμ
-    _event(
-        [*_z_pair(11), *Z_MUMU, _lepton(30.0, 1.0, 13, -1, isTightID=False)]
+    lepton_event(
+        [*_z_pair(11), *Z_MUMU, lepton(30.0, 1.0, 13, -1, isTightID=False)]
     ),  # 13: a 5th, not tight
 ]
 
@@ -196,7 +159,7 @@ def _hww_event(
         px = sum(lep["pt"] * np.cos(lep["phi"]) for lep in leptons)
         py = sum(lep["pt"] * np.sin(lep["phi"]) for lep in leptons)
         met_phi = float(np.arctan2(py, px)) + PI
-    event = _event(leptons, met=met, met_phi=met_phi, trig=trig)
+    event = lepton_event(leptons, met=met, met_phi=met_phi, trig=trig)
     event["trigM"] = trig
     jets = list(jets) or [(10.0, 0.0, 1.0, -0.5)]  # a soft jet below every threshold
     for key, i, unit in (("pt", 0, GEV), ("eta", 1, 1.0), ("jvt", 2, 1.0), ("MV2c10", 3, 1.0)):
@@ -206,23 +169,23 @@ def _hww_event(
 
 # e+ of 30 GeV at φ 0 and μ- of 20 GeV at φ 0.5: m(ll) 12.1 GeV, pT(ll) 48.5 GeV, Δφ(ll) 0.5;
 # E_T^miss 40 GeV opposite: mT = sqrt(2 · 48.5 · 40 · (1 + cos 0.199)) = 87.7 GeV
-E30, MU20 = _lepton(30.0, 0.0, 11, 1), _lepton(20.0, 0.5, 13, -1)
+E30, MU20 = lepton(30.0, 0.0, 11, 1), lepton(20.0, 0.5, 13, -1)
 HWW_EVENTS = [
     _hww_event([E30, MU20]),  # 0: passes
     _hww_event([E30, MU20], met=25.0),  # 1: E_T^miss 25 GeV: passes the code's 20 GeV cut
     _hww_event([E30, MU20], jets=[(25.0, 0.0, 0.3, 0.9)]),  # 2: a b-tag failing JVT: passes
     _hww_event([E30, MU20], trig=False),  # 3: trigger
-    _hww_event([E30, MU20, _lepton(18.0, 2.0, 13, 1)]),  # 4: three good leptons
-    _hww_event([_lepton(21.0, 0.0, 11, 1), _lepton(30.0, 0.5, 13, -1)]),  # 5: ℓ1 at 21 GeV
+    _hww_event([E30, MU20, lepton(18.0, 2.0, 13, 1)]),  # 4: three good leptons
+    _hww_event([lepton(21.0, 0.0, 11, 1), lepton(30.0, 0.5, 13, -1)]),  # 5: ℓ1 at 21 GeV
     _hww_event([E30, {**MU20, "charge": 1}]),  # 6: same charge
     _hww_event([E30, {**MU20, "type": 11}]),  # 7: same flavour
-    _hww_event([E30, _lepton(20.0, 0.2, 13, -1)]),  # 8: m(ll) 4.9 GeV
+    _hww_event([E30, lepton(20.0, 0.2, 13, -1)]),  # 8: m(ll) 4.9 GeV
     _hww_event([E30, MU20], jets=[(40.0, 0.0, 1.0, -0.5), (35.0, 1.0, 1.0, -0.5)]),  # 9: 2 jets
     _hww_event([E30, MU20], met=15.0),  # 10: E_T^miss 15 GeV
     _hww_event([E30, MU20], met_phi=0.2),  # 11: E_T^miss along the leptons
-    _hww_event([_lepton(23.0, 0.0, 11, 1), _lepton(16.0, 2.0, 13, -1)]),  # 12: pT(ll) 19.7
-    _hww_event([_lepton(50.0, 0.0, 11, 1), _lepton(30.0, 1.6, 13, -1)]),  # 13: m(ll) 55.6
-    _hww_event([_lepton(40.0, 0.0, 11, 1), _lepton(15.5, 1.9, 13, -1)]),  # 14: Δφ(ll) 1.9
+    _hww_event([lepton(23.0, 0.0, 11, 1), lepton(16.0, 2.0, 13, -1)]),  # 12: pT(ll) 19.7
+    _hww_event([lepton(50.0, 0.0, 11, 1), lepton(30.0, 1.6, 13, -1)]),  # 13: m(ll) 55.6
+    _hww_event([lepton(40.0, 0.0, 11, 1), lepton(15.5, 1.9, 13, -1)]),  # 14: Δφ(ll) 1.9
     _hww_event([E30, MU20], jets=[(25.0, 0.0, 1.0, 0.5)]),  # 15: a b-jet of 25 GeV
     _hww_event([{**E30, "eta": 1.45}, MU20]),  # 16: the electron in the crack
 ]
@@ -305,7 +268,7 @@ def _tau(pt: float, phi: float, charge: int, **changes):
 
 
 def _ztautau_event(leptons, taus, met=10.0, met_phi=1.25, jets=(), trig=True, mmc=91.0):
-    event = _event(leptons, met=met, met_phi=met_phi, trig=trig)
+    event = lepton_event(leptons, met=met, met_phi=met_phi, trig=trig)
     event["trigM"] = trig
     for key in taus[0]:
         event[f"tau_{key}"] = [t[key] for t in taus]
@@ -318,14 +281,14 @@ def _ztautau_event(leptons, taus, met=10.0, met_phi=1.25, jets=(), trig=True, mm
 
 # e+ of 35 GeV at φ 0 and τ- of 30 GeV at φ 2.5: m_vis = sqrt(2 · 35 · 30 · (1 - cos 2.5))
 # = 61.5 GeV; E_T^miss 10 GeV at φ 1.25: mT 21.9 GeV, ΣΔφ 2.5
-E35, TAU30 = _lepton(35.0, 0.0, 11, 1), _tau(30.0, 2.5, -1)
+E35, TAU30 = lepton(35.0, 0.0, 11, 1), _tau(30.0, 2.5, -1)
 ZTT_EVENTS = [
     _ztautau_event([E35], [TAU30], mmc=95.0),  # 0: passes (eτ)
     _ztautau_event([{**E35, "type": 13}], [TAU30], mmc=85.0),  # 1: passes (μτ)
     # 2: passes; two good jets (50 then 30 GeV): the jet shown is the last good one, 30 GeV
     _ztautau_event([E35], [TAU30], jets=[(50.0, 0.0, 1.0), (30.0, 0.5, 1.0)]),
     _ztautau_event([E35], [TAU30], trig=False),  # 3: trigger
-    _ztautau_event([E35, _lepton(40.0, 2.0, 13, -1)], [TAU30]),  # 4: two good leptons
+    _ztautau_event([E35, lepton(40.0, 2.0, 13, -1)], [TAU30]),  # 4: two good leptons
     _ztautau_event([E35], [{**TAU30, "pt": 20.0 * GEV}]),  # 5: the τ below 25 GeV
     _ztautau_event([E35], [{**TAU30, "charge": 1}]),  # 6: same charge
     _ztautau_event([E35], [{**TAU30, "phi": 1.0}], met_phi=0.5),  # 7: m_vis 31.1 GeV
@@ -382,7 +345,7 @@ def _with_jets(event: dict, jets) -> dict:
 
 def _singletop_event(lepton: dict, jets, met: float = 60.0, met_phi: float = PI, trig=True):
     """One lepton and jets (pT [GeV], η, φ, JVT, MV2c10; massless)."""
-    return _with_jets(_event([lepton], met=met, met_phi=met_phi, trig=trig), jets)
+    return _with_jets(lepton_event([lepton], met=met, met_phi=met_phi, trig=trig), jets)
 
 
 # A muon of 50 GeV at η 0, φ 0 and E_T^miss 60 GeV at φ π: mT = sqrt(2·50·60·2) = 109.5 GeV.
@@ -390,7 +353,7 @@ def _singletop_event(lepton: dict, jets, met: float = 60.0, met_phi: float = PI,
 # |Δη| 1.9, HT = 50 + 70 + 60 + 60 = 240 GeV, m(ℓb)² = 2·50·60·cosh(0.3): m(ℓb) = 79.2 GeV.
 # m(W(ℓν) + b), the neutrino (60 GeV at φ π, p_z = 0): E = 50 + 60 cosh 0.3 + 60 = 172.7,
 # p = (-10, 60, 60 sinh 0.3 = 18.27) GeV: 160.5 GeV.
-MU50 = _lepton(50.0, 0.0, 13, 1)
+MU50 = lepton(50.0, 0.0, 13, 1)
 SPECTATOR, BJET = (70.0, 2.2, -PI / 2, 0.9, 0.1), (60.0, 0.3, PI / 2, 0.9, 0.9)
 ST_EVENTS = [
     _singletop_event(MU50, [SPECTATOR, BJET]),  # 0: passes
@@ -406,12 +369,12 @@ ST_EVENTS = [
     _singletop_event(MU50, [SPECTATOR, (60.0, 1.0, PI / 2, 0.9, 0.9)]),  # 10: |Δη| 1.2
     # 11: HT = 36 + 31 + 31 + 60 = 158 GeV (mT = sqrt(2·36·60·2) = 93 GeV)
     _singletop_event(
-        _lepton(36.0, 0.0, 13, 1), [(31.0, 2.2, -PI / 2, 0.9, 0.1), (31.0, 0.3, PI / 2, 0.9, 0.9)]
+        lepton(36.0, 0.0, 13, 1), [(31.0, 2.2, -PI / 2, 0.9, 0.1), (31.0, 0.3, PI / 2, 0.9, 0.9)]
     ),
     # 12: a b-jet of 150 GeV opposite the lepton: m(ℓb)² = 2·50·150·(cosh 0.3 + 1), 175 GeV
     _singletop_event(MU50, [(150.0, 0.3, PI, 0.9, 0.9), SPECTATOR]),
     # 13: an electron with |d0/σ| 4 (< 5): passes
-    _singletop_event({**_lepton(50.0, 0.0, 11, 1), "trackd0pvunbiased": 0.08}, [SPECTATOR, BJET]),
+    _singletop_event({**lepton(50.0, 0.0, 11, 1), "trackd0pvunbiased": 0.08}, [SPECTATOR, BJET]),
 ]
 
 
@@ -460,7 +423,7 @@ def test_singletop_selection_on_hand_made_events(tmp_path: Path) -> None:
 
 def _slepton_event(leptons: list[dict], jets=(), met: float = 200.0, met_phi: float = -1.5):
     """Leptons and jets (pT [GeV], η, φ, JVT, MV2c10; massless); both triggers fire."""
-    event = {**_event(leptons, met=met, met_phi=met_phi), "trigM": True}
+    event = {**lepton_event(leptons, met=met, met_phi=met_phi), "trigM": True}
     # without jets of its own, a soft one below every threshold
     return _with_jets(event, list(jets) or [(10.0, 3.0, 0.0, 1.0, -0.5)])
 
@@ -470,8 +433,8 @@ def _slepton_event(leptons: list[dict], jets=(), met: float = 200.0, met_phi: fl
 # invisibles; the numerical minimisation in the test agrees): SR loose, not SR tight.
 def _pair(flavour: int, first=(100.0, 0.0, 0.0), second=(80.0, 1.0, 2.5), charges=(1, -1)):
     return [
-        _lepton(first[0], first[2], flavour, charges[0], first[1]),
-        _lepton(second[0], second[2], flavour, charges[1], second[1]),
+        lepton(first[0], first[2], flavour, charges[0], first[1]),
+        lepton(second[0], second[2], flavour, charges[1], second[1]),
     ]
 
 
