@@ -27,6 +27,7 @@ import vector
 from numpy.lib.mixins import NDArrayOperatorsMixin
 
 from atlasod.errors import AtlasodError
+from atlasod.selection.physics import delta_r
 
 
 class Shape:
@@ -720,9 +721,7 @@ def min_delta_r(eta: Any, phi: Any, objects: Objects) -> Column:
             - np.repeat(starts, per_object)
             + np.repeat(shape_b.offsets[:-1][shape_a.segment_ids()], per_object)
         )
-        d_phi = np.abs(phi_a[obj] - phi_b[other]) % (2 * np.pi)
-        d_phi = np.minimum(d_phi, 2 * np.pi - d_phi)
-        dr = np.sqrt((eta_a[obj] - eta_b[other]) ** 2 + d_phi**2)
+        dr = delta_r(eta_a[obj], phi_a[obj], eta_b[other], phi_b[other])
         out[has] = np.minimum.reduceat(dr, starts[has])
     return Column(out, shape_a, valid)
 
