@@ -124,3 +124,16 @@ for path in plot_analysis(analysis, WORK / "histograms.root", WORK / "plots", {}
     if path.suffix == ".png":
         display(Image(filename=str(path))) if display else print(path)
 plt.close("all")
+
+# %% [markdown]
+# ## 6. The fit
+# `window_significance` of `mass_four_lep`, as the workflow's fit step.
+
+# %%
+from atlasod.results.fitting import fit_analysis
+
+result = fit_analysis(analysis, WORK / "histograms.root", WORK / "fit.json", {}, catalogue)
+keys = ("parameters", "normalisation", "signal_strength", "upper_limit", "significance")
+for key in (*keys, "n_signal", "n_background"):
+    if key in result:
+        print(key, result[key])

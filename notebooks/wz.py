@@ -132,6 +132,7 @@ plt.close("all")
 from atlasod.results.fitting import fit_analysis
 
 result = fit_analysis(analysis, WORK / "histograms.root", WORK / "fit.json", {}, catalogue)
-for key in ("parameters", "normalisation", "signal_strength", "upper_limit"):
+keys = ("parameters", "normalisation", "signal_strength", "upper_limit", "significance")
+for key in (*keys, "n_signal", "n_background"):
     if key in result:
         print(key, result[key])

@@ -5,11 +5,14 @@
   and send slowly (``bytes_per_s``), to watch progress or kill a download half-way.
 - :func:`xrootd_server`: Debian's ``xrootd`` daemon run as an unprivileged user (it refuses
   to run as root), exporting a folder read-only.
+- :class:`MetadataAPIServer`: the two endpoints of atlasopenmagic's API (1.7 and later) that
+  ``set_release`` reads, ``/datasets/count`` and ``/datasets`` (pages), for given records.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -22,6 +25,8 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 
 def catalogue_for(served: Path, out: Path, release: str = "2020") -> Path:
@@ -127,6 +132,52 @@ class RangeHTTPServer:
         return f"http://127.0.0.1:{self.port}"
 
     def __enter__(self) -> RangeHTTPServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class MetadataAPIServer:
+    """atlasopenmagic's REST API for one release: ``GET /datasets/count?release_name=R`` ->
+    ``{"count": n}``, ``GET /datasets?release_name=R&skip=S&limit=L`` -> records S..S+L."""
+
+    def __init__(self, release: str, records: list[dict[str, Any]]) -> None:
+        self.requests: list[str] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                server.requests.append(self.path)
+                url = urlsplit(self.path)
+                query = {k: v[0] for k, v in parse_qs(url.query).items()}
+                if query.get("release_name") != release:
+                    body: Any = []
+                elif url.path == "/datasets/count":
+                    body = {"count": len(records)}
+                elif url.path == "/datasets":
+                    skip, limit = int(query.get("skip", 0)), int(query.get("limit", 1000))
+                    body = records[skip : skip + limit]
+                else:
+                    self.send_error(404)
+                    return
+                data = json.dumps(body).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> MetadataAPIServer:
         self.thread.start()
         return self
 

@@ -1,3 +1,4 @@
+import json
 import re
 
 import pytest
@@ -98,3 +99,141 @@ def test_unknown_sample_error_suggests_the_close_name(catalogue: Catalogue) -> N
         AtlasodError, match=r"sample 'ggH125_ZZ4lp' has no 4lep file .*did you mean ggH125_ZZ4lep"
     ):
         catalogue.sample("ggH125_ZZ4lp", "4lep")
+
+
+# A reference in the 2025e layout (Appendix B): a skim in rucio/opendata, one in user/egramsta.
+REFERENCE_2025E = """
+#### B.2 Skim `exactly4lep` — data and MC; directory `/eos/opendata/atlas/rucio/opendata/`
+
+| file name | bytes | adler32 |
+|---|---:|---|
+| `ODEO_FEB2025_v0_exactly4lep_data15_periodD.exactly4lep.root` | 2219662 | 35ffb644 |
+| `ODEO_FEB2025_v0_exactly4lep_mc_345060.{GGH}.exactly4lep.root` | 182051943 | c675b786 |
+| `ODEO_FEB2025_v0_exactly4lep_mc_700600.Sh_2212_llll.exactly4lep.root` | 1000 | 00000001 |
+
+#### B.6 Skim `2bjets` — data and MC; directory `/eos/opendata/atlas/rucio/user/egramsta/`
+
+| file name | bytes | adler32 |
+|---|---:|---|
+| `mc_700600.Sh_2212_llll.2bjets70.root` | 2000 | 00000002 |
+""".replace("{GGH}", "PowhegPythia8EvtGen_NNLOPS_nnlo_30_ggH125_ZZ4l")
+
+
+def _records() -> list[dict]:
+    """atlasopenmagic's records of the two samples (345060's numbers: reference 2025e §5.3)."""
+
+    def skims(dsid: int, short: str) -> list[dict]:
+        base = "root://eospublic.cern.ch:1094//eos/opendata/atlas/rucio"
+        return [
+            {
+                "skim_type": "exactly4lep",
+                "file_list": [
+                    f"{base}/opendata/ODEO_FEB2025_v0_exactly4lep_mc_{dsid}.{short}.exactly4lep.root"
+                ],
+            },
+            {
+                "skim_type": "2bjets",
+                "file_list": [f"{base}/user/egramsta/mc_{dsid}.{short}.2bjets70.root"],
+            },
+        ]
+
+    return [
+        {
+            "dataset_number": "345060",
+            "physics_short": "PowhegPythia8EvtGen_NNLOPS_nnlo_30_ggH125_ZZ4l",
+            "cross_section_pb": 28.3,
+            "genFiltEff": 0.000124,
+            "kFactor": 1.717,
+            "sumOfWeights": 45231011.19517517,
+            "skims": skims(345060, "PowhegPythia8EvtGen_NNLOPS_nnlo_30_ggH125_ZZ4l"),
+        },
+        {
+            "dataset_number": "700600",
+            "physics_short": "Sh_2212_llll",
+            "cross_section_pb": 1.25,
+            "genFiltEff": 1.0,
+            "kFactor": 1.0,
+            "sumOfWeights": 7.5e6,
+            "skims": skims(700600, "Sh_2212_llll"),
+        },
+        {"dataset_number": "data", "physics_short": None, "skims": []},
+    ]
+
+
+def test_the_2025e_catalogue_tool_takes_the_samples_from_atlasopenmagic(tmp_path) -> None:
+    """tools/build_catalogue.py --online: atlasopenmagic 1.10.1 (the official package, run as
+    published) downloads the release's records from its API (here served on 127.0.0.1 with
+    ATLAS_API_BASE_URL); the catalogue gets every MC sample's σ, k, ε and Σw; the export it
+    saves gives the same catalogue offline (--metadata); a record whose files are not the
+    reference's is refused, naming the file."""
+    import os
+    import subprocess
+    import sys
+
+    import yaml
+
+    from .conftest import REPO
+    from .servers import MetadataAPIServer
+
+    reference = tmp_path / "reference.md"
+    reference.write_text(REFERENCE_2025E, encoding="utf-8")
+    env = {
+        **os.environ,
+        "ATLASOPENMAGIC_NO_UPDATE_CHECK": "1",
+        "XDG_CACHE_HOME": str(tmp_path / "cache"),
+        "HOME": str(tmp_path),
+    }
+
+    def build(*args: str, api: str = "http://127.0.0.1:9") -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, str(REPO / "tools" / "build_catalogue.py"), "--release"]
+        command += ["2025e", str(reference), *args]
+        return subprocess.run(
+            command,
+            env={**env, "ATLAS_API_BASE_URL": api},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    online, export = tmp_path / "online.yaml", tmp_path / "metadata.json"
+    with MetadataAPIServer("2025e-13tev-beta", _records()) as api:
+        run = build("--online", "--save-metadata", str(export), "--out", str(online), api=api.url)
+    assert run.returncode == 0, run.stderr
+    assert any(r.startswith("/datasets?release_name=2025e-13tev-beta") for r in api.requests)
+    catalogue = yaml.safe_load(online.read_text())
+    assert catalogue["samples"] == {
+        345060: {
+            "name": "PowhegPythia8EvtGen_NNLOPS_nnlo_30_ggH125_ZZ4l",
+            "xsec_pb": 28.3,
+            "k_factor": 1.717,
+            "filter_eff": 0.000124,
+            "sumw": 45231011.19517517,
+        },
+        700600: {
+            "name": "Sh_2212_llll",
+            "xsec_pb": 1.25,
+            "k_factor": 1.0,
+            "filter_eff": 1.0,
+            "sumw": 7.5e6,
+        },
+    }
+    assert catalogue["files"][0]["file"].endswith("data15_periodD.exactly4lep.root")
+    assert catalogue["files"][-1]["portal_dir"] == "user/egramsta"
+
+    offline = tmp_path / "offline.yaml"  # no server: the address refuses connections
+    run = build("--metadata", str(export), "--out", str(offline))
+    assert run.returncode == 0, run.stderr
+    assert offline.read_bytes() == online.read_bytes()
+
+    records = json.loads(export.read_text())
+    records["700600"]["skims"][1]["file_list"] = [
+        "root://x//eos/opendata/atlas/rucio/opendata/mc_700600.Sh_2212_llll.2bjets70.root"
+    ]
+    export.write_text(json.dumps(records))
+    run = build("--metadata", str(export), "--out", str(tmp_path / "bad.yaml"))
+    assert run.returncode != 0
+    assert "the reference and atlasopenmagic disagree" in run.stderr
+    assert (
+        "mc_700600.Sh_2212_llll.2bjets70.root: not in atlasopenmagic's 2bjets files" in run.stderr
+    )
+    assert not (tmp_path / "bad.yaml").exists()

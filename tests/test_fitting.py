@@ -142,3 +142,50 @@ def test_a_fit_that_cannot_converge_says_why() -> None:
         "background prediction, where the fits at a small signal strength cannot describe "
         "the data: fit a histogram whose bins all have background MC"
     )
+
+
+def test_window_significance_gives_the_h4l_notebook_numbers() -> None:
+    """H→ZZ on 2025e: in 122.5-130 GeV, MC stack heights 12.699, 11.095, 4.935 of which the
+    background is 10.3009 give the notebook's N_sig = 28.7291 and S = 4.4260 when N_sig
+    counts the background (its quirk, behind hzz_significance_as_coded), and the Higgs alone
+    (18.4282) by default; bins next to the window and the data do not enter N_s or N_b."""
+    from atlasod.data.catalogue import Catalogue
+    from atlasod.histio import empty_histogram
+    from atlasod.results.fitting import fit_summary
+    from atlasod.results.statistics import window_significance
+    from atlasod.selection.analysis import load_analysis
+
+    from .conftest import ANALYSES
+
+    analysis = load_analysis(ANALYSES, "hzz", Catalogue.load(release="2025e"))
+    spec = analysis.fit
+    assert spec is not None and spec["model"] == "window_significance"
+    stack = np.array([12.699, 11.095, 4.935])
+    background = np.array([5.0, 3.3009, 2.0])  # sums to 10.3009
+    contents = {f.stem: np.zeros(68) for f in analysis.files}
+    higgs, zz = analysis.group("Higgs").samples[0].stem, analysis.group("ZZ").samples[0].stem
+    contents[higgs][17:20] = stack - background
+    contents[zz][17:20] = background
+    contents[higgs][[16, 20]] = 100.0  # 120-122.5 and 130-132.5 GeV: outside the window
+    contents[zz][[16, 20]] = 100.0
+    data = analysis.data_files[0].stem
+    contents[data][17:20] = [7, 9, 3]
+    histograms = {}
+    for stem, values in contents.items():
+        h = empty_histogram("m4l", 68, 80, 250, "")
+        h.view().value[:] = values
+        h.view().variance[:] = values / 10
+        histograms[f"{stem}/mass_four_lep"] = h
+
+    quirk = window_significance(analysis, histograms, spec, {"hzz_significance_as_coded": True})
+    assert quirk["n_signal"]["value"] == pytest.approx(28.7291, abs=2e-4)
+    assert quirk["n_background"]["value"] == pytest.approx(10.3009, abs=1e-4)
+    assert quirk["significance"] == pytest.approx(4.4260, abs=5e-5)
+    default = window_significance(analysis, histograms, spec, {})
+    assert default["n_signal"]["value"] == pytest.approx(18.4282, abs=2e-4)
+    alone = stack.sum() - background.sum()  # the stored bin heights are rounded
+    assert default["significance"] == pytest.approx(alone / np.sqrt(10.3009 + 0.3 * 10.3009**2))
+    assert default["n_signal_alone"] == quirk["n_signal_alone"]
+    assert (default["data"], default["excess"]["value"]) == (19.0, pytest.approx(19 - 10.3009))
+    assert default["excess"]["error"] == pytest.approx(np.sqrt(19 + 2.87291))
+    assert "$N_s$ = 28.73 (incl. bkg.), $N_b$ = 10.30" in fit_summary(quirk)

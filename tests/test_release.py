@@ -103,6 +103,7 @@ def test_2025e_mc_weights_come_from_the_files_own_branches() -> None:
     computed by hand; 2020 keeps the catalogue's table."""
     analysis = SimpleNamespace(weight_factors=["mcWeight", "ScaleFactor_PILEUP"])
     analysis.normalisation_table = None
+    analysis.weight_abs_option = "abs_weights"
     catalogue = SimpleNamespace(release=Release.load("2025e"))
     sample = SampleFile(file="mc_343981.ggH125_gamgam.GamGam.root", skim="GamGam", dsid=343981)
     events = ak.Array(
@@ -122,6 +123,11 @@ def test_2025e_mc_weights_come_from_the_files_own_branches() -> None:
     ]
     assert weights.tolist() == pytest.approx(by_hand, rel=1e-15)
     assert weights[0] / 1.5 == pytest.approx(2.3786e-4, rel=1e-4)  # L σ k ε / Σw alone
+    # the H→ZZ notebook's quirk, behind its switch: the absolute value of every factor
+    off = event_weights(events, sample, analysis, catalogue, 36100.0, {"abs_weights": False})
+    assert off.tolist() == weights.tolist()
+    absolute = event_weights(events, sample, analysis, catalogue, 36100.0, {"abs_weights": True})
+    assert absolute.tolist() == [weights[0], -weights[1]]
     data = SampleFile(file="data15_periodD.GamGam.root", skim="GamGam", period="data15_periodD")
     assert event_weights(events, data, analysis, catalogue, lumi_pb=36100.0).tolist() == [1, 1]
     assert Release.load("2020").normalisation_branches is None  # the framework's tables

@@ -42,6 +42,35 @@ def test_every_2025e_analysis_validates_against_its_truth(demo_run_2025e: Path, 
     assert (out / "manifest.json").is_file() and (out / "yields.md").is_file()
 
 
+def test_2025e_hzz_significance_and_periods_of_the_demo_run(demo_run_2025e: Path) -> None:
+    """The H→ZZ notebook's figures from the run's outputs: N_s and N_b are the Higgs and the
+    background MC of the merged histograms in 122.5-130 GeV (bins 17-19), Z = N_s /
+    sqrt(N_b + 0.3 N_b²); yields.json counts the selected data events of each period, which
+    add up to the data's."""
+    out = demo_run_2025e / "results" / "2025e-demo" / "hzz"
+    fit = json.loads((out / "fit.json").read_text())
+    yields = json.loads((out / "yields.json").read_text())
+    hzz = load_analysis(ANALYSES, "hzz", Catalogue.load(release="2025e"))
+    with uproot.open(out / "histograms.root") as f:
+
+        def window(group: str) -> float:
+            stems = [s.stem for s in hzz.group(group).samples]
+            return sum(float(f[f"{s}/mass_four_lep"].values()[17:20].sum()) for s in stems)
+
+        s, b = window("Higgs"), window("Other") + window("ZZ")
+        data = sum(
+            float(f[f"{d.stem}/mass_four_lep"].values()[17:20].sum()) for d in hzz.data_files
+        )
+    assert fit["model"] == "window_significance" and not fit["signal_includes_background"]
+    assert fit["n_signal"]["value"] == pytest.approx(s, rel=1e-12) and s > 0
+    assert fit["n_background"]["value"] == pytest.approx(b, rel=1e-12) and b > 0
+    assert fit["significance"] == pytest.approx(s / (b + 0.3 * b * b) ** 0.5, rel=1e-12)
+    assert fit["data"] == data
+    periods = yields["data_periods"]
+    assert list(periods) == list(hzz.release.periods) and sum(periods.values()) == yields["data"]
+    assert all(n > 0 for n in periods.values())
+
+
 def test_2025e_demo_files_have_the_release_layout(demo_run_2025e: Path) -> None:
     """A demo file of the 2025e run is a file of that release: tree `analysis` with exactly
     the release's branches and dtypes, photon energies in GeV, and (MC) the normalisation

@@ -17,19 +17,32 @@ reference gives (DSID 345060, §5.3) is kept for the demo files.
 §9.4 lists the files they read beyond the first six's (the 3lep and 1lep1tau skims and more
 2lep files), with size and adler32; they are added to the 2020 catalogue.
 
+2025e with atlasopenmagic (the official metadata package, ``pip install 'atlasod[catalogue]'``):
+the sample metadata of every MC file the catalogue lists (short name, cross section, k-factor,
+filter efficiency, Σw), and a check that atlasopenmagic's file lists name the same files, in
+the same portal folder, as the reference.  ``--online`` asks atlasopenmagic's API now (a
+machine with the internet; ``--save-metadata FILE`` keeps what it got);
+``--metadata FILE`` reads such a file (``atom metadata export FILE``, or ``save_metadata``)
+without the network.  The run time never needs it: the files carry their own normalisation.
+
 Run it when a reference changes::
 
     python tools/build_catalogue.py ../shared/reference/atlas-opendata-2020.md \
         --more ../shared/reference/atlas-opendata-2020-more-analyses.md
     python tools/build_catalogue.py --release 2025e ../shared/reference/atlas-opendata-2025e.md
+    python tools/build_catalogue.py --release 2025e ../shared/reference/atlas-opendata-2025e.md \
+        --online --save-metadata metadata-2025e.json
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import re
+import tempfile
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -318,6 +331,72 @@ def build_2025e(reference: Path) -> dict:
     }
 
 
+# atlasopenmagic's name of the release (reference 2025e §7)
+ATLASOPENMAGIC_RELEASE = "2025e-13tev-beta"
+
+
+def atlasopenmagic_records(export: Path | None, save: Path | None = None) -> dict[str, Any]:
+    """atlasopenmagic's records of the 2025e release, keyed by DSID string (and by lower-case
+    short name and "data", as its cache is): read from ``export`` (a ``save_metadata`` JSON
+    file), or, when it is None, downloaded now by atlasopenmagic from its API (and written
+    to ``save`` if given)."""
+    if export is not None:
+        return json.loads(export.read_text(encoding="utf-8"))
+    try:
+        import atlasopenmagic as atom
+    except ImportError:
+        raise SystemExit(
+            "--online needs atlasopenmagic: pip install 'atlasod[catalogue]'"
+        ) from None
+    atom.set_release(ATLASOPENMAGIC_RELEASE)  # downloads the whole release's metadata
+    with tempfile.TemporaryDirectory() as tmp:
+        path = save or Path(tmp) / "metadata.json"
+        atom.save_metadata(str(path))
+        return json.loads(path.read_text(encoding="utf-8"))
+
+
+def samples_from_atlasopenmagic(records: dict[str, Any], files: list[dict]) -> dict[int, dict]:
+    """The sample metadata of every MC file of ``files`` from atlasopenmagic's ``records``,
+    after checking that they name the same files as the reference: a record per DSID, the
+    file's short name, and among the record's skim files, one with the file's name in its
+    portal folder."""
+    samples: dict[int, dict] = {}
+    problems = []
+    for rec in files:
+        if "dsid" not in rec:
+            continue
+        dsid = rec["dsid"]
+        meta = records.get(str(dsid))
+        if meta is None:
+            problems.append(f"DSID {dsid} ({rec['file']}): no atlasopenmagic record")
+            continue
+        match = FILE_RE_2025E.match(rec["file"])
+        if match is None or match["short"] != meta["physics_short"]:
+            short = meta["physics_short"]
+            problems.append(f"{rec['file']}: atlasopenmagic's short name is {short}")
+        urls = [
+            url
+            for skim in meta.get("skims") or []
+            if skim.get("skim_type") == rec["skim"]
+            for url in skim.get("file_list") or []
+        ]
+        wanted = f"/rucio/{rec['portal_dir']}/{rec['file']}"
+        if not any(url.endswith(wanted) for url in urls):
+            problems.append(f"{rec['file']}: not in atlasopenmagic's {rec['skim']} files {urls}")
+        samples[dsid] = {
+            "name": meta["physics_short"],
+            "xsec_pb": float(meta["cross_section_pb"]),
+            "k_factor": float(meta["kFactor"]),
+            "filter_eff": float(meta["genFiltEff"]),
+            "sumw": float(meta["sumOfWeights"]),
+        }
+    if problems:
+        raise ValueError(
+            "the reference and atlasopenmagic disagree:\n  " + "\n  ".join(sorted(problems))
+        )
+    return dict(sorted(samples.items()))
+
+
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -327,12 +406,29 @@ def main() -> None:
     parser.add_argument(
         "--out", type=Path, help="default: src/atlasod/data/catalogues/<release>.yaml"
     )
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument(
+        "--online",
+        action="store_true",
+        help="2025e: the samples' metadata from atlasopenmagic's API (needs the internet)",
+    )
+    source.add_argument(
+        "--metadata", type=Path, help="2025e: the same from an atlasopenmagic JSON export"
+    )
+    parser.add_argument(
+        "--save-metadata", type=Path, help="--online: keep atlasopenmagic's export here"
+    )
     args = parser.parse_args()
     out = args.out or Path(f"src/atlasod/data/catalogues/{args.release}.yaml")
+    if (args.online or args.metadata) and args.release != "2025e":
+        parser.error("--online and --metadata are for --release 2025e")
     if args.release == "2020":
         data = build(args.reference, args.more)
     else:
         data = build_2025e(args.reference)
+        if args.online or args.metadata:
+            records = atlasopenmagic_records(args.metadata, args.save_metadata)
+            data["samples"] = samples_from_atlasopenmagic(records, data["files"])
     header = (
         "# Generated by tools/build_catalogue.py from the shared physics reference: do not edit.\n"
     )

@@ -331,6 +331,15 @@ def fit_summary(result: dict[str, Any]) -> str:
     if model == "mc_normalisation":
         n = result["normalisation"]
         return f"{result['group']} norm. = {n['value']:.3f} ± {n['error']:.3f}"
+    if model == "window_significance":
+        low, high = result["range"]
+        with_b = " (incl. bkg.)" if result["signal_includes_background"] else ""
+        return (
+            f"{low:g}-{high:g} GeV: $N_s$ = {result['n_signal']['value']:.2f}{with_b}, "
+            f"$N_b$ = {result['n_background']['value']:.2f}\n"
+            f"$Z = N_s/\\sqrt{{N_b + {result['background_relative_variance']:g} N_b^2}}$"
+            f" = {result['significance']:.2f}"
+        )
     if model == "signal_upper_limit":
         mu, lim = result["signal_strength"], result["upper_limit"]
         return (
@@ -397,6 +406,10 @@ def _fit_model(
         from atlasod.results.statistics import fit_template
 
         result = fit_template(analysis, histograms, spec, options or {}, catalogue)
+    elif model == "window_significance":
+        from atlasod.results.statistics import window_significance
+
+        result = window_significance(analysis, histograms, spec, options or {})
     elif model == "breit_wigner_gauss":
         idx = np.flatnonzero(sel)
         sub_edges = edges[idx[0] : idx[-1] + 2]

@@ -6,6 +6,10 @@ samples, their statistical uncertainty as ``staterror`` (Barlow-Beeston lite).
 - ``signal_upper_limit``: a signal group (the Z′) scaled by the signal strength μ over the
   stacked backgrounds: the fitted μ̂ and the CLs upper limit on μ (observed and expected),
   also as numbers of signal events and as a cross section.
+
+And a count without a fit, ``window_significance``: the signal group's and the other stacked
+groups' MC in a mass window, N_s and N_b, and Z = N_s / sqrt(N_b + k N_b²) (the 2025 H→ZZ
+notebook's figure of merit, k = 0.3 there), with the data's excess over N_b beside them.
 """
 
 from __future__ import annotations
@@ -197,3 +201,65 @@ def _signal_cross_section(group: Group, catalogue: Catalogue) -> float | None:
         return catalogue.normalisation(group.samples[0].dsid).xsec_pb
     except AtlasodError:
         return None
+
+
+def window_significance(
+    analysis: Analysis, histograms: dict[str, Any], spec: dict[str, Any], options: dict[str, bool]
+) -> dict[str, Any]:
+    """N_s, N_b and Z = N_s / sqrt(N_b + k N_b²) in the window ``spec["range"]`` (the bins whose
+    centres lie inside) of the histogram ``spec["histogram"]``, with the groups' factors; k is
+    ``background_relative_variance``.  When the switch named by
+    ``signal_includes_background_option`` is on, N_s is the stacked height of signal and
+    background, as the 2025 H→ZZ notebook computes it (reference 2025e §6.2)."""
+    name, (low, high) = spec["histogram"], spec["range"]
+    signal = analysis.group(spec["group"])
+    k = float(spec.get("background_relative_variance", 0.0))
+    hspec = next(h for h in analysis.histograms if h.name == name)
+    edges = np.linspace(hspec.low, hspec.high, hspec.bins + 1)
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    inside = (centres > low) & (centres < high)
+    if not np.any(inside):
+        raise AtlasodError(f"fit.range [{low}, {high}]: no bin of histogram {name} lies inside")
+    s = s_var = b = b_var = 0.0
+    for g in analysis.groups:
+        if g.stacked or g is signal:
+            values, variances = _group_histogram(g, histograms, name, g.factor(options, name))
+            if g is signal:
+                s, s_var = float(values[inside].sum()), float(variances[inside].sum())
+            else:
+                b += float(values[inside].sum())
+                b_var += float(variances[inside].sum())
+    if b <= 0:
+        raise FitFailedError(f"no background MC in {low}-{high} of {name}: Z is undefined")
+    n_data = float(_data(analysis, histograms, name)[inside].sum())
+    option = spec.get("signal_includes_background_option")
+    with_background = bool(option and options.get(option, False))
+    counted, counted_var = (s + b, s_var + b_var) if with_background else (s, s_var)
+    z = counted / math.sqrt(b + k * b * b)
+    LOG.info(
+        "%s in %g-%g: N_s = %.4f%s, N_b = %.4f, Z = %.4f; data %d",
+        name,
+        low,
+        high,
+        counted,
+        " (with the background)" if with_background else "",
+        b,
+        z,
+        n_data,
+    )
+    return {
+        "model": "window_significance",
+        "group": signal.name,
+        "valid": True,
+        "range": [low, high],
+        "bins": int(np.count_nonzero(inside)),
+        "background_relative_variance": k,
+        "signal_includes_background": with_background,
+        "n_signal": {"value": counted, "stat": math.sqrt(counted_var)},
+        "n_signal_alone": {"value": s, "stat": math.sqrt(s_var)},
+        "n_background": {"value": b, "stat": math.sqrt(b_var)},
+        "significance": z,
+        "data": n_data,
+        # data - N_b against the signal alone: the error of that difference
+        "excess": {"value": n_data - b, "error": math.sqrt(n_data + b_var + s_var)},
+    }

@@ -38,6 +38,8 @@ def compute_yields(
     }
     data_files = [f.file for f in analysis.data_files]
     out["data"] = int(sum(final(f)["events"] for f in data_files))
+    # selected events per data period (the 2025 notebooks print them)
+    out["data_periods"] = {str(f.period): int(final(f.file)["events"]) for f in analysis.data_files}
     out["cutflow"]["Data"] = cuts(data_files, 1.0)
     total, total_var = 0.0, 0.0
     for group in analysis.groups:
@@ -84,6 +86,10 @@ def markdown_table(result: dict[str, Any]) -> str:
         lines.append(
             f"| {cut} | " + " | ".join(f"{result['cutflow'][c][cut]:.6g}" for c in columns) + " |"
         )
+    periods = result.get("data_periods") or {}
+    if len(periods) > 1:
+        lines += ["", "## Selected data events per period", "", "| period | events |", "|---|---:|"]
+        lines += [f"| {p} | {n} |" for p, n in periods.items()]
     return "\n".join(lines) + "\n"
 
 

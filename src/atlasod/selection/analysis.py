@@ -192,6 +192,7 @@ class Analysis:
         self.lumi_source: str = raw.get("lumi_source", self.release.lumi_source)
         self.normalisation_table: str | None = raw.get("normalisation_table")
         self.weight_factors: list[str] = raw["weight_factors"]
+        self.weight_abs_option: str | None = raw.get("weight_abs_option")
         data_skim = raw["data"].get("skim", self.skim)
         self._check_skim(data_skim, "data.skim")
         periods = raw["data"]["periods"]
@@ -361,9 +362,11 @@ class Analysis:
         if not fit:
             return
         model = fit["model"]
-        if model in ("poly3_gauss", "breit_wigner_gauss") and "range" not in fit:
+        if model in ("poly3_gauss", "breit_wigner_gauss", "window_significance") and (
+            "range" not in fit
+        ):
             raise AtlasodError(f"{config_path}: fit.range is required by model {model}")
-        if model in ("mc_normalisation", "signal_upper_limit"):
+        if model in ("mc_normalisation", "signal_upper_limit", "window_significance"):
             names = [g.name for g in self.groups]
             if fit.get("group") not in names:
                 raise AtlasodError(
@@ -390,8 +393,13 @@ class Analysis:
     @property
     def options(self) -> list[str]:
         """Names of the analysis' config switches (``scale_option``, ``double_fill_option``,
-        ``normalisation_table_option``, ``switches``)."""
+        ``normalisation_table_option``, ``switches``, ``weight_abs_option``, the fit's
+        ``signal_includes_background_option``)."""
         names = {g.scale_option for g in self.groups if g.scale_option}
+        if self.weight_abs_option:
+            names.add(self.weight_abs_option)
+        if self.fit and self.fit.get("signal_includes_background_option"):
+            names.add(self.fit["signal_includes_background_option"])
         names |= {g.normalisation_table_option for g in self.groups if g.normalisation_table_option}
         names |= {h.double_fill_option for h in self.histograms if h.double_fill_option}
         names |= set(self.raw.get("switches") or {})

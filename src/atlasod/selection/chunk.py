@@ -62,18 +62,23 @@ def event_weights(
     if not from_branches:
         assert sample.dsid is not None
         norm = catalogue.normalisation(sample.dsid)
+    # a quirk of an original: the absolute value of every factor (the switch it names)
+    switch = analysis.weight_abs_option
+    absolute = np.abs if switch and (options or {}).get(switch, False) else np.asarray
     weight = np.ones(n)
     for name in analysis.weight_factors:
         factor = ak.to_numpy(arrays[name]).astype(np.float64)
         if name == "mcWeight" and norm is not None and norm.weight_sign_only:
             factor = np.sign(factor)  # single-top convention of the original (reference §3.4)
-        weight *= factor
+        weight *= absolute(factor)
     if from_branches:
-        term = {t: ak.to_numpy(arrays[b]).astype(np.float64) for t, b in from_branches.items()}
+        term = {
+            t: absolute(ak.to_numpy(arrays[b]).astype(np.float64)) for t, b in from_branches.items()
+        }
         scale = lumi_pb * term["xsec_pb"] * term["k_factor"] * term["filter_eff"] / term["sumw"]
         return weight * scale
     assert norm is not None
-    return weight * norm.scale(lumi_pb, analysis.table_of(sample, options or {}))
+    return weight * absolute(norm.scale(lumi_pb, analysis.table_of(sample, options or {})))
 
 
 def fill(
