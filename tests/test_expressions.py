@@ -526,3 +526,71 @@ def test_docs_expression_reference_is_generated_from_the_code() -> None:
     text = module.DOC.read_text()
     assert module.render(text) == text, "run python tools/update_docs.py"
     assert reference() in text
+
+
+# Two more objects after the template's goodlep: good jets, and the b-tagged among them.
+OBJECTS = """\
+  goodjet:
+    collection: jet
+    where: "jet_pt > 30*GeV and abs(jet_eta) < 2.5"
+  bjet:
+    collection: goodjet
+    where: "goodjet_MV2c10 > 0.8244273"
+"""
+FIRST_VARIABLE = 'variables:\n  n_lep: "count(goodlep_pt)"'
+
+
+def test_an_object_chosen_among_other_objects(tmp_path: Path, catalogue: Catalogue) -> None:
+    """`collection: goodjet`: the b-tagged good jets, the good-jet condition written once; a
+    b-tagged jet that is not good (too soft, too forward) is not a bjet, and the fields the
+    subset uses are read through its parent."""
+    from .hand_made import Z_EE, lepton_event, run_events
+
+    new = OBJECTS + FIRST_VARIABLE + '\n  n_bjet: "count(bjet_pt)"'
+    folder = _analysis_with(tmp_path, catalogue, FIRST_VARIABLE, new)
+    config = folder / "analysis.yaml"
+    histograms = (
+        "  - {name: bjet_pt, variable: bjet_pt, bins: 10, range: [0, 500000], xlabel: pT}\n"
+        "  - {name: n_bjet, variable: n_bjet, bins: 4, range: [-0.5, 3.5], xlabel: n}\n"
+    )
+    config.write_text(config.read_text().replace("plot: {", histograms + "plot: {"))
+    analysis = Analysis(folder, catalogue)
+    assert {"jet_pt", "jet_eta", "jet_MV2c10"} <= set(analysis.selection.BRANCHES)
+
+    def event(*jets: tuple[float, float, float]) -> dict:
+        pt, eta, tag = (list(x) for x in zip(*jets, strict=True))
+        mev = [p * 1000.0 for p in pt]
+        phi = [0.5] * len(pt)
+        jet = {"jet_pt": mev, "jet_eta": eta, "jet_phi": phi, "jet_E": mev, "jet_MV2c10": tag}
+        return {**lepton_event(Z_EE), **jet}
+
+    events = [  # (pT GeV, η, MV2c10): good and tagged / good, not tagged / tagged, too soft
+        event((120.0, 0.1, 0.95), (80.0, 0.2, 0.1), (20.0, 0.3, 0.99)),
+        event((60.0, 3.0, 0.95), (45.0, -1.0, 0.9)),  # tagged but forward / good and tagged
+    ]
+    result = run_events(analysis, catalogue, events, tmp_path)
+    assert result.cutflow["same flavour"]["events"] == 2
+    # 45 GeV (bin 0, 0-50 GeV) and 120 GeV (bin 2); not 20 (soft) nor 60 (forward)
+    assert result.histograms["bjet_pt"].values().tolist() == [1, 0, 1, 0, 0, 0, 0, 0, 0, 0]
+    assert result.histograms["n_bjet"].values().tolist() == [0, 2, 0, 0]
+
+
+def test_a_subset_condition_must_look_at_its_parent(tmp_path: Path, catalogue: Catalogue) -> None:
+    """The condition of a subset is per object of its parent; a collection that is neither
+    the release's nor an object above it is named, with what exists."""
+    wrong = OBJECTS.replace("goodjet_MV2c10", "jet_MV2c10") + FIRST_VARIABLE
+    folder = _analysis_with(tmp_path, catalogue, FIRST_VARIABLE, wrong)
+    with pytest.raises(AtlasodError) as err:
+        Analysis(folder, catalogue)
+    assert (
+        "the condition of object 'bjet' must give one value per object of its collection "
+        "goodjet (it gives values of jet)"
+    ) in str(err.value)
+    typo = OBJECTS.replace("collection: goodjet", "collection: goodjets") + FIRST_VARIABLE
+    folder = _analysis_with(tmp_path / "typo", catalogue, FIRST_VARIABLE, typo)
+    with pytest.raises(AtlasodError) as err:
+        Analysis(folder, catalogue)
+    assert "object bjet: release 2020 has no collection 'goodjets'; its collections: " in str(
+        err.value
+    )
+    assert str(err.value).endswith("(or an object defined above: goodlep, goodjet)")

@@ -81,9 +81,18 @@ def yaml_positions(text: str) -> dict[tuple[Any, ...], tuple[int, int, int]]:
 
 @dataclass(frozen=True)
 class ObjectDef:
+    """Objects ``name``: those of the release's ``collection`` (or, when ``parent`` is set,
+    the objects ``parent``, themselves of that collection) for which ``where`` holds."""
+
     name: str
     collection: str
     where: Expression | None
+    parent: str | None = None
+
+    @property
+    def source(self) -> str:
+        """What the objects are chosen from: the parent object, or the collection."""
+        return self.parent or self.collection
 
 
 @dataclass(frozen=True)
@@ -135,11 +144,15 @@ class DeclarativeSelection:
         self.objects: list[ObjectDef] = []
         for name, spec in (raw.get("objects") or {}).items():
             self._check_name(name, known, origin("objects", name), "object")
-            collection = spec["collection"]
-            if collection not in collections:
+            source = spec["collection"]  # a collection of the release, or an object above
+            parent = next((o for o in self.objects if o.name == source), None)
+            collection = parent.collection if parent is not None else source
+            if parent is None and collection not in collections:
+                defined = [o.name for o in self.objects]
                 raise AtlasodError(
                     f"{config_path}: object {name}: release {release.name} has no "
                     f"collection {collection!r}; its collections: {', '.join(collections)}"
+                    + (f" (or an object defined above: {', '.join(defined)})" if defined else "")
                 )
             where = spec.get("where")
             expr = None
@@ -147,11 +160,11 @@ class DeclarativeSelection:
                 expr = compile_expression(
                     where, known, origin("objects", name, "where"), kinds, release.units
                 )
-                if expr.kind != Kind(collection):
+                if expr.kind != Kind(source):
                     raise expression_error(
                         expr,
                         f"the condition of object '{name}' must give one value per object of "
-                        f"its collection {collection} (it gives "
+                        f"its collection {source} (it gives "
                         + (
                             "one value per event"
                             if expr.kind is None or expr.kind.objects is None
@@ -159,7 +172,9 @@ class DeclarativeSelection:
                         )
                         + ")",
                     )
-            self.objects.append(ObjectDef(name, collection, expr))
+            self.objects.append(
+                ObjectDef(name, collection, expr, parent.name if parent is not None else None)
+            )
             known.add(name)
             known |= {f"{name}_{field}" for field in collections[collection]}
             kinds[name] = Kind(name, handle=True)
@@ -228,7 +243,13 @@ class DeclarativeSelection:
             if not fields:
                 fields = ["pt"]  # the multiplicity
             self.fields[obj.name] = fields
-            read |= {f"{obj.collection}_{f}" for f in fields}
+        for obj in reversed(self.objects):  # a parent has every field its subsets use
+            if obj.parent is not None:
+                self.fields[obj.parent] = sorted(
+                    set(self.fields[obj.parent]) | set(self.fields[obj.name])
+                )
+        for obj in self.objects:
+            read |= {f"{obj.collection}_{f}" for f in self.fields[obj.name]}
         self.BRANCHES = sorted(read)
         # per cut: the names the selection uses after it (cuts, histograms after a later
         # cut, the histograms), what a frame narrowed there must keep
@@ -390,7 +411,7 @@ class _Frame:
             elif name in self._objects:
                 obj = self._objects[name]
                 todo.extend(obj.where.names if obj.where is not None else ())
-                todo.extend(f"{obj.collection}_{f}" for f in self.selection.fields[name])
+                todo.extend(f"{obj.source}_{f}" for f in self.selection.fields[name])
         return child
 
     def get(self, name: str, default: Any = None) -> Any:
@@ -424,7 +445,7 @@ class _Frame:
         keep = Selector(obj.where(self)) if obj.where is not None else None
         fields = {}
         for f in self.selection.fields[obj.name]:
-            values = self[f"{obj.collection}_{f}"]
+            values = self[f"{obj.source}_{f}"]
             fields[f] = keep(values) if keep is not None else values
         return Objects(fields)
 
