@@ -116,6 +116,13 @@ REFERENCE_2025E = """
 | file name | bytes | adler32 |
 |---|---:|---|
 | `mc_700600.Sh_2212_llll.2bjets70.root` | 2000 | 00000002 |
+
+## Appendix A: the 373 MC datasets (DSID, physics_short, noskim file)
+
+| DSID | physics_short | noskim bytes | noskim adler32 |
+|---|---|---:|---|
+| 301333 | `Pythia8EvtGen_A14NNPDF23LO_zprime3000_tt` | 16693784 | 230dafee |
+| 345060 | `{GGH}` | 1 | 00000003 |
 """.replace("{GGH}", "PowhegPythia8EvtGen_NNLOPS_nnlo_30_ggH125_ZZ4l")
 
 
@@ -155,6 +162,19 @@ def _records() -> list[dict]:
             "kFactor": 1.0,
             "sumOfWeights": 7.5e6,
             "skims": skims(700600, "Sh_2212_llll"),
+        },
+        {
+            "dataset_number": "301333",
+            "physics_short": "Pythia8EvtGen_A14NNPDF23LO_zprime3000_tt",
+            "cross_section_pb": 0.0035,
+            "genFiltEff": 1.0,
+            "kFactor": 1.0,
+            "sumOfWeights": 20000.0,
+            "file_list": [
+                "root://eospublic.cern.ch:1094//eos/opendata/atlas/rucio/user/egramsta/"
+                "mc_301333.Pythia8EvtGen_A14NNPDF23LO_zprime3000_tt.noskim.root"
+            ],
+            "skims": [],
         },
         {"dataset_number": "data", "physics_short": None, "skims": []},
     ]
@@ -209,6 +229,13 @@ def test_the_2025e_catalogue_tool_takes_the_samples_from_atlasopenmagic(tmp_path
             "filter_eff": 0.000124,
             "sumw": 45231011.19517517,
         },
+        301333: {
+            "name": "Pythia8EvtGen_A14NNPDF23LO_zprime3000_tt",
+            "xsec_pb": 0.0035,
+            "k_factor": 1.0,
+            "filter_eff": 1.0,
+            "sumw": 20000.0,
+        },
         700600: {
             "name": "Sh_2212_llll",
             "xsec_pb": 1.25,
@@ -218,7 +245,8 @@ def test_the_2025e_catalogue_tool_takes_the_samples_from_atlasopenmagic(tmp_path
         },
     }
     assert catalogue["files"][0]["file"].endswith("data15_periodD.exactly4lep.root")
-    assert catalogue["files"][-1]["portal_dir"] == "user/egramsta"
+    assert [f["portal_dir"] for f in catalogue["files"][-2:]] == ["user/egramsta"] * 2
+    assert catalogue["files"][-1]["file"].endswith("zprime3000_tt.noskim.root")
 
     offline = tmp_path / "offline.yaml"  # no server: the address refuses connections
     run = build("--metadata", str(export), "--out", str(offline))

@@ -345,16 +345,16 @@ def test_unknown_analysis_in_workflow_config(tmp_path: Path) -> None:
 
 
 def test_an_analysis_that_does_not_run_on_the_release_is_named(tmp_path: Path) -> None:
-    """`analyses=[zprime]` (or the target zprime) on 2025e, where zprime has no block: the
-    error names the analysis, the release and what runs there, not a missing rule."""
+    """`analyses=[wz]` (or the target wz) on 2025e, where wz has no block: the error names
+    the analysis, the release and what runs there, not a missing rule."""
     for args in (
-        ["--config", "release=2025e", "analyses=[zprime]"],
-        ["zprime", "--config", "release=2025e"],
+        ["--config", "release=2025e", "analyses=[wz]"],
+        ["wz", "--config", "release=2025e"],
     ):
         proc = run_snakemake("-n", *args, check=False)
         assert proc.returncode != 0
         assert (
-            "analysis 'zprime' does not run on release 2025e (analyses/zprime/analysis.yaml has no "
+            "analysis 'wz' does not run on release 2025e (analyses/wz/analysis.yaml has no "
             "block "
             "for it under releases:); the analyses of release 2025e: ['hyy'"
         ) in proc.stdout + proc.stderr

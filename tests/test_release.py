@@ -139,7 +139,14 @@ def test_each_release_has_its_catalogue_and_a_catalogue_of_the_other_is_refused(
     """The packaged 2025e catalogue lists the files of the official 2025 analyses (reference
     2025e Appendix B) under the portal's names; a 2020 run given it is told what to do."""
     new = Catalogue.load(release="2025e")
-    assert new.release.name == "2025e" and len(new.files) == 324
+    # 324 of Appendix B and the 3 TeV Z′'s noskim file (Appendix A) for the Z′ port
+    assert new.release.name == "2025e" and len(new.files) == 325
+    zprime = new.sample("Pythia8EvtGen_A14NNPDF23LO_zprime3000_tt", "noskim")
+    assert (zprime.size, zprime.adler32) == (16693784, "230dafee")
+    assert new.urls(zprime)[0] == (
+        "https://opendata.cern.ch/eos/opendata/atlas/rucio/user/egramsta/"
+        "mc_301333.Pythia8EvtGen_A14NNPDF23LO_zprime3000_tt.noskim.root"
+    )
     gamgam = new.sample("data16_periodL", "GamGam")
     assert (gamgam.file, gamgam.size, gamgam.adler32) == (
         "ODEO_FEB2025_v0_GamGam_data16_periodL.GamGam.root",
@@ -200,9 +207,9 @@ def test_an_analysis_names_what_its_release_lacks(tmp_path: Path) -> None:
     assert (len(hyy.data_files), len(hyy.mc_files), hyy.lumi_pb) == (16, 6, 36000.0)
     assert hyy.top_release == "2020" and hyy.release.name == "2025e"
     with pytest.raises(AtlasodError) as err:
-        load_analysis(ANALYSES, "zprime", catalogue)
+        load_analysis(ANALYSES, "wz", catalogue)
     assert str(err.value) == (
-        f"{ANALYSES / 'zprime' / 'analysis.yaml'}: analysis zprime does not run on release 2025e "
+        f"{ANALYSES / 'wz' / 'analysis.yaml'}: analysis wz does not run on release 2025e "
         "(it runs "
         "on 2020); add a block for it under releases: (docs/releases.md)"
     )

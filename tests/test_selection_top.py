@@ -197,3 +197,71 @@ def test_zprime_tt_factor_applies_except_to_lead_lr_histograms(zprime: Analysis)
     assert not signal.stacked and signal.drawn_on("hist_ttbarMLR")
     assert not signal.drawn_on("hist_etmiss")
     assert len(zprime.group("V+jets").samples) == 45  # 42 Sherpa W slices + 3 Powheg Z
+
+
+# --- Z′ on 2025e: this project's port, the top tag by the large-R jet's mass (no τ32) -----
+
+
+@pytest.fixture(scope="module")
+def zprime_2025e() -> Analysis:
+    return load_analysis(ANALYSES, "zprime", Catalogue.load(release="2025e"))
+
+
+def event_2025e(**kwargs) -> dict:
+    """The event of :func:`event` in the 2025e layout: GeV, the 2025e names, the 70 % b-tag
+    as btag_quantile (4 or more), the isolation and trigger matching as flags."""
+    old = event(**kwargs)
+    gev = {k: np.asarray(old[k]) / 1e3 for k in old if k.endswith(("_pt", "_E", "_m"))}
+    out = {
+        "trigE": True,
+        "trigM": False,
+        "met": old["met_et"] / 1e3,
+        "met_phi": old["met_phi"],
+        "lep_pt": gev["lep_pt"].tolist(),
+        "lep_e": gev["lep_E"].tolist(),
+        "lep_isTightIso": [True],
+        "lep_isTrigMatched": [True],
+        "jet_e": gev["jet_E"].tolist(),
+        "jet_pt": gev["jet_pt"].tolist(),
+        "jet_jvt": [True for _ in old["jet_pt"]],
+        "jet_btag_quantile": [5 if t > 0.8244273 else 1 for t in old["jet_MV2c10"]],
+        "largeRJet_n": old["largeRjet_n"],
+        "largeRJet_pt": gev["largeRjet_pt"].tolist(),
+        "largeRJet_e": gev["largeRjet_E"].tolist(),
+        "largeRJet_m": gev["largeRjet_m"].tolist(),
+        "largeRJet_D2": [1.0 for _ in old["largeRjet_pt"]],
+    }
+    for name in ("lep_eta", "lep_phi", "lep_charge", "lep_type", "lep_isTightID", "jet_eta"):
+        out[name] = old[name]
+    out |= {"jet_phi": old["jet_phi"], "largeRJet_eta": old["largeRjet_eta"]}
+    out["largeRJet_phi"] = old["largeRjet_phi"]
+    return out
+
+
+@pytest.mark.parametrize(
+    ("large_r", "tagged", "in_2020"),
+    [
+        ((450.0, -0.1, 3.0, 175.0, 0.5), True, True),  # the 2020 top-tagged jet
+        ((450.0, -0.1, 3.0, 120.0, 0.5), False, True),  # 2020: m > 100 GeV and τ32 0.5
+        ((450.0, -0.1, 3.0, 210.0, 0.5), False, True),  # above the mass window
+        ((450.0, -0.1, 3.0, 175.0, 0.9), True, False),  # τ32 0.9 is not read on 2025e
+        ((2000.0, -0.1, 3.0, 175.0, 0.5), True, False),  # pT 2 TeV (2020: at most 1.5 TeV)
+        ((450.0, -0.1, 0.8, 175.0, 0.5), False, False),  # Δφ(ℓ, J) < 1, as in 2020
+    ],
+)
+def test_zprime_2025e_top_tag_by_mass_window(
+    zprime: Analysis, zprime_2025e: Analysis, large_r: tuple, tagged: bool, in_2020: bool
+) -> None:
+    """The 2025e top tag: 140 < m < 200 GeV and 300 GeV < pT < 3 TeV instead of 2020's
+    m > 100 GeV, τ32 < 0.75 and pT < 1.5 TeV; the rest as in 2020. The same hand-made event
+    in both layouts."""
+    kwargs = {**BOOSTED, "large_r": [large_r, BOOSTED["large_r"][1]]}
+    sel = zprime_2025e.selection.select_events(ak.Array([event_2025e(**kwargs)]), {})
+    assert sel.cutflow[NEAR][0]
+    assert bool(sel.mask[0]) is tagged
+    if tagged:
+        top = p4(*large_r[:4])
+        jet, lep = p4(150.0, 0.3, 0.4), p4(80.0, 0.1, 0.0)
+        assert sel.variables["m_tt"][0] == pytest.approx((top + jet + lep).mass, rel=1e-5)
+    old = zprime.selection.select_events(ak.Array([event(**kwargs)]), {})
+    assert bool(old.mask[0]) is in_2020

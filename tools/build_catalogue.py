@@ -308,8 +308,30 @@ SAMPLES_2025E = {
 }
 
 
+# Samples this project's own 2025e ports read from the noskim files of Appendix A (no skim of
+# Appendix B has them): the 3 TeV Z′ → tt̄ of the Z′ port.  Their folder: reference 2025e §3.2.
+NOSKIM_2025E = (301333,)
+NOSKIM_DIR_2025E = "user/egramsta"
+
+
+def noskim_files_2025e(lines: list[str]) -> list[dict]:
+    """The noskim files of the samples ``NOSKIM_2025E`` from Appendix A (DSID, physics_short,
+    size, adler32)."""
+    start = next(i for i, line in enumerate(lines) if line.startswith("## Appendix A"))
+    rows = {int(cells[0]): cells for cells in _rows(lines, start) if cells[0].isdigit()}
+    files = []
+    for dsid in NOSKIM_2025E:
+        _, short, size, adler = rows[dsid][:4]
+        fname = f"mc_{dsid}.{short}.noskim.root"
+        m = FILE_RE_2025E.match(fname)
+        assert m is not None, fname
+        files.append(file_record(fname, "noskim", int(size), adler, NOSKIM_DIR_2025E, m))
+    return files
+
+
 def build_2025e(reference: Path) -> dict:
-    """The 2025e catalogue from the reference's Appendix B."""
+    """The 2025e catalogue from the reference's Appendix B (and the noskim files of Appendix
+    A that the project's own ports read)."""
     lines = reference.read_text(encoding="utf-8").splitlines()
     files = []
     for idx, line in enumerate(lines):
@@ -323,6 +345,7 @@ def build_2025e(reference: Path) -> dict:
             if m is None:
                 raise ValueError(f"unexpected file name in Appendix B: {fname}")
             files.append(file_record(fname, heading["skim"], size, adler, portal_dir, m))
+    files += noskim_files_2025e(lines)
     return {
         "release": "2025e",
         "locations": LOCATIONS_2025E,
@@ -374,9 +397,10 @@ def samples_from_atlasopenmagic(records: dict[str, Any], files: list[dict]) -> d
         if match is None or match["short"] != meta["physics_short"]:
             short = meta["physics_short"]
             problems.append(f"{rec['file']}: atlasopenmagic's short name is {short}")
-        urls = [
+        urls = [  # the noskim files are the record's own file_list
             url
-            for skim in meta.get("skims") or []
+            for skim in [{"skim_type": "noskim", "file_list": meta.get("file_list")}]
+            + (meta.get("skims") or [])
             if skim.get("skim_type") == rec["skim"]
             for url in skim.get("file_list") or []
         ]
