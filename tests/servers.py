@@ -52,7 +52,28 @@ def catalogue_for(served: Path, out: Path, release: str = "2020") -> Path:
     return out
 
 
-class RangeHTTPServer:
+class _LocalHTTPServer:
+    """A threaded HTTP server on 127.0.0.1 with a handler class, served while in a ``with``."""
+
+    def _listen(self, handler: type[BaseHTTPRequestHandler], port: int = 0) -> None:
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> _LocalHTTPServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class RangeHTTPServer(_LocalHTTPServer):
     def __init__(
         self,
         root: Path,
@@ -123,24 +144,10 @@ class RangeHTTPServer:
                         return
                     time.sleep(0.05)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.port = self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> RangeHTTPServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self._listen(Handler, port)
 
 
-class MetadataAPIServer:
+class MetadataAPIServer(_LocalHTTPServer):
     """atlasopenmagic's REST API for one release: ``GET /datasets/count?release_name=R`` ->
     ``{"count": n}``, ``GET /datasets?release_name=R&skip=S&limit=L`` -> records S..S+L."""
 
@@ -173,17 +180,7 @@ class MetadataAPIServer:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self) -> MetadataAPIServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self._listen(Handler)
 
 
 def free_port() -> int:

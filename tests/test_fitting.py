@@ -151,7 +151,7 @@ def test_window_significance_gives_the_h4l_notebook_numbers() -> None:
     (18.4282) by default; bins next to the window and the data do not enter N_s or N_b."""
     from atlasod.data.catalogue import Catalogue
     from atlasod.histio import empty_histogram
-    from atlasod.results.fitting import fit_summary
+    from atlasod.results.fitting import fit_summary, range_mask
     from atlasod.results.statistics import window_significance
     from atlasod.selection.analysis import load_analysis
 
@@ -177,11 +177,15 @@ def test_window_significance_gives_the_h4l_notebook_numbers() -> None:
         h.view().variance[:] = values / 10
         histograms[f"{stem}/mass_four_lep"] = h
 
-    quirk = window_significance(analysis, histograms, spec, {"hzz_significance_as_coded": True})
+    observed = contents[data]
+    inside = range_mask(np.linspace(80, 250, 69), spec["range"])  # as the fit step selects
+    assert np.flatnonzero(inside).tolist() == [17, 18, 19]
+    as_coded = {"hzz_significance_as_coded": True}
+    quirk = window_significance(analysis, histograms, spec, as_coded, observed, inside)
     assert quirk["n_signal"]["value"] == pytest.approx(28.7291, abs=2e-4)
     assert quirk["n_background"]["value"] == pytest.approx(10.3009, abs=1e-4)
     assert quirk["significance"] == pytest.approx(4.4260, abs=5e-5)
-    default = window_significance(analysis, histograms, spec, {})
+    default = window_significance(analysis, histograms, spec, {}, observed, inside)
     assert default["n_signal"]["value"] == pytest.approx(18.4282, abs=2e-4)
     alone = stack.sum() - background.sum()  # the stored bin heights are rounded
     assert default["significance"] == pytest.approx(alone / np.sqrt(10.3009 + 0.3 * 10.3009**2))

@@ -350,7 +350,8 @@ def fit_summary(result: dict[str, Any]) -> str:
     return ""
 
 
-def _range_mask(edges: np.ndarray, fit_range: list[float] | None) -> np.ndarray:
+def range_mask(edges: np.ndarray, fit_range: list[float] | None) -> np.ndarray:
+    """The bins (of these edges) whose centres lie inside ``fit_range``: all when None."""
     centres = 0.5 * (edges[1:] + edges[:-1])
     if fit_range is None:
         return np.ones(len(centres), dtype=bool)
@@ -373,7 +374,7 @@ def fit_analysis(
     h = data_histogram(analysis, histograms, spec["histogram"])
     counts, _ = values_and_variances(h, fold_overflow=False)
     edges = h.axes[0].edges
-    sel = _range_mask(edges, spec.get("range"))
+    sel = range_mask(edges, spec.get("range"))
     try:
         result = _fit_model(analysis, histograms, spec, counts, edges, sel, options, catalogue)
     except FitFailedError as exc:
@@ -409,7 +410,7 @@ def _fit_model(
     elif model == "window_significance":
         from atlasod.results.statistics import window_significance
 
-        result = window_significance(analysis, histograms, spec, options or {})
+        result = window_significance(analysis, histograms, spec, options or {}, counts, sel)
     elif model == "breit_wigner_gauss":
         idx = np.flatnonzero(sel)
         sub_edges = edges[idx[0] : idx[-1] + 2]

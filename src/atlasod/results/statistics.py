@@ -204,20 +204,22 @@ def _signal_cross_section(group: Group, catalogue: Catalogue) -> float | None:
 
 
 def window_significance(
-    analysis: Analysis, histograms: dict[str, Any], spec: dict[str, Any], options: dict[str, bool]
+    analysis: Analysis,
+    histograms: dict[str, Any],
+    spec: dict[str, Any],
+    options: dict[str, bool],
+    observed: np.ndarray,
+    inside: np.ndarray,
 ) -> dict[str, Any]:
-    """N_s, N_b and Z = N_s / sqrt(N_b + k N_b²) in the window ``spec["range"]`` (the bins whose
-    centres lie inside) of the histogram ``spec["histogram"]``, with the groups' factors; k is
+    """N_s, N_b and Z = N_s / sqrt(N_b + k N_b²) in the bins ``inside`` (those of the window
+    ``spec["range"]``, as the fit step selects them) of the histogram ``spec["histogram"]``,
+    with the groups' factors, and the data ``observed`` there; k is
     ``background_relative_variance``.  When the switch named by
     ``signal_includes_background_option`` is on, N_s is the stacked height of signal and
     background, as the 2025 H→ZZ notebook computes it (reference 2025e §6.2)."""
     name, (low, high) = spec["histogram"], spec["range"]
     signal = analysis.group(spec["group"])
     k = float(spec.get("background_relative_variance", 0.0))
-    hspec = next(h for h in analysis.histograms if h.name == name)
-    edges = np.linspace(hspec.low, hspec.high, hspec.bins + 1)
-    centres = 0.5 * (edges[1:] + edges[:-1])
-    inside = (centres > low) & (centres < high)
     if not np.any(inside):
         raise AtlasodError(f"fit.range [{low}, {high}]: no bin of histogram {name} lies inside")
     s = s_var = b = b_var = 0.0
@@ -231,7 +233,7 @@ def window_significance(
                 b_var += float(variances[inside].sum())
     if b <= 0:
         raise FitFailedError(f"no background MC in {low}-{high} of {name}: Z is undefined")
-    n_data = float(_data(analysis, histograms, name)[inside].sum())
+    n_data = float(observed[inside].sum())
     option = spec.get("signal_includes_background_option")
     with_background = bool(option and options.get(option, False))
     counted, counted_var = (s + b, s_var + b_var) if with_background else (s, s_var)

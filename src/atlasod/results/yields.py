@@ -37,9 +37,10 @@ def compute_yields(
         "cutflow": {},
     }
     data_files = [f.file for f in analysis.data_files]
-    out["data"] = int(sum(final(f)["events"] for f in data_files))
-    # selected events per data period (the 2025 notebooks print them)
-    out["data_periods"] = {str(f.period): int(final(f.file)["events"]) for f in analysis.data_files}
+    # selected events per data period (the 2025 notebooks print them), and in all
+    periods = {str(f.period): int(final(f.file)["events"]) for f in analysis.data_files}
+    out["data"] = sum(periods.values())
+    out["data_periods"] = periods
     out["cutflow"]["Data"] = cuts(data_files, 1.0)
     total, total_var = 0.0, 0.0
     for group in analysis.groups:
