@@ -65,6 +65,17 @@ class HistogramSpec:
     ymax: float | None = None
     double_fill_option: str | None = None
     after: str | None = None  # declarative: filled after this cut, not after the last
+    # filled with each of these variables at weight / their number (always, or when the
+    # switch fill_each_option is on) instead of `variable`
+    fill_each: tuple[str, ...] = ()
+    fill_each_option: str | None = None
+
+    def filled_with(self, options: dict[str, Any]) -> tuple[tuple[str, ...], float]:
+        """The variables this histogram is filled with under ``options``, and the factor on
+        the event weight of each fill."""
+        if self.fill_each and (self.fill_each_option is None or options.get(self.fill_each_option)):
+            return self.fill_each, 1.0 / len(self.fill_each)
+        return (self.variable,), 1.0
 
 
 @dataclass(frozen=True)
@@ -224,12 +235,19 @@ class Analysis:
                 ymax=h.get("ymax"),
                 double_fill_option=h.get("double_fill_option"),
                 after=h.get("after"),
+                fill_each=tuple(h.get("fill_each", ())),
+                fill_each_option=h.get("fill_each_option"),
             )
             for h in raw["histograms"]
         )
         for h in self.histograms:
             if not h.low < h.high:
                 raise AtlasodError(f"{config_path}: histogram {h.name}: range must be increasing")
+            if h.fill_each_option and not h.fill_each:
+                raise AtlasodError(
+                    f"{config_path}: histogram {h.name}: fill_each_option needs fill_each "
+                    "(the variables filled when the switch is on)"
+                )
         names = [h.name for h in self.histograms]
         if len(set(names)) != len(names):
             raise AtlasodError(f"{config_path}: histogram names must be unique")
@@ -257,9 +275,10 @@ class Analysis:
             self.declarative = DeclarativeSelection(raw, config_path, catalogue.release, overlay)
             self.declarative.check_histograms(
                 [h.variable for h in self.histograms]
+                + [v for h in self.histograms for v in h.fill_each]
                 + [h.where for h in self.histograms if h.where],
                 [
-                    (h.name, h.after, {h.variable, h.where} - {None})
+                    (h.name, h.after, {h.variable, *h.fill_each, h.where} - {None})
                     for h in self.histograms
                     if h.after
                 ],
@@ -393,6 +412,7 @@ class Analysis:
     @property
     def options(self) -> list[str]:
         """Names of the analysis' config switches (``scale_option``, ``double_fill_option``,
+        ``fill_each_option``,
         ``normalisation_table_option``, ``switches``, ``weight_abs_option``, the fit's
         ``signal_includes_background_option``)."""
         names = {g.scale_option for g in self.groups if g.scale_option}
@@ -402,6 +422,7 @@ class Analysis:
             names.add(self.fit["signal_includes_background_option"])
         names |= {g.normalisation_table_option for g in self.groups if g.normalisation_table_option}
         names |= {h.double_fill_option for h in self.histograms if h.double_fill_option}
+        names |= {h.fill_each_option for h in self.histograms if h.fill_each_option}
         names |= set(self.raw.get("switches") or {})
         return sorted(names)
 

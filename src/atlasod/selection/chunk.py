@@ -94,25 +94,34 @@ def fill(
         if spec.after is not None:  # filled after one of the cuts, not after the last
             mask, variables = selected.stages[spec.after]
             w = weights[mask]
-        try:
-            values = variables[spec.variable]
-        except KeyError:
-            raise AtlasodError(
-                f"{analysis.config_path}: histogram {spec.name} uses variable {spec.variable!r}, "
-                f"which select_events does not return (it returns {sorted(selected.variables)})"
-            ) from None
+        keep = None
         if spec.where is not None:
             keep = ak.to_numpy(variables[spec.where]).astype(bool)
-            values, w = values[keep], w[keep]
-        values = ak.Array(values) if not isinstance(values, np.ndarray) else values
-        if isinstance(values, ak.Array) and values.ndim > 1:  # per object: the event's weight
-            w = np.repeat(w, ak.to_numpy(ak.num(values, axis=1)))
-            values = ak.flatten(values)
-        values = np.asarray(ak.to_numpy(values), dtype=np.float64)
-        # a quirk of an original analysis: every event filled twice (W: hist_mtw)
-        times = 2 if spec.double_fill_option and (options or {}).get(spec.double_fill_option) else 1
-        for _ in range(times):
-            histograms[spec.name].fill(values, weight=w)
+            w = w[keep]
+        names, factor = spec.filled_with(options or {})
+        if factor != 1.0:  # each of several variables, at a share of the weight
+            w = w * factor
+        for name in names:
+            try:
+                values = variables[name]
+            except KeyError:
+                raise AtlasodError(
+                    f"{analysis.config_path}: histogram {spec.name} uses variable {name!r}, "
+                    f"which select_events does not return (it returns {sorted(selected.variables)})"
+                ) from None
+            if keep is not None:
+                values = values[keep]
+            values = ak.Array(values) if not isinstance(values, np.ndarray) else values
+            w_fill = w
+            if isinstance(values, ak.Array) and values.ndim > 1:  # per object: event's weight
+                w_fill = np.repeat(w, ak.to_numpy(ak.num(values, axis=1)))
+                values = ak.flatten(values)
+            values = np.asarray(ak.to_numpy(values), dtype=np.float64)
+            # a quirk of an original analysis: every event filled twice (W: hist_mtw)
+            switch = spec.double_fill_option
+            times = 2 if switch and (options or {}).get(switch) else 1
+            for _ in range(times):
+                histograms[spec.name].fill(values, weight=w_fill)
 
 
 def new_histograms(analysis: Analysis) -> dict[str, hist.Hist]:

@@ -202,7 +202,7 @@ class EventSubset:
         new_events = renumbered[kept]
         if key[0] == "best_system":
             return new_events, value[1][kept], [m[kept] for m in value[2]]
-        if key[0] == "sfos_pair":
+        if key[0] in ("sfos_pair", "closest_pair"):
             shift = after.offsets[new_events] - before.offsets[events[kept]]
             return new_events, value[1][kept] + shift, value[2][kept] + shift, value[3][kept]
         raise AssertionError(f"no subset of derived {key}")
@@ -290,7 +290,7 @@ _FLOAT_UFUNCS = frozenset(
     (
         *(np.add, np.subtract, np.multiply, np.true_divide, np.power, np.remainder),
         *(np.negative, np.absolute, np.sqrt, np.exp, np.log, np.cos, np.sin, np.cosh),
-        *(np.sinh, np.tan, np.arctan, np.minimum, np.maximum),
+        *(np.sinh, np.arcsinh, np.tan, np.arctan, np.minimum, np.maximum),
     )
 )
 
@@ -403,6 +403,29 @@ def event_max(x: Any) -> Column:
 
 def event_min(x: Any) -> Column:
     return _extremum(x, np.minimum, "min")
+
+
+def _index_of_extremum(x: Any, sign: float, what: str) -> Column:
+    """Per event, the index (0, 1, ...) among its objects of the first object whose value
+    is the largest (``sign`` 1) or the smallest (-1); missing for an event without objects
+    or whose extremum is NaN."""
+    x, shape = _jagged(x, what)
+    if x.valid is not None:
+        raise AtlasodError(f"{what}() of values that are missing for some objects")
+    events = shape.segment_ids()
+    if len(events) == 0:
+        return _per_event(np.zeros(0), events, len(shape))
+    first = _first_maximum(events, sign * float64(x.content))
+    chosen = events[first]
+    return _per_event((first - shape.offsets[chosen]).astype(np.float64), chosen, len(shape))
+
+
+def argmax(x: Any) -> Column:
+    return _index_of_extremum(x, 1.0, "argmax")
+
+
+def argmin(x: Any) -> Column:
+    return _index_of_extremum(x, -1.0, "argmin")
 
 
 def at(x: Any, index: int) -> Column:
@@ -642,24 +665,33 @@ def best_system_pair_mass(objects: Objects, k: Any) -> Column:
 
 def _sfos_pair(objects: Objects, target: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, Any]:
     """Per event, the pair of objects of the same flavour (``type``) and opposite charge
+    whose invariant mass is closest to ``target`` (see :func:`_closest_pair`)."""
+    return _closest_pair(objects, target, sfos=True)
+
+
+def _closest_pair(
+    objects: Objects, target: Any, sfos: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, Any]:
+    """Per event, the pair of objects (of the same flavour and opposite charge if ``sfos``)
     whose invariant mass is closest to ``target`` (the first such pair, pairs i < j in
     object order): the events that have one, the two objects' flat positions and the
     pair's four-momenta (a vector numpy array)."""
-    key = ("sfos_pair", float(target))
+    key = ("sfos_pair" if sfos else "closest_pair", float(target))
     if key not in objects.derived:
-        objects.derived[key] = _sfos_pair_of(objects, float(target))
+        objects.derived[key] = _closest_pair_of(objects, float(target), sfos)
     return objects.derived[key]
 
 
-def _sfos_pair_of(
-    objects: Objects, target: float
+def _closest_pair_of(
+    objects: Objects, target: float, sfos: bool
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, Any]:
     shape = objects.fields["pt"].shape
     assert shape is not None
     event, (a, b) = _combinations(shape, 2)
-    flavour, charge = objects.fields["type"].content, objects.fields["charge"].content
-    ok = (flavour[a] == flavour[b]) & (float64(charge[a]) * float64(charge[b]) < 0)
-    event, a, b = event[ok], a[ok], b[ok]
+    if sfos:
+        flavour, charge = objects.fields["type"].content, objects.fields["charge"].content
+        ok = (flavour[a] == flavour[b]) & (float64(charge[a]) * float64(charge[b]) < 0)
+        event, a, b = event[ok], a[ok], b[ok]
     # (in (pT, η, φ, E): a pair per two objects converts no more than converting each object
     # once would, and holds less memory)
     fields = [float64(objects.fields[f].content) for f in _four_momentum_fields(objects)]
@@ -695,6 +727,33 @@ def sfos_pair_other(objects: Objects, target: Any) -> Column:
     other = np.where(i > 0, 0, np.where(j > 1, 1, 2))  # the first index that is neither
     has = other < shape.counts[events]
     return _per_event(other[has].astype(np.float64), events[has], n_events)
+
+
+def closest_pair_mass(objects: Objects, target: Any) -> Column:
+    """Invariant mass of the pair of objects whose mass is closest to ``target`` (the
+    hadronic W of tt̄: closest_pair_mass(lightjet, 80.4*GeV)); missing in events with fewer
+    than two objects."""
+    events, _, _, pair = _closest_pair(objects, target)
+    return _per_event(np.asarray(pair.mass), events, len(objects.fields["pt"]))
+
+
+def _closest_pair_member(objects: Objects, target: Any, member: int) -> Column:
+    events, a, b, _ = _closest_pair(objects, target)
+    shape = objects.fields["pt"].shape
+    assert shape is not None
+    position = (a, b)[member] - shape.offsets[events]
+    return _per_event(position.astype(np.float64), events, len(shape))
+
+
+def closest_pair_first(objects: Objects, target: Any) -> Column:
+    """The index (0, 1, ...) among the event's objects of the first object of that pair
+    (lightjet_pt[closest_pair_first(lightjet, 80.4*GeV)])."""
+    return _closest_pair_member(objects, target, 0)
+
+
+def closest_pair_second(objects: Objects, target: Any) -> Column:
+    """The index among the event's objects of the second object of that pair."""
+    return _closest_pair_member(objects, target, 1)
 
 
 def min_delta_r(eta: Any, phi: Any, objects: Objects) -> Column:

@@ -16,10 +16,16 @@ import numpy as np
 from atlasod.selection import physics
 from atlasod.selection.columns import (  # noqa: F401 - the language's functions, found by name
     Column,
+    argmax,
+    argmin,
     at,
     at_event_index,
     best_system_mass,
     best_system_pair_mass,
+    broadcast,
+    closest_pair_first,
+    closest_pair_mass,
+    closest_pair_second,
     count,
     event_all,
     event_any,
@@ -50,6 +56,7 @@ cos = np.cos
 sin = np.sin
 cosh = np.cosh
 sinh = np.sinh
+arcsinh = np.arcsinh
 tan = np.tan
 minimum = np.minimum
 maximum = np.maximum
@@ -58,6 +65,11 @@ maximum = np.maximum
 def mt(pt: Any, phi: Any, met: Any, met_phi: Any) -> Any:
     """Transverse mass sqrt(2 pT MET (1 - cos Δφ)), in the units of the inputs."""
     return np.sqrt(2 * pt * met * (1 - np.cos(phi - met_phi)))
+
+
+def neutrino_pz(*args: Any) -> Any:
+    """The neutrino's p_z from the W-mass constraint (:func:`physics.neutrino_pz`)."""
+    return broadcast(physics.neutrino_pz, *args)
 
 
 def delta_phi(phi1: Any, phi2: Any) -> Any:

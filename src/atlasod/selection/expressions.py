@@ -72,7 +72,7 @@ PER_EVENT = Kind()
 MAX_CONSTANT_BITS = 1024
 INT64 = 2**63
 # Functions of objects' values that give one value per event; functions that take objects.
-_REDUCTIONS = {"count", "sum", "any", "all", "max", "min"}
+_REDUCTIONS = {"count", "sum", "any", "all", "max", "min", "argmax", "argmin"}
 _OF_OBJECTS = (
     "pair_mass",
     "system_mass",
@@ -84,6 +84,9 @@ _OF_OBJECTS = (
     "sfos_pair_mass",
     "sfos_pair_pt",
     "sfos_pair_other",
+    "closest_pair_mass",
+    "closest_pair_first",
+    "closest_pair_second",
 )
 # functions of values per object and other objects, giving one value per object
 _TO_OBJECTS = ("min_delta_r",)
@@ -94,6 +97,8 @@ _OF_SYSTEMS = {"best_system_mass", "best_system_pair_mass"}
 # functions of the pairs of same flavour and opposite charge: the objects' type and charge
 # are read with their four-momenta
 _OF_PAIRS = {"sfos_pair_mass", "sfos_pair_pt", "sfos_pair_other"}
+# functions of the pair closest to a mass, of any objects
+_OF_ANY_PAIRS = {"closest_pair_mass", "closest_pair_first", "closest_pair_second"}
 
 
 @dataclass(frozen=True)
@@ -124,6 +129,7 @@ FUNCTIONS: dict[str, tuple[str, int, str]] = {
     "sin": ("sin", 1, "sine"),
     "cosh": ("cosh", 1, "hyperbolic cosine"),
     "sinh": ("sinh", 1, "hyperbolic sine"),
+    "arcsinh": ("arcsinh", 1, "inverse hyperbolic sine (η from p_z / p_T)"),
     "tan": ("tan", 1, "tangent"),
     "minimum": ("minimum", 2, "element-wise minimum of two values"),
     "maximum": ("maximum", 2, "element-wise maximum of two values"),
@@ -133,6 +139,13 @@ FUNCTIONS: dict[str, tuple[str, int, str]] = {
     "all": ("event_all", 1, "true if every object of the event is true"),
     "max": ("event_max", 1, "largest value among the objects of each event"),
     "min": ("event_min", 1, "smallest value among the objects of each event"),
+    "argmax": (
+        "argmax",
+        1,
+        "index (0, 1, ...) among the event's objects of the first one with the largest value: "
+        "bjet_pt[argmax(dr_lep_b)]",
+    ),
+    "argmin": ("argmin", 1, "index of the first object with the smallest value"),
     "mass": (
         "mass",
         8,
@@ -172,6 +185,23 @@ FUNCTIONS: dict[str, tuple[str, int, str]] = {
         "index of the first object not in that pair (WZ's W lepton): "
         "goodlep_pt[sfos_pair_other(goodlep, 91.18*GeV)]",
     ),
+    "closest_pair_mass": (
+        "closest_pair_mass",
+        2,
+        "invariant mass of the pair of objects whose mass is closest to m (a hadronic W): "
+        "closest_pair_mass(lightjet, 80.4*GeV)",
+    ),
+    "closest_pair_first": (
+        "closest_pair_first",
+        2,
+        "index among the event's objects of that pair's first object: "
+        "lightjet_pt[closest_pair_first(lightjet, 80.4*GeV)]",
+    ),
+    "closest_pair_second": (
+        "closest_pair_second",
+        2,
+        "index of that pair's second object: closest_pair_second(lightjet, 80.4*GeV)",
+    ),
     "event_normal": (
         "event_normal",
         3,
@@ -190,6 +220,12 @@ FUNCTIONS: dict[str, tuple[str, int, str]] = {
         "there are none): min_delta_r(largeRjet_eta, largeRjet_phi, bjet)",
     ),
     "mt": ("mt", 4, "transverse mass: mt(pt, phi, met_et, met_phi)"),
+    "neutrino_pz": (
+        "neutrino_pz",
+        8,
+        "the neutrino's p_z from the W-mass constraint, root +1 or -1 (NaN without a real "
+        "solution): neutrino_pz(lep_pt, lep_eta, lep_phi, lep_e, met, met_phi, 80.4*GeV, 1)",
+    ),
     "delta_phi": ("delta_phi", 2, "|Δφ| folded into [0, π]"),
     "delta_r": ("delta_r", 4, "ΔR: delta_r(eta1, phi1, eta2, phi2)"),
     "theta": ("theta", 1, "polar angle from η: 2 atan(exp(-η))"),
@@ -582,7 +618,7 @@ def _compile(  # noqa: PLR0911 - one return per node type is the clearest form
                     f"{fname}() takes the number of objects as a whole number from 2 to "
                     f"{MAX_SYSTEM_SIZE}",
                 )
-        if fname in _OF_PAIRS and not _is_constant(node.args[1], constants):
+        if fname in _OF_PAIRS | _OF_ANY_PAIRS and not _is_constant(node.args[1], constants):
             raise _error(
                 text,
                 origin,

@@ -137,6 +137,34 @@ def delta_r(eta1: Any, phi1: Any, eta2: Any, phi2: Any) -> Any:
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 
+def neutrino_pz(
+    lep_pt: Any,
+    lep_eta: Any,
+    lep_phi: Any,
+    lep_e: Any,
+    met: Any,
+    met_phi: Any,
+    w_mass: Any,
+    sign: Any,
+) -> Any:
+    """The neutrino's p_z from the W-mass constraint (m(ℓ + ν) = m_W, the neutrino's
+    transverse momentum being the missing E_T, the neutrino massless): the quadratic
+    a p_z² + b p_z + c = 0 with a = E² − p_zℓ², b = −2 k p_zℓ, c = E² E_T^miss² − k² and
+    k = (m_W² − m_ℓ²) / 2 + p_Tℓ E_T^miss cos Δφ (E, p_zℓ = p_Tℓ sinh η, m_ℓ² = E² − p² the
+    lepton's energy, p_z and mass), as the 2025 tt̄ notebook solves it.  ``sign`` +1 gives
+    the root (−b + √Δ) / 2a, −1 the other; NaN where the discriminant Δ = b² − 4ac is
+    negative (no real solution).  Inputs in any one energy unit."""
+    pz_l = lep_pt * np.sinh(lep_eta)
+    mass2 = lep_e * lep_e - lep_pt * lep_pt - pz_l * pz_l
+    k = (w_mass * w_mass - mass2) / 2 + lep_pt * met * np.cos(lep_phi - met_phi)
+    a = lep_e * lep_e - pz_l * pz_l
+    b = -2 * k * pz_l
+    c = lep_e * lep_e * met * met - k * k
+    with np.errstate(invalid="ignore", divide="ignore"):
+        root = np.sqrt(b * b - 4 * a * c)  # NaN for a negative discriminant
+        return (-b + np.sign(sign) * root) / (2 * a)
+
+
 def _splitmix64(x: np.ndarray) -> np.ndarray:
     with np.errstate(over="ignore"):
         z = x + _GOLDEN
