@@ -333,6 +333,11 @@ def test_what_an_expression_gives_is_known_before_any_event(text: str, kind: Kin
     ("text", "message"),
     [
         ("max(met_et)", "max() needs values per object (e.g. goodlep_pt), not per event"),
+        ("argmax(met_et)", "argmax() needs values per object (e.g. goodlep_pt), not per event"),
+        (
+            "closest_pair_mass(goodlep, met_et)",
+            "closest_pair_mass() takes the mass as a number, e.g. 91.18*GeV",
+        ),
         (
             "lep_pt + jet_pt",
             "values of different collections (or of differently selected "
@@ -344,7 +349,8 @@ def test_what_an_expression_gives_is_known_before_any_event(text: str, kind: Kin
             "goodlep > 1",
             "the objects goodlep can only be given to pair_mass, system_mass, system_pt, "
             "system_phi, system_rapidity, best_system_mass, best_system_pair_mass, sfos_pair_mass, "
-            "sfos_pair_pt, sfos_pair_other or min_delta_r; use their values, e.g. goodlep_pt "
+            "sfos_pair_pt, sfos_pair_other, closest_pair_mass, closest_pair_first, "
+            "closest_pair_second or min_delta_r; use their values, e.g. goodlep_pt "
             "(at 'goodlep'",
         ),
         (
@@ -594,3 +600,101 @@ def test_a_subset_condition_must_look_at_its_parent(tmp_path: Path, catalogue: C
         err.value
     )
     assert str(err.value).endswith("(or an object defined above: goodlep, goodjet)")
+
+
+def test_argmax_and_argmin_give_the_first_extremum_per_event() -> None:
+    # event 0: a tie for the largest (the first wins), event 1: none, event 2: one, event 3:
+    # a NaN among the values (no index: the extremum is undefined)
+    env = {"lep_pt": [[1.0, 5.0, 5.0, 2.0], [], [7.0], [1.0, np.nan]]}
+    assert value("argmax(lep_pt)", env) == [1.0, None, 0.0, None]
+    assert value("argmin(lep_pt)", env) == [0.0, None, 0.0, None]
+    # used as an index: the value of the largest, as max() gives it
+    assert value("lep_pt[argmax(lep_pt)]", env)[:3] == [5.0, None, 7.0]
+
+
+def test_closest_pair_of_any_objects_against_hand_calculation() -> None:
+    """Massless back-to-back objects of pT a and b have m = 2 sqrt(ab): the pair closest to
+    80.4 and its members' indices, whatever their flavour and charge."""
+    env = {
+        "goodlep": _jets(
+            {
+                # event 0: (0,1) at 90°: m² = 2·40·45, m = 60; (1,2) back to back:
+                #          m = 2 sqrt(45·36) = 80.50; (0,2) at 90°: m = 53.67: the pair (1, 2)
+                # event 1: one object (no pair); event 2: (0,1) m = 60 only
+                "pt": [[40.0, 45.0, 36.0], [50.0], [30.0, 30.0]],
+                "eta": [[0.0, 0.0, 0.0], [0.0], [0.0, 0.0]],
+                "phi": [[np.pi / 2, 0.0, np.pi], [0.0], [0.0, np.pi]],
+                "E": [[40.0, 45.0, 36.0], [50.0], [30.0, 30.0]],
+            }
+        )
+    }
+    mass = pairs("closest_pair_mass(goodlep, 80.4)", env)
+    assert mass[0] == pytest.approx(2 * np.sqrt(45 * 36))
+    assert mass[1] is None and mass[2] == pytest.approx(60.0)
+    assert pairs("closest_pair_first(goodlep, 80.4)", env) == [1.0, None, 0.0]
+    assert pairs("closest_pair_second(goodlep, 80.4)", env) == [2.0, None, 1.0]
+    # the same objects with charges and flavours: sfos_pair_* still asks for a SFOS pair
+    env["goodlep"].fields["type"] = from_awkward(ak.Array([[11, 13, 11], [11], [13, 13]]))
+    env["goodlep"].fields["charge"] = from_awkward(ak.Array([[1, 1, -1], [1], [1, -1]]))
+    assert pairs("sfos_pair_mass(goodlep, 80.4)", env)[0] == pytest.approx(np.sqrt(2 * 40 * 36))
+    assert pairs("closest_pair_mass(goodlep, 80.4)", env)[0] == pytest.approx(mass[0])
+
+
+def test_neutrino_pz_solves_the_w_mass_constraint() -> None:
+    """Both roots give m(ℓ + ν) = m_W with the neutrino (E_T^miss, φ_miss, p_z); one of them
+    is the neutrino's own p_z; no root where no p_z can reach m_W (m_T > m_W)."""
+    import vector
+
+    rng = np.random.default_rng(7)
+    n = 200
+    lep = vector.array(
+        {
+            "pt": rng.uniform(20, 120, n),
+            "eta": rng.uniform(-2.5, 2.5, n),
+            "phi": rng.uniform(-np.pi, np.pi, n),
+            "mass": np.full(n, 0.10566),
+        }
+    )
+    nu = vector.array(
+        {
+            "pt": rng.uniform(20, 120, n),
+            "eta": rng.uniform(-3, 3, n),
+            "phi": rng.uniform(-np.pi, np.pi, n),
+            "mass": np.zeros(n),
+        }
+    )
+    m_w = np.asarray((lep + nu).mass)
+    env = {
+        "lep_pt": np.asarray(lep.pt)[:, None].tolist(),
+        "lep_eta": np.asarray(lep.eta)[:, None].tolist(),
+        "lep_phi": np.asarray(lep.phi)[:, None].tolist(),
+        "lep_E": np.asarray(lep.E)[:, None].tolist(),
+        "met_et": np.asarray(nu.pt).tolist(),
+        "met_phi": np.asarray(nu.phi).tolist(),
+        "goodlep_pt": m_w.tolist(),  # (any name known: the W mass of each event)
+    }
+    roots = [
+        np.array(
+            value(
+                f"neutrino_pz(lep_pt[0], lep_eta[0], lep_phi[0], lep_E[0], met_et, met_phi, "
+                f"goodlep_pt, {sign})",
+                env,
+            ),
+            dtype=float,
+        )
+        for sign in (1, -1)
+    ]
+    for pz in roots:
+        solved = vector.array(
+            {"px": np.asarray(nu.px), "py": np.asarray(nu.py), "pz": pz, "mass": np.zeros(n)}
+        )
+        assert np.asarray((lep + solved).mass) == pytest.approx(m_w, rel=1e-7)
+    true_pz = np.asarray(nu.pz)
+    closest = np.minimum(abs(roots[0] - true_pz), abs(roots[1] - true_pz))
+    assert closest == pytest.approx(np.zeros(n), abs=1e-6 * (1 + abs(true_pz)).max())
+    assert (roots[0] >= roots[1]).all()  # +1 is the root with +√Δ
+    # a lepton and E_T^miss back to back, m_T = 2·50 = 100 > 80.4: no real solution
+    far = {**env, "lep_phi": [[0.0]], "met_phi": [np.pi], "met_et": [50.0], "lep_pt": [[50.0]]}
+    far |= {"lep_eta": [[0.3]], "lep_E": [[50.0 * np.cosh(0.3)]]}
+    text = "neutrino_pz(lep_pt[0], lep_eta[0], lep_phi[0], lep_E[0], met_et, met_phi, 80.4, 1)"
+    assert np.isnan(value(text, far)[0])
