@@ -14,7 +14,7 @@ import textwrap
 from pathlib import Path
 
 from atlasod.histio import atomic_path
-from atlasod.selection.analysis import Analysis
+from atlasod.selection.analysis import DEFAULT_RELEASE, Analysis
 
 TEMPLATE = '''# ---
 # jupyter:
@@ -164,7 +164,7 @@ def render(analysis: Analysis) -> str:
         textwrap.wrap(" ".join((analysis.raw.get("description") or "").split()), 95)
     )
     release = analysis.release
-    other = release.name != analysis.top_release
+    other = release.name != DEFAULT_RELEASE  # the workflow's and the command's default
     return TEMPLATE.format(
         name=analysis.name,
         title=analysis.title,
@@ -185,8 +185,9 @@ def render(analysis: Analysis) -> str:
 
 
 def notebook_name(analysis: Analysis) -> str:
-    """``<name>`` on the release its folder's top level describes, else ``<name>-<release>``."""
-    if analysis.release.name == analysis.top_release:
+    """``<name>`` on the default release (2020), else ``<name>-<release>`` (whichever release
+    the folder's top level describes: the name says what the commands need)."""
+    if analysis.release.name == DEFAULT_RELEASE:
         return analysis.name
     return f"{analysis.name}-{analysis.release.name}"
 
