@@ -22,9 +22,9 @@
 #
 # This notebook is generated from `analyses/hyy/` by
 # `atlasod notebook --analysis hyy --release 2025e`: it calls the same engine as the
-# Snakemake workflow (`snakemake --cores 4 hyy --config release=2025e`), one step per cell, so
-# that each step can be looked at.  It runs on generated demo data, offline; set
-# `SOURCE = "real"` to read the ATLAS Open Data files remotely instead.
+# Snakemake workflow (`snakemake --cores 4 hyy --config release=2025e`),
+# one step per cell, so that each step can be looked at.  It runs on generated demo data,
+# offline; set `SOURCE = "real"` to read the ATLAS Open Data files remotely instead.
 
 # %%
 import os

@@ -24,9 +24,9 @@
 #
 # This notebook is generated from `analyses/singletop/` by
 # `atlasod notebook --analysis singletop`: it calls the same engine as the
-# Snakemake workflow (`snakemake --cores 4 singletop`), one step per cell, so
-# that each step can be looked at.  It runs on generated demo data, offline; set
-# `SOURCE = "real"` to read the ATLAS Open Data files remotely instead.
+# Snakemake workflow (`snakemake --cores 4 singletop`),
+# one step per cell, so that each step can be looked at.  It runs on generated demo data,
+# offline; set `SOURCE = "real"` to read the ATLAS Open Data files remotely instead.
 
 # %%
 import os

@@ -10,10 +10,18 @@ from pathlib import Path
 import pytest
 
 from atlasod.data.catalogue import Catalogue
-from atlasod.selection.analysis import Analysis, load_analysis
+from atlasod.selection.analysis import Analysis, analysis_releases, discover, load_analysis
 
 REPO = Path(__file__).resolve().parents[1]
 ANALYSES = REPO / "analyses"
+
+
+def analyses_on(release: str) -> list[str]:
+    """The analysis folders that run on ``release`` (a folder may run on 2025e alone)."""
+    return [n for n in discover(ANALYSES) if release in analysis_releases(ANALYSES / n)]
+
+
+ON_2020 = analyses_on("2020")
 # Small demo samples keep the suite fast; the truth scales with them.
 TEST_SCALE = 0.5
 

@@ -38,9 +38,9 @@ TEMPLATE = '''# ---
 #
 # This notebook is generated from `analyses/{name}/` by
 # `atlasod notebook --analysis {name}{release_option}`: it calls the same engine as the
-# Snakemake workflow (`snakemake --cores 4 {name}{release_config}`), one step per cell, so
-# that each step can be looked at.  It runs on generated demo data, offline; set
-# `SOURCE = "real"` to read the ATLAS Open Data files remotely instead.
+# Snakemake workflow (`snakemake --cores 4 {name}{release_config}`),
+# one step per cell, so that each step can be looked at.  It runs on generated demo data,
+# offline; set `SOURCE = "real"` to read the ATLAS Open Data files remotely instead.
 
 # %%
 import os
