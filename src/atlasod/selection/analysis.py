@@ -412,9 +412,8 @@ class Analysis:
     @property
     def options(self) -> list[str]:
         """Names of the analysis' config switches (``scale_option``, ``double_fill_option``,
-        ``fill_each_option``,
-        ``normalisation_table_option``, ``switches``, ``weight_abs_option``, the fit's
-        ``signal_includes_background_option``)."""
+        ``fill_each_option``, ``normalisation_table_option``, ``switches``,
+        ``weight_abs_option``, the fit's ``signal_includes_background_option``)."""
         names = {g.scale_option for g in self.groups if g.scale_option}
         if self.weight_abs_option:
             names.add(self.weight_abs_option)
