@@ -82,10 +82,11 @@ def location(sample):
 
 # %% [markdown]
 # ## 2. The events
-# The first events of the last data period, the branches the selection reads (GeV).
+# The first events of the last data period (of the last simulated sample if the analysis
+# reads no data), the branches the selection reads (GeV).
 
 # %%
-sample = analysis.data_files[-1]
+sample = (analysis.data_files or analysis.mc_files)[-1]
 tree = uproot.open(location(sample))[analysis.release.tree]
 events = tree.arrays(analysis.selection.BRANCHES, entry_stop=1000)
 events[:3].show()

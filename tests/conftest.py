@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from atlasod.data.catalogue import Catalogue
+from atlasod.data.catalogue import Catalogue, SampleFile
 from atlasod.selection.analysis import Analysis, analysis_releases, discover, load_analysis
 
 REPO = Path(__file__).resolve().parents[1]
@@ -104,9 +104,16 @@ def columns_of(events: list[dict]) -> dict:
 def write_hand_made_events(analysis: Analysis, columns: dict, n: int, tmp_path: Path) -> str:
     """``n`` hand-made events (``columns``: the branches they set; the others neutral)
     written as the analysis' first data file in ``tmp_path``; returns its path."""
+    return write_hand_made_events_as(analysis, analysis.data_files[0], columns, tmp_path, n)
+
+
+def write_hand_made_events_as(
+    analysis: Analysis, sample: SampleFile, columns: dict, tmp_path: Path, n: int | None = None
+) -> str:
+    """Hand-made events written as ``sample`` of the analysis in ``tmp_path``."""
     from atlasod.demo.generate import complete_events, write_events
 
-    sample = analysis.data_files[0]
+    n = len(next(iter(columns.values()))) if n is None else n
     path = tmp_path / sample.file
     write_events(path, complete_events(columns, n, sample, analysis.release), analysis.release)
     return str(path)

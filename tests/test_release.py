@@ -241,3 +241,35 @@ def test_an_analysis_names_what_its_release_lacks(tmp_path: Path) -> None:
         with pytest.raises(AtlasodError) as err:
             load_analysis(tmp_path / what, "hyy", catalogue)
         assert message in str(err.value), what
+
+
+def test_an_analysis_of_the_simulation_alone_states_how_it_counts(tmp_path: Path) -> None:
+    """zpeak reads no data and counts MC events unweighted: weight factors with
+    `unweighted`, none without it, and a fit with no data are refused, naming the key."""
+    catalogue = Catalogue.load(release="2025e")
+    text = (ANALYSES / "zpeak" / "analysis.yaml").read_text()
+    config = tmp_path / "{case}" / "zpeak" / "analysis.yaml"
+    cases = {
+        "factors": (
+            text.replace("weight_factors: []", "weight_factors: [mcWeight]"),
+            "unweighted: true counts MC events without weights, so weight_factors must be "
+            "empty (it lists mcWeight)",
+        ),
+        "weighted": (
+            text.replace("unweighted: true", "unweighted: false"),
+            "weight_factors is empty: list the MC weight's branches (mcWeight and scale "
+            "factors), or set unweighted: true to count MC events",
+        ),
+        "fit": (
+            text + "fit: {model: poly3_gauss, histogram: hist_mll, range: [40, 140]}\n",
+            "data.periods is empty (the simulation alone), so there is no data to fit or to "
+            "plot as points: remove fit: and use plot.style: stack",
+        ),
+    }
+    for case, (changed, message) in cases.items():
+        path = Path(str(config).format(case=case))
+        path.parent.mkdir(parents=True)
+        path.write_text(changed)
+        with pytest.raises(AtlasodError) as err:
+            load_analysis(path.parent.parent, "zpeak", catalogue)
+        assert str(err.value) == f"{path}: {message}"

@@ -23,7 +23,14 @@ from atlasod.errors import AtlasodError
 from atlasod.histio import read_histograms
 from atlasod.selection.analysis import analysis_releases, discover, load_analysis
 
-from .conftest import ANALYSES, TEST_SCALE, columns_of, run_snakemake, write_hand_made_events
+from .conftest import (
+    ANALYSES,
+    TEST_SCALE,
+    columns_of,
+    run_snakemake,
+    write_hand_made_events,
+    write_hand_made_events_as,
+)
 from .servers import RangeHTTPServer, catalogue_for, xrootd_server
 
 ON_2025E = [n for n in discover(ANALYSES) if "2025e" in analysis_releases(ANALYSES / n)]
@@ -419,6 +426,76 @@ def test_2025e_ttbar_reco_on_hand_made_events(tmp_path: Path) -> None:
         halves[bin_of(mlvb, m)] = halves.get(bin_of(mlvb, m), 0.0) + 0.5
     assert entries(quirky.histograms["hist_mlvb"]) == halves
     assert quirky.histograms["hist_mlvb"].sum().value == 3.0
+
+
+def test_2025e_zpeak_counts_simulated_events_without_data(tmp_path: Path) -> None:
+    """The Z PyROOT example (an analysis of the simulation alone, unweighted): its cuts on
+    hand-made events, every MC event counted once whatever its weight and normalisation;
+    its yields have no data, its plot no data points and no ratio panel, and the mean and
+    standard deviation of its histogram are those of the bin contents."""
+    from atlasod.results.plotting import components, plot_stack
+    from atlasod.results.validation import Inputs, quantity
+    from atlasod.results.yields import compute_yields, markdown_table
+    from atlasod.selection.chunk import process_chunk
+
+    catalogue = Catalogue.load(release="2025e")
+    zpeak = load_analysis(ANALYSES, "zpeak", catalogue)
+    assert zpeak.data_files == () and zpeak.unweighted
+
+    def pair(pt1: float, pt2: float, charges=(1, -1), types=(11, 11), extra: int = 0) -> dict:
+        """Two massless leptons back to back at η 0: m = 2 sqrt(pt1 pt2)."""
+        n = 2 + extra
+        return {
+            "lep_pt": [pt1, pt2, *[10.0] * extra],
+            "lep_eta": [0.0] * n,
+            "lep_phi": [0.0, np.pi, *[1.0] * extra],
+            "lep_e": [pt1, pt2, *[10.0] * extra],
+            "lep_charge": [*charges, *[1] * extra],
+            "lep_type": [*types, *[11] * extra],
+            "mcWeight": 2.5,  # not used: every event counts once
+            "xsec": 1000.0,
+        }
+
+    events = [
+        pair(46.0, 46.0),  # m = 92
+        pair(41.0, 41.0, extra=1),  # three leptons, the first two make m = 82
+        pair(45.0, 45.0, charges=(1, 1)),  # same charge
+        pair(45.0, 45.0, types=(11, 13)),  # different flavours
+        pair(10.0, 10.0),  # m = 20: below the histogram
+    ]
+    path = write_hand_made_events_as(zpeak, zpeak.mc_files[0], columns_of(events), tmp_path)
+    result = process_chunk(zpeak, zpeak.mc_files[0], path, 0, 1, zpeak.lumi_pb, catalogue)
+    assert {k: v["weighted"] for k, v in result.cutflow.items()} == {
+        "all": 5.0,
+        "at least two leptons": 5.0,
+        "opposite charge": 4.0,
+        "same flavour": 3.0,
+    }
+    h = result.histograms["hist_mll"]
+    assert h.sum().value == 2.0 and h.sum(flow=True).value == 3.0  # 20 GeV is below 40
+    assert h[h.axes[0].index(92.0)].value == 1.0 and h[h.axes[0].index(82.0)].value == 1.0
+    # yields and plot without data
+    stem = zpeak.mc_files[0].stem
+    cutflows = {zpeak.mc_files[0].file: {"cutflow": result.cutflow}}
+    yields = compute_yields(zpeak, cutflows, {})
+    assert yields["data"] is None and "Data" not in yields["cutflow"]
+    assert "**data**" not in markdown_table(yields)
+    hists = {f"{stem}/hist_mll": h}
+    spec = zpeak.histograms[0]
+    data, groups, edges = components(zpeak, hists, spec, {})
+    assert data is None and [g.values.sum() for g in groups] == [2.0]
+    figure = plot_stack(spec, zpeak.title, data, groups, edges, None, None)
+    assert len(figure.axes) == 1  # no ratio panel
+    # mean and std of the contents at their bin centres (bins of 3.33 GeV from 40)
+    run = Inputs(yields=yields, histograms_path=Path("unused.root"), options={})
+    run._histograms_read = hists
+    centres = [h.axes[0].centers[h.axes[0].index(m)] for m in (82.0, 92.0)]
+    assert quantity("hist.hist_mll.mc.mean", run, zpeak) == pytest.approx(np.mean(centres))
+    assert quantity("hist.hist_mll.mc.std", run, zpeak) == pytest.approx(np.std(centres))
+    with pytest.raises(AtlasodError, match=r"'yields\.data': the analysis reads no data"):
+        quantity("yields.data", run, zpeak)
+    with pytest.raises(AtlasodError, match="analysis zpeak reads no data"):
+        quantity("hist.hist_mll.data.integral", run, zpeak)
 
 
 # The portal's folder of the 2025e files (reference 2025e §3.2), below a local server's root.

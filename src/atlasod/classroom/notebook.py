@@ -96,10 +96,11 @@ def location(sample):
 
 # %% [markdown]
 # ## 2. The events
-# The first events of the last data period, the branches the selection reads ({unit}).
+# The first events of the last data period (of the last simulated sample if the analysis
+# reads no data), the branches the selection reads ({unit}).
 
 # %%
-sample = analysis.data_files[-1]
+sample = (analysis.data_files or analysis.mc_files)[-1]
 tree = uproot.open(location(sample))[analysis.release.tree]
 events = tree.arrays(analysis.selection.BRANCHES, entry_stop=1000)
 events[:3].show()
@@ -114,7 +115,7 @@ for cut, mask in selected.cutflow.items():
 
 # %% [markdown]
 # ## 4. Every file: select, weight, histogram
-# As the workflow's chunk step does; MC events are weighted to {{LUMI_PB}} pb⁻¹.
+# As the workflow's chunk step does; {weighting}.
 
 # %%
 chunks = []
@@ -181,6 +182,11 @@ def render(analysis: Analysis) -> str:
             )
         ),
         unit="GeV" if release.gev == 1.0 else "MeV",
+        weighting=(
+            "MC events are counted once each (the analysis is unweighted)"
+            if analysis.unweighted
+            else "MC events are weighted to {LUMI_PB} pb⁻¹"
+        ),
     )
 
 

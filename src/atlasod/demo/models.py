@@ -768,6 +768,8 @@ def generate_events(ctx: DemoContext) -> DemoEvents:
     }
     if ctx.sample.is_data:
         truth["signal_events"] = int(np.count_nonzero(signal))
+    elif ctx.data_events == 0:  # an analysis of the simulation alone: nothing to match
+        columns["mcWeight"] = np.ones(n, dtype=np.float32)
     else:
         # The same generator makes data and MC of a role, so matching the generated yields
         # matches the selected ones whatever the cuts.

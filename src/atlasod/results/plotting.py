@@ -46,11 +46,14 @@ def _summed(
 
 def components(
     analysis: Analysis, hists: dict[str, Any], spec: HistogramSpec, options: dict[str, bool]
-) -> tuple[Component, list[Component], np.ndarray]:
-    """(data, MC groups with their factors applied, bin edges) of one histogram."""
+) -> tuple[Component | None, list[Component], np.ndarray]:
+    """(data (None for an analysis of the simulation alone), MC groups with their factors
+    applied, bin edges) of one histogram."""
     fold = spec.overflow == "fold"
-    data_v, data_var = _summed(hists, [f.stem for f in analysis.data_files], spec.name, fold)
-    data = Component("Data", "#000000", data_v, data_var)
+    data = None
+    if analysis.data_files:
+        data_v, data_var = _summed(hists, [f.stem for f in analysis.data_files], spec.name, fold)
+        data = Component("Data", "#000000", data_v, data_var)
     groups = []
     for g in analysis.groups:
         if not g.stacked and not g.drawn_on(spec.name):
@@ -65,15 +68,18 @@ def components(
     return data, groups, edges
 
 
-def _labels(ax: Any, title: str, lumi_fb: float) -> None:
+def _labels(ax: Any, title: str, lumi_fb: float | None, data: bool = True) -> None:
+    """The ATLAS Open Data label (``Simulation`` without data; no luminosity for counted,
+    unweighted simulation), "for education" and the analysis' title."""
     import mplhep
 
-    mplhep.atlas.label("Open Data", data=True, lumi=lumi_fb, com=13, ax=ax, loc=1)
+    mplhep.atlas.label("Open Data", data=data, lumi=lumi_fb, com=13, ax=ax, loc=1)
     ax.text(0.05, 0.78, "for education", transform=ax.transAxes, fontsize="small", style="italic")
     ax.text(0.05, 0.71, title, transform=ax.transAxes)
 
 
-def _figure() -> tuple[Any, Any, Any]:
+def _figure(ratio: bool = True) -> tuple[Any, Any, Any]:
+    """A figure with the main axes and, if ``ratio``, a ratio panel below (else None)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -81,6 +87,9 @@ def _figure() -> tuple[Any, Any, Any]:
     import mplhep
 
     plt.style.use(mplhep.style.ATLAS)
+    if not ratio:
+        fig, ax = plt.subplots(figsize=(7, 6))
+        return fig, ax, None
     fig, (ax, rax) = plt.subplots(
         2,
         1,
@@ -124,17 +133,19 @@ def _data_points(ax: Any, edges: np.ndarray, data: Component) -> None:
 def plot_stack(
     spec: HistogramSpec,
     title: str,
-    data: Component,
+    data: Component | None,
     groups: list[Component],
     edges: np.ndarray,
     fit: dict[str, Any] | None = None,
-    lumi_fb: float = 10.064,
+    lumi_fb: float | None = 10.064,
 ) -> Any:
+    """The MC stack with its statistical band, lines for unstacked signals, the data points
+    and a data/MC ratio panel (without data: the simulation alone, no ratio panel)."""
     import mplhep
 
     from atlasod.results.fitting import fit_curve, fit_summary
 
-    fig, ax, rax = _figure()
+    fig, ax, rax = _figure(ratio=data is not None)
     background = [g for g in groups if g.stacked]
     mplhep.histplot(
         [g.values for g in background],
@@ -166,7 +177,8 @@ def plot_stack(
             values = values * total.sum() / values.sum()
         label = f"{line.label} (norm. to MC)" if line.normalise_to_stack else line.label
         ax.stairs(values, edges, color=line.color, linestyle="--", linewidth=2, label=label)
-    _data_points(ax, edges, data)
+    if data is not None:
+        _data_points(ax, edges, data)
     if fit is not None:
         fine = np.linspace(edges[0], edges[-1], 1000)
         inside = (fine >= fit.get("range", [edges[0]])[0]) & (
@@ -179,16 +191,24 @@ def plot_stack(
             if not (background.get("fixed") and background.get("value") == 0):
                 ax.plot(fine[inside], curves[1], color="#0000ff", linestyle="--", label="Fit bkg.")
         ax.text(0.05, 0.62, fit_summary(fit), transform=ax.transAxes, fontsize="small", va="top")
-    peak = max(float(np.max(total)), float(np.max(data.values + np.sqrt(data.variances))), 1e-9)
+    top = 0.0 if data is None else float(np.max(data.values + np.sqrt(data.variances)))
+    peak = max(float(np.max(total)), top, 1e-9)
     if spec.ylog:
         ax.set_yscale("log")
         low = max(1e-2, 0.1 * float(np.min(total[total > 0], initial=1.0)))
         ax.set_ylim(spec.ymin or low, spec.ymax or peak * 1e3)
     else:
         ax.set_ylim(spec.ymin or 0, spec.ymax or 2 * peak)
-    ax.set_ylabel("Events / bin")
-    ax.legend(loc="upper right", fontsize="small")
-    _labels(ax, title, lumi_fb)
+    ax.set_ylabel("Events / bin" if lumi_fb is not None else "Entries / bin")
+    if data is not None:
+        ax.legend(loc="upper right", fontsize="small")
+    else:  # below the longer "Simulation" label
+        ax.legend(loc="upper right", fontsize="small", bbox_to_anchor=(1, 0.88))
+    _labels(ax, title, lumi_fb, data=data is not None)
+    if data is None:
+        ax.set_xlabel(spec.xlabel)
+        ax.set_xlim(edges[0], edges[-1])
+        return fig
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(total > 0, data.values / total, np.nan)
         ratio_err = np.where(total > 0, np.sqrt(data.variances) / total, np.nan)
@@ -305,7 +325,8 @@ def plot_analysis(
     hists = read_histograms(histograms_path)
     fit = json.loads(fit_path.read_text("utf-8")) if fit_path else None
     style = analysis.plot.get("style", "stack")
-    lumi_fb = analysis.lumi_pb / 1000.0  # on the plots, as the originals label them
+    # on the plots, as the originals label them (none on counted, unweighted simulation)
+    lumi_fb = None if analysis.unweighted else analysis.lumi_pb / 1000.0
     written: list[Path] = []
     names = [h.name for h in analysis.histograms]
     for name in only or []:
@@ -327,6 +348,7 @@ def plot_analysis(
         if style == "stack":
             fig = plot_stack(spec, analysis.title, data, groups, edges, use_fit, lumi_fb)
         else:
+            assert data is not None  # (refused when the analysis is loaded)
             fig = plot_signal_line(spec, analysis.title, data, groups, edges, use_fit, lumi_fb)
         if fit_note:
             _red_note(fig, fit_note, y=0.5, wrap=True)

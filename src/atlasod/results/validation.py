@@ -14,10 +14,13 @@ of the original analyses (reference §12), exact or read off the published figur
         source: "[DOC] fig_09h.png"
 
 Quantities: ``yields.<path>`` and ``fit.<path>`` (keys into yields.json and fit.json),
-``hist.<name>.<data|mc|GROUP>.<integral|max|peak|bin(x)|quantile(q)>`` (the summed data
-histogram, the total MC prediction or one MC group's, with the groups' factors; ``peak`` is
-the centre of the highest bin, ``quantile(q)`` the x below which a fraction q of the
-content lies, linear within its bin: where a distribution ends, an edge).  A check passes
+``hist.<name>.<data|mc|GROUP>.<integral|max|peak|mean|std|bin(x)|quantile(q)>`` (the
+summed data histogram, the total MC prediction or one MC group's, with the groups' factors;
+``peak`` is the centre of the highest bin, ``mean`` and ``std`` those of the bin contents
+at their bin centres within the range (a ROOT statistics box computes them from the filled
+values: the binning adds about width²/12 to the variance), ``quantile(q)`` the x below which
+a fraction q of the content lies, linear within its bin: where a distribution ends, an
+edge).  A check passes
 when |value − expected| ≤ max(abs, rel·|expected|, sigma·error), ``error`` being the
 value at the path ``tolerance.error``.
 
@@ -88,7 +91,10 @@ def quantity(path: str, inputs: Inputs, analysis: Analysis) -> float:
     head, _, rest = path.partition(".")
     parts = rest.split(".") if rest else []
     if head == "yields":
-        return float(_walk(inputs.yields, parts, path))
+        found = _walk(inputs.yields, parts, path)
+        if found is None:
+            raise AtlasodError(f"quantity {path!r}: the analysis reads no data")
+        return float(found)
     if head == "fit":
         if inputs.fit is None:
             raise AtlasodError(f"quantity {path!r}: the analysis has no fit result")
@@ -118,7 +124,7 @@ def _histogram_quantity(path: str, parts: list[str], inputs: Inputs, analysis: A
     if len(parts) != 3 or parts[1] not in ("data", "mc", *groups):
         raise AtlasodError(
             f"quantity {path!r}: use "
-            "hist.<name>.<data|mc|group>.<integral|max|peak|bin(x)|quantile(q)> "
+            "hist.<name>.<data|mc|group>.<integral|max|peak|mean|std|bin(x)|quantile(q)> "
             f"(groups: {', '.join(groups)})"
         )
     name, who, what = parts
@@ -127,6 +133,8 @@ def _histogram_quantity(path: str, parts: list[str], inputs: Inputs, analysis: A
         raise AtlasodError(f"quantity {path!r}: analysis {analysis.name} has no histogram {name}")
     hists, fold = inputs.histograms(), spec.overflow == "fold"
     if who == "data":
+        if not analysis.data_files:
+            raise AtlasodError(f"quantity {path!r}: analysis {analysis.name} reads no data")
         h = data_histogram(analysis, hists, name)
         values, _ = values_and_variances(h, fold_overflow=fold)
     else:  # the groups' MC, with their factors (e.g. dibosons x 1.3), as plotted
@@ -137,12 +145,17 @@ def _histogram_quantity(path: str, parts: list[str], inputs: Inputs, analysis: A
             if g.stacked and who in ("mc", g.name)
         )
     edges = np.linspace(spec.low, spec.high, spec.bins + 1)
-    if what == "integral":
-        return float(values.sum())
-    if what == "max":
-        return float(values.max())
-    if what == "peak":
-        return float(0.5 * (edges[:-1] + edges[1:])[int(np.argmax(values))])
+    centres = 0.5 * (edges[:-1] + edges[1:])
+    if what in ("integral", "max", "peak"):
+        if what == "peak":
+            return float(centres[int(np.argmax(values))])
+        return float(values.sum() if what == "integral" else values.max())
+    if what in ("mean", "std"):
+        if values.sum() <= 0:
+            raise AtlasodError(f"quantity {path!r}: the histogram is empty")
+        mean = float(np.average(centres, weights=values))
+        variance = float(np.average((centres - mean) ** 2, weights=values))
+        return mean if what == "mean" else float(np.sqrt(variance))
     q = _QUANTILE.match(what)
     if q:
         fraction, cumulative = float(q["q"]), np.cumsum(values)
@@ -297,10 +310,14 @@ def multiplied_checks(factor: int, base: Inputs, run: Inputs) -> list[dict[str, 
     relative statistical uncertainties × 1/√N, each fitted peak position within the
     unmultiplied fit's uncertainty and its uncertainty × 1/√N."""
     n, root_n = float(factor), math.sqrt(factor)
-    data_1, data_n = float(base.yields["data"]), float(run.yields["data"])
     mc_1, mc_n = base.yields["total_mc"], run.yields["total_mc"]
-    rows = [
-        _row("data events × N", "yields.data", data_n, n * data_1, 3.0 * math.sqrt(n * data_1)),
+    rows = []
+    if base.yields["data"] is not None:  # (an analysis of the simulation alone has none)
+        data_1, data_n = float(base.yields["data"]), float(run.yields["data"])
+        rows.append(
+            _row("data events × N", "yields.data", data_n, n * data_1, 3.0 * math.sqrt(n * data_1))
+        )
+    rows += [
         _row(
             "total MC × N",
             "yields.total_mc.yield",

@@ -37,11 +37,13 @@ def compute_yields(
         "cutflow": {},
     }
     data_files = [f.file for f in analysis.data_files]
-    # selected events per data period (the 2025 notebooks print them), and in all
+    # selected events per data period (the 2025 notebooks print them), and in all (None:
+    # an analysis of the simulation alone)
     periods = {str(f.period): int(final(f.file)["events"]) for f in analysis.data_files}
-    out["data"] = sum(periods.values())
+    out["data"] = sum(periods.values()) if data_files else None
     out["data_periods"] = periods
-    out["cutflow"]["Data"] = cuts(data_files, 1.0)
+    if data_files:
+        out["cutflow"]["Data"] = cuts(data_files, 1.0)
     total, total_var = 0.0, 0.0
     for group in analysis.groups:
         factor = group.factor(options)
@@ -78,7 +80,8 @@ def markdown_table(result: dict[str, Any]) -> str:
     lines.append(
         f"| **total MC** | {result['total_mc']['yield']:.3f} | {result['total_mc']['stat']:.3f} | |"
     )
-    lines.append(f"| **data** | {result['data']} | | |")
+    if result["data"] is not None:
+        lines.append(f"| **data** | {result['data']} | | |")
     lines += ["", "## Cutflow", ""]
     columns = list(result["cutflow"])
     lines.append("| cut | " + " | ".join(columns) + " |")

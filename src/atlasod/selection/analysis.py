@@ -203,6 +203,18 @@ class Analysis:
         self.lumi_source: str = raw.get("lumi_source", self.release.lumi_source)
         self.normalisation_table: str | None = raw.get("normalisation_table")
         self.weight_factors: list[str] = raw["weight_factors"]
+        # every MC event counted once (no factors, no normalisation): a look at a shape
+        self.unweighted: bool = bool(raw.get("unweighted", False))
+        if self.unweighted and self.weight_factors:
+            raise AtlasodError(
+                f"{config_path}: unweighted: true counts MC events without weights, so "
+                f"weight_factors must be empty (it lists {', '.join(self.weight_factors)})"
+            )
+        if not self.unweighted and not self.weight_factors:
+            raise AtlasodError(
+                f"{config_path}: weight_factors is empty: list the MC weight's branches "
+                "(mcWeight and scale factors), or set unweighted: true to count MC events"
+            )
         self.weight_abs_option: str | None = raw.get("weight_abs_option")
         data_skim = raw["data"].get("skim", self.skim)
         self._check_skim(data_skim, "data.skim")
@@ -253,6 +265,11 @@ class Analysis:
             raise AtlasodError(f"{config_path}: histogram names must be unique")
         self.plot: dict[str, Any] = raw.get("plot", {})
         self.fit: dict[str, Any] | None = raw.get("fit")
+        if not self.data_files and (self.fit or self.plot.get("style", "stack") != "stack"):
+            raise AtlasodError(
+                f"{config_path}: data.periods is empty (the simulation alone), so there is "
+                "no data to fit or to plot as points: remove fit: and use plot.style: stack"
+            )
         if self.fit and self.fit["histogram"] not in names:
             raise AtlasodError(
                 f"{config_path}: fit.histogram {self.fit['histogram']!r} is not one of {names}"

@@ -55,7 +55,7 @@ def event_weights(
     times ``L × σ × k × ε / Σw``, from the catalogue (the sample's group's table, with the
     workflow switches ``options``) or from the events' own branches, as the release says."""
     n = len(arrays)
-    if sample.is_data:
+    if sample.is_data or analysis.unweighted:
         return np.ones(n)
     from_branches = catalogue.release.normalisation_branches
     norm = None
@@ -179,7 +179,7 @@ def process_chunk(
     release = catalogue.release
     tree = open_tree(location, release)
     branches = list(dict.fromkeys(analysis.selection.BRANCHES))
-    if not sample.is_data:
+    if not sample.is_data and not analysis.unweighted:
         normalisation = list((release.normalisation_branches or {}).values())
         branches += [b for b in [*analysis.weight_factors, *normalisation] if b not in branches]
     missing = [b for b in branches if b not in tree]
