@@ -101,7 +101,7 @@ def test_2025e_mc_weights_come_from_the_files_own_branches() -> None:
     """2025e: w = L × xsec × kfac × filteff / sum_of_weights × the weight factors, per
     event from the branches every MC entry carries (reference §5.1), against the numbers
     computed by hand; 2020 keeps the catalogue's table."""
-    analysis = SimpleNamespace(weight_factors=["mcWeight", "ScaleFactor_PILEUP"])
+    analysis = SimpleNamespace(weight_factors=["mcWeight", "ScaleFactor_PILEUP"], unweighted=False)
     analysis.normalisation_table = None
     analysis.weight_abs_option = "abs_weights"
     catalogue = SimpleNamespace(release=Release.load("2025e"))
