@@ -108,7 +108,8 @@ def _assert_same_results(
     select events."""
     name = analysis.name
     by_file = {p.name: (p, q) for p, q in rewritten.items() if f"/{name}/" in str(p)}
-    assert sorted(by_file) == sorted(s.file for s in samples)
+    # (the rewritten files of another analysis' list may be among this one's demo files)
+    assert {s.file for s in samples} <= set(by_file)
     for sample in samples:
         demo_file, real_file = by_file[sample.file]
         lumi = analysis.lumi_pb
