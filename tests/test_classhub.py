@@ -18,11 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from atlasod.selection.analysis import analysis_releases, discover
-
 from .classhub import hub as classhub
 from .classhub.hub import Hub, in_hub, podman, running_servers, wait_for
-from .conftest import ANALYSES, REPO, tool_from_environment
+from .conftest import REPO, analyses_on, tool_from_environment
 from .servers import RangeHTTPServer, catalogue_for
 
 pytestmark = [pytest.mark.workflow, pytest.mark.network]
@@ -268,8 +266,8 @@ def test_the_other_notebooks_run_to_their_plots_in_jupyterlab(hub: Hub) -> None:
         "bob": ["hzz", "ttbar", "w", "z", "singletop", "slepton", "zpeak-2025e"],
     }
     names = ["hyy", *share["alice"], *share["bob"]]
-    on_2020 = [n for n in discover(ANALYSES) if "2020" in analysis_releases(ANALYSES / n)]
-    only_2025e = [f"{n}-2025e" for n in discover(ANALYSES) if n not in on_2020]
+    on_2020 = analyses_on("2020")
+    only_2025e = [f"{n}-2025e" for n in analyses_on("2025e") if n not in on_2020]
     assert sorted(names) == sorted(on_2020 + only_2025e)  # every analysis
     with ThreadPoolExecutor(len(share)) as pool:
         runs = {

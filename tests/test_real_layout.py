@@ -19,10 +19,10 @@ from atlasod.data.catalogue import Catalogue
 from atlasod.data.release import Release
 from atlasod.data.trees import is_rntuple, open_tree, read_batches
 from atlasod.data.vectors import VectorOfNumbers, decode_vectors_fast
-from atlasod.selection.analysis import Analysis, analysis_releases, discover, load_analysis
+from atlasod.selection.analysis import Analysis, load_analysis
 from atlasod.selection.chunk import process_chunk
 
-from .conftest import ANALYSES, ON_2020, REPO, tool_from_environment
+from .conftest import ANALYSES, ON_2020, REPO, analyses_on, tool_from_environment
 
 pytestmark = pytest.mark.workflow
 RELEASE = Release.load("2020")  # the release of the demo files here
@@ -132,7 +132,7 @@ def _assert_same_results(
 # --- the 2025 education release -------------------------------------------------------
 
 RELEASE_2025E = Release.load("2025e")
-ON_2025E = [n for n in discover(ANALYSES) if "2025e" in analysis_releases(ANALYSES / n)]
+ON_2025E = analyses_on("2025e")
 
 
 def _files_2025e(name: str) -> list:

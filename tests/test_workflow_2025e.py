@@ -21,11 +21,12 @@ from atlasod.data.fetch import fetch_file
 from atlasod.data.release import Release
 from atlasod.errors import AtlasodError
 from atlasod.histio import read_histograms
-from atlasod.selection.analysis import analysis_releases, discover, load_analysis
+from atlasod.selection.analysis import load_analysis
 
 from .conftest import (
     ANALYSES,
     TEST_SCALE,
+    analyses_on,
     columns_of,
     run_snakemake,
     write_hand_made_events,
@@ -33,7 +34,7 @@ from .conftest import (
 )
 from .servers import RangeHTTPServer, catalogue_for, xrootd_server
 
-ON_2025E = [n for n in discover(ANALYSES) if "2025e" in analysis_releases(ANALYSES / n)]
+ON_2025E = analyses_on("2025e")
 
 
 def test_some_analyses_run_on_2025e() -> None:

@@ -101,6 +101,9 @@ def fill(
         names, factor = spec.filled_with(options or {})
         if factor != 1.0:  # each of several variables, at a share of the weight
             w = w * factor
+        # a quirk of an original analysis: every event filled twice (W: hist_mtw)
+        switch = spec.double_fill_option
+        times = 2 if switch and (options or {}).get(switch) else 1
         for name in names:
             try:
                 values = variables[name]
@@ -117,9 +120,6 @@ def fill(
                 w_fill = np.repeat(w, ak.to_numpy(ak.num(values, axis=1)))
                 values = ak.flatten(values)
             values = np.asarray(ak.to_numpy(values), dtype=np.float64)
-            # a quirk of an original analysis: every event filled twice (W: hist_mtw)
-            switch = spec.double_fill_option
-            times = 2 if switch and (options or {}).get(switch) else 1
             for _ in range(times):
                 histograms[spec.name].fill(values, weight=w_fill)
 

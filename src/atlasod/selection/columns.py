@@ -663,12 +663,6 @@ def best_system_pair_mass(objects: Objects, k: Any) -> Column:
     return _per_event(pair_mass[np.arange(len(choice)), choice], events, n_events)
 
 
-def _sfos_pair(objects: Objects, target: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, Any]:
-    """Per event, the pair of objects of the same flavour (``type``) and opposite charge
-    whose invariant mass is closest to ``target`` (see :func:`_closest_pair`)."""
-    return _closest_pair(objects, target, sfos=True)
-
-
 def _closest_pair(
     objects: Objects, target: Any, sfos: bool = False
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, Any]:
@@ -705,13 +699,13 @@ def _closest_pair_of(
 def sfos_pair_mass(objects: Objects, target: Any) -> Column:
     """Invariant mass of the same-flavour, opposite-charge pair closest to ``target`` (a Z
     candidate: sfos_pair_mass(goodlep, 91.18*GeV)); missing in events without such a pair."""
-    events, _, _, pair = _sfos_pair(objects, target)
+    events, _, _, pair = _closest_pair(objects, target, sfos=True)
     return _per_event(np.asarray(pair.mass), events, len(objects.fields["pt"]))
 
 
 def sfos_pair_pt(objects: Objects, target: Any) -> Column:
     """pT of the vector sum of that pair; missing in events without one."""
-    events, _, _, pair = _sfos_pair(objects, target)
+    events, _, _, pair = _closest_pair(objects, target, sfos=True)
     return _per_event(np.asarray(pair.pt), events, len(objects.fields["pt"]))
 
 
@@ -719,7 +713,7 @@ def sfos_pair_other(objects: Objects, target: Any) -> Column:
     """The index (0, 1, ...) among the event's objects of the first object not in that pair
     (WZ's W lepton: goodlep_pt[sfos_pair_other(goodlep, 91.18*GeV)]); missing in events
     without a pair or without a third object."""
-    events, a, b, _ = _sfos_pair(objects, target)
+    events, a, b, _ = _closest_pair(objects, target, sfos=True)
     shape = objects.fields["pt"].shape
     assert shape is not None
     n_events = len(shape)
