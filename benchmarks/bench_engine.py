@@ -109,6 +109,13 @@ def real_layout_file(
     return real, first
 
 
+def fills(histogram: Any) -> int:
+    """How many times a chunk step's histogram was filled: its entries with under- and
+    overflow (the benchmark files are data: every weight is 1)."""
+    total = histogram.sum(flow=True)
+    return round(float(getattr(total, "value", total)))
+
+
 def rdf(root_python: str, name: str, path: Path, threads: int, release: str) -> dict[str, float]:
     script = str(REPO / "benchmarks" / "rdf_selections.py")
     cmd = [root_python, "-W", "ignore", script, name, str(path), "--threads", str(threads)]
@@ -229,6 +236,7 @@ def bench(
     branches = analysis.selection.BRANCHES
     cores = os.cpu_count() or 1
     selected: dict[str, int] = {}
+    filled: dict[str, dict[str, int]] = {}  # per engine: each histogram's fills
 
     def read(file: Path) -> Callable[[], None]:  # as the chunk step reads: same access and steps
         def run() -> None:
@@ -247,6 +255,7 @@ def bench(
             result = process_chunk(analysis, sample, str(file), 0, 1, lumi_pb, catalogue)
             if key:
                 selected[key] = int(list(result.cutflow.values())[-1]["events"])
+                filled[key] = {h: fills(histogram) for h, histogram in result.histograms.items()}
 
         return run
 
@@ -255,6 +264,7 @@ def bench(
             out = rdf(root_python, name, file, threads, release)
             if key:
                 selected[key] = int(out["selected"])
+                filled[key] = {h: int(n) for h, n in out["histogram_entries"].items()}
             return float(out["seconds"])
 
         return run
@@ -314,6 +324,15 @@ def bench(
     counts = set(selected.values())
     verdict = "same" if len(counts) == 1 else "DIFFERENT"
     print(f"  selected events: {selected} ({verdict})")
+    # every histogram the chunk step fills, filled as often by RDataFrame (the same work)
+    differ = sorted(
+        h for h in set().union(*filled.values()) if len({f.get(h) for f in filled.values()}) > 1
+    )
+    counted = len(filled["chunk step"])
+    print(
+        f"  histogram fills: {counted} histograms, "
+        + ("the same in every engine" if not differ else f"DIFFERENT: {', '.join(differ)}")
+    )
     if memory:
         peak = peak_memory_mb(name, stem, path, release, n)
         chunk_entries = min(n, CHUNK_ENTRIES)

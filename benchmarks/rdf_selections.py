@@ -3,15 +3,18 @@
     .venv-root/bin/python benchmarks/rdf_selections.py hyy FILE [--threads N] [--release 2020]
 
 Runs in the ROOT environment (``make root-env``).  Each selection is the one of
-``analyses/<name>`` on the file's release (same objects, cuts and histograms; for H→γγ in
-the style of ROOT's tutorial df104): RVec expressions, helper functions compiled once with
-``Declare``, the histograms booked lazily and the event loop run once.  ``--release 2020``
+``analyses/<name>`` on the file's release: the same objects and cuts, and every histogram the
+chunk step fills, under its name, with its binning and condition (the smeared "syst" ones
+with the engine's per-event normal numbers, ``atlasod_normal``); for H→γγ in the style of
+ROOT's tutorial df104.  RVec expressions, helper functions compiled once with ``Declare``,
+the histograms booked lazily and the event loop run once.  ``--release 2020``
 (the default) reads the tree ``mini`` in MeV, ``--release 2025e`` the 2025 education
 release's tree ``analysis`` in GeV with its branch names (the analyses' ``releases: 2025e:``
 blocks; tt̄ the C++ framework's TTbarAnalysis, reference 2025e §6.3.2).  ``--threads 0``
 runs one thread; ``N > 0`` enables implicit multi-threading with N threads.  Prints one JSON
 line: the event loop's wall time (including RDataFrame's just-in-time compilation of the
-graph, not ROOT's start-up), the entries read and the selected events.
+graph, not ROOT's start-up), the entries read, the selected events and each histogram's
+entries (every fill, under- and overflow included).
 """
 
 from __future__ import annotations
@@ -55,10 +58,25 @@ RVecB atlasod_hzz_good(const RVecF &pt, const RVecF &eta, const RVecF &ptc, cons
   }
   return good;
 }
-double atlasod_m4l(const RVecF &pt, const RVecF &eta, const RVecF &phi, const RVecF &e) {
+// the four-lepton system [GeV]
+P4 atlasod_4l(const RVecF &pt, const RVecF &eta, const RVecF &phi, const RVecF &e) {
   P4 sum;
   for (int i = 0; i < 4; ++i) sum += P4(pt[i] / 1000., eta[i], phi[i], e[i] / 1000.);
-  return sum.M();
+  return sum;
+}
+// physics.event_normal: one standard-normal number per (run, event, salt), SplitMix64 and
+// Box-Muller, the engine's bits (the "syst" smearing)
+uint64_t atlasod_splitmix(uint64_t z) {
+  z += 0x9E3779B97F4A7C15ULL;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+double atlasod_normal(long long run, long long event, unsigned salt) {
+  uint64_t key = (uint64_t(run) << 32) ^ uint64_t(event) ^ (uint64_t(salt) * 0x9E3779B97F4A7C15ULL);
+  uint64_t h1 = atlasod_splitmix(key), h2 = atlasod_splitmix(h1);
+  double u1 = (double(h1 >> 11) + 0.5) * 0x1p-53, u2 = double(h2 >> 11) * 0x1p-53;
+  return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2);
 }
 // (m_ll1, m_ll2) of the last valid pairing (the original's quirk), closest to the Z first
 ROOT::RVecD atlasod_mll(const RVecF &pt, const RVecF &eta, const RVecF &phi, const RVecF &e,
@@ -211,6 +229,40 @@ def exactly(d: Any, n: int, good: str, collection: str, fields: tuple[str, ...])
     return d
 
 
+def book(d: Any, specs: list[tuple[Any, ...]]) -> list[Any]:
+    """A histogram per ``(name, column, bins, low, high[, condition])`` on ``d`` (those with a
+    condition on its events that pass it: a histogram's ``where``); a column of RVecs fills
+    each element, as the engine fills a variable per object."""
+    out = []
+    for name, column, bins, low, high, *where in specs:
+        node = d.Filter(where[0]) if where else d
+        out.append(node.Histo1D((name, "", bins, low, high), column))
+    return out
+
+
+def define(d: Any, columns: dict[str, str]) -> Any:
+    """``d`` with the ``columns`` defined, in order."""
+    for name, expr in columns.items():
+        d = d.Define(name, expr)
+    return d
+
+
+def lepton_histograms(
+    prefix: str, bins: dict[str, tuple[int, float, float]]
+) -> list[tuple[Any, ...]]:
+    """The six per-lepton histograms (pt, eta, E, phi, charge, type) of a ``prefix``."""
+    names = {"pt": "pt", "eta": "eta", "E": "E", "phi": "phi", "charge": "ch", "type": "ID"}
+    return [(f"{prefix}{names[f]}", f"lepton_{f}", *bins[f]) for f in names]
+
+
+LEPTON_BINS = {
+    "eta": (30, -3, 3),
+    "phi": (32, -3.2, 3.2),
+    "charge": (7, -1.75, 1.75),
+    "type": (15, 5.5, 20.5),
+}
+
+
 def hyy(df: Any) -> tuple[Any, list[Any]]:
     good = (
         "photon_isTightID && photon_pt > 25000 && abs(photon_eta) < 2.37"
@@ -228,10 +280,10 @@ def hyy(df: Any) -> tuple[Any, list[Any]]:
         "abs(g_eta[0]) < 0.75 && abs(g_eta[1]) < 0.75 && g_convType[0] == 0 && g_convType[1] == 0"
     )
     histos = [
-        d.Histo1D(("m_yy", "", 30, 105, 160), "m_yy"),
-        d.Filter(central).Histo1D(("m_yy_cat", "", 30, 105, 160), "m_yy"),
-        d.Histo1D(("pt1", "", 30, 30, 180), "pt1"),
-        d.Histo1D(("pt2", "", 30, 20, 120), "pt2"),
+        d.Histo1D(("hist_mYY_bin1", "", 30, 105, 160), "m_yy"),
+        d.Filter(central).Histo1D(("hist_mYY_cat_bin1", "", 30, 105, 160), "m_yy"),
+        d.Histo1D(("hist_leadphoton_pt", "", 30, 30, 180), "pt1"),
+        d.Histo1D(("hist_subleadphoton_pt", "", 30, 20, 120), "pt2"),
     ]
     return d, histos
 
@@ -246,17 +298,35 @@ def hzz(df: Any) -> tuple[Any, list[Any]]:
     d = d.Filter("g_pt[0] > 25000 && g_pt[1] > 15000 && g_pt[2] > 10000")
     d = d.Filter("Sum(g_charge) == 0")
     d = d.Filter("auto s = Sum(g_type); return s == 44 || s == 48 || s == 52;")
-    d = d.Define("m4l", "atlasod_m4l(g_pt, g_eta, g_phi, g_E)")
-    d = d.Define("mll", "atlasod_mll(g_pt, g_eta, g_phi, g_E, g_charge, g_type)")
-    d = d.Define("mll1", "mll[0]").Define("mll2", "mll[1]")
-    d = d.Define("n_jets", "Sum(jet_pt > 30000 && abs(jet_eta) < 4.4)")
-    histos = [
-        d.Histo1D(("m4l", "", 24, 80, 170), "m4l"),
-        d.Histo1D(("mll1", "", 30, 50, 106), "mll1"),
-        d.Histo1D(("mll2", "", 30, 12, 140), "mll2"),
-        d.Histo1D(("n_jets", "", 6, -0.5, 5.5), "n_jets"),
+    columns = {
+        "sys4l": "atlasod_4l(g_pt, g_eta, g_phi, g_E)",
+        "m4l": "sys4l.M()",
+        "pt4l": "sys4l.Pt()",
+        "y4l": "sys4l.Rapidity()",
+        "mll": "atlasod_mll(g_pt, g_eta, g_phi, g_E, g_charge, g_type)",
+        "mll1": "mll[0]",
+        "mll2": "mll[1]",
+        "n_jets": "Sum(jet_pt > 30000 && abs(jet_eta) < 4.4)",
+        "lepton_pt": "g_pt / 1000.",
+        "lepton_eta": "g_eta",
+        "lepton_E": "g_E / 1000.",
+        "lepton_phi": "g_phi",
+        "lepton_charge": "g_charge",
+        "lepton_type": "g_type",
+    }
+    d = define(d, columns)
+    bins = {**LEPTON_BINS, "pt": (5, 0, 200), "eta": (10, -3, 3), "E": (10, 0, 300)}
+    specs = [
+        ("mass_four_lep", "m4l", 24, 80, 170),
+        ("mass_ext_four_lep", "m4l", 30, 80, 250),
+        ("hist_mLL1", "mll1", 30, 50, 106),
+        ("hist_mLL2", "mll2", 30, 12, 140),
+        ("hist_fourlepsys_pt", "pt4l", 20, 0, 200),
+        ("hist_fourlepsys_y", "y4l", 20, -3, 3),
+        ("hist_n_jets", "n_jets", 4, -0.5, 3.5),
+        *lepton_histograms("hist_fourlept", {**bins, "phi": (8, -3.2, 3.2)}),
     ]
-    return d, histos
+    return d, book(d, specs)
 
 
 def ttbar(df: Any) -> tuple[Any, list[Any]]:
@@ -274,16 +344,53 @@ def ttbar(df: Any) -> tuple[Any, list[Any]]:
     d = d.Define("mtw", mtw).Filter("mtw > 30")
     good_jets = "jet_pt[goodjet], jet_eta[goodjet], jet_phi[goodjet]"
     top = f"atlasod_top({good_jets}, jet_E[goodjet], 1000.)"
-    d = d.Define("top", top).Define("m_jjj", "top[0]").Define("m_jj", "top[1]")
-    d = d.Define("n_jets", "Sum(goodjet)").Define("met", "met_et / 1000.")
-    histos = [
-        d.Histo1D(("m_jjj", "", 40, 100, 300), "m_jjj"),
-        d.Histo1D(("m_jj", "", 40, 50, 130), "m_jj"),
-        d.Histo1D(("mtw", "", 20, 0, 200), "mtw"),
-        d.Histo1D(("met", "", 20, 0, 200), "met"),
-        d.Histo1D(("n_jets", "", 10, -0.5, 9.5), "n_jets"),
+    columns = {
+        "top": top,
+        "m_jjj": "top[0]",
+        "m_jj": "top[1]",
+        "n_jets": "Sum(goodjet)",
+        "met": "met_et / 1000.",
+        "leadjet_pt": "jet_pt[goodjet][0] / 1000.",
+        "leadjet_eta": "jet_eta[goodjet][0]",
+        "n_bjets": "Sum(bjet)",
+        "leadbjet_pt": "jet_pt[bjet][0] / 1000.",
+        "leadbjet_eta": "jet_eta[bjet][0]",
+        **{f"lepton_{f}": f"lep_{f}[goodlep][0]" for f in ("eta", "phi", "charge", "type")},
+        "lepton_pt": "l_pt / 1000.",
+        "lepton_E": "lep_E[goodlep][0] / 1000.",
+        # the "syst" smearing (physics.event_normal, salts 1-3)
+        "met_syst": "met + met_et_syst / 1000. * atlasod_normal(runNumber, eventNumber, 1)",
+        "lepton_pt_syst": (
+            "lepton_pt + lep_pt_syst[goodlep][0] / 1000."
+            " * atlasod_normal(runNumber, eventNumber, 2)"
+        ),
+        "leadjet_pt_syst": (
+            "leadjet_pt + jet_pt_syst[goodjet][0] / 1000."
+            " * atlasod_normal(runNumber, eventNumber, 3)"
+        ),
+        "mtw_syst": "sqrt(2. * lepton_pt_syst * met_syst * (1 - cos(double(l_phi) - met_phi)))",
+    }
+    d = define(d, columns)
+    syst = "met_syst > 30 && mtw_syst > 30"
+    bins = {**LEPTON_BINS, "pt": (20, 0, 200), "E": (30, 0, 300)}
+    specs = [
+        ("hist_etmiss", "met", 20, 0, 300),
+        ("hist_mtw", "mtw", 20, 0, 300),
+        ("hist_syst_etmiss", "met_syst", 20, 0, 300, syst),
+        ("hist_syst_mtw", "mtw_syst", 20, 0, 300, syst),
+        ("hist_n_jets", "n_jets", 5, 3.5, 8.5),
+        ("hist_leadjet_pt", "leadjet_pt", 20, 0, 450),
+        ("hist_syst_leadjet_pt", "leadjet_pt_syst", 20, 0, 450),
+        ("hist_leadjet_eta", "leadjet_eta", 30, -3, 3),
+        ("hist_n_bjets", "n_bjets", 3, 1.5, 4.5),
+        ("hist_leadbjet_pt", "leadbjet_pt", 20, 0, 350),
+        ("hist_leadbjet_eta", "leadbjet_eta", 30, -3, 3),
+        ("hist_Topmass", "m_jjj", 40, 100, 250, "m_jjj > 100 && m_jjj < 250"),
+        ("hist_Wmass", "m_jj", 40, 50, 120, "m_jj > 50 && m_jj < 120"),
+        *lepton_histograms("hist_leadlept", bins),
+        ("hist_syst_leadleptpt", "lepton_pt_syst", 20, 0, 200, "lepton_pt_syst > 30"),
     ]
-    return d, histos
+    return d, book(d, specs)
 
 
 def wz(df: Any) -> tuple[Any, list[Any]]:
@@ -295,15 +402,25 @@ def wz(df: Any) -> tuple[Any, list[Any]]:
     d = d.Define("wz", wz).Define("mll", "wz[0]").Define("ptll", "wz[1]").Define("mtw", "wz[2]")
     d = d.Filter("wz[0] >= 0 && abs(mll - 91.18) < 10").Filter("mtw > 30")
     d = d.Filter("met_et > 30000").Filter("Max(g_pt) > 25000")
-    d = d.Define("met", "met_et / 1000.").Define("lepton_pt", "g_pt / 1000.")
-    histos = [
-        d.Histo1D(("mll", "", 20, 76, 106), "mll"),
-        d.Histo1D(("ptll", "", 20, 0, 400), "ptll"),
-        d.Histo1D(("met", "", 20, 0, 160), "met"),
-        d.Histo1D(("mtw", "", 20, 0, 200), "mtw"),
-        d.Histo1D(("lepton_pt", "", 10, 25, 200), "lepton_pt"),
+    columns = {
+        "met": "met_et / 1000.",
+        "lepton_pt": "g_pt / 1000.",
+        "lepton_eta": "g_eta",
+        "lepton_E": "g_E / 1000.",
+        "lepton_phi": "g_phi",
+        "lepton_charge": "g_charge",
+        "lepton_type": "g_type",
+    }
+    d = define(d, columns)
+    bins = {**LEPTON_BINS, "pt": (10, 25, 200), "eta": (15, -3, 3), "E": (15, 0, 300)}
+    specs = [
+        ("hist_mLL", "mll", 20, 76, 106),
+        ("hist_ptLL", "ptll", 20, 0, 400),
+        ("hist_etmiss", "met", 20, 0, 160),
+        ("hist_mtw", "mtw", 20, 0, 200),
+        *lepton_histograms("hist_threelept", {**bins, "phi": (16, -3.2, 3.2)}),
     ]
-    return d, histos
+    return d, book(d, specs)
 
 
 def hww(df: Any) -> tuple[Any, list[Any]]:
@@ -321,62 +438,144 @@ def hww(df: Any) -> tuple[Any, list[Any]]:
     d = d.Define("n_bjets", "Sum(goodjet && jet_MV2c10 > 0.1758475)")
     d = d.Define("ww", "atlasod_ww(g_pt, g_eta, g_phi, g_E, met_et, met_phi)")
     d = d.Define("mll", "ww[0]").Define("ptll", "ww[1]").Define("mt", "ww[4]")
+    d = d.Define("dphi_ll", "ww[2]").Define("dphi_ll_met", "ww[3]")
     d = d.Define("met", "met_et / 1000.")
     pre = d  # the preselection, where the histI_ twins are filled
     d = d.Filter("mll > 10 && n_jets <= 1 && met > 20").Filter("ww[3] > M_PI / 2")
     d = d.Filter("ptll > 30").Filter("mll < 55").Filter("ww[2] < 1.8").Filter("n_bjets == 0")
-    histos = [
-        pre.Histo1D(("histI_mLL", "", 30, 0, 170), "mll"),
-        pre.Histo1D(("histI_mt", "", 15, 50, 200), "mt"),
-        d.Histo1D(("mLL", "", 30, 0, 170), "mll"),
-        d.Histo1D(("ptLL", "", 30, 0, 200), "ptll"),
-        d.Histo1D(("etmiss", "", 20, 0, 200), "met"),
-        d.Histo1D(("mt", "", 15, 50, 200), "mt"),
-        d.Histo1D(("n_jets", "", 5, -0.5, 4.5), "n_jets"),
+    for i, rank in enumerate(("lead", "sublead")):
+        d = define(
+            d,
+            {
+                f"{rank}_pt": f"g_pt[{i}] / 1000.",
+                f"{rank}_eta": f"g_eta[{i}]",
+                f"{rank}_E": f"g_E[{i}] / 1000.",
+                f"{rank}_phi": f"g_phi[{i}]",
+                f"{rank}_charge": f"g_charge[{i}]",
+                f"{rank}_type": f"g_type[{i}]",
+            },
+        )
+    system = [
+        ("mLL", "mll", 30, 0, 170),
+        ("ptLL", "ptll", 30, 0, 200),
+        ("dPhi_LL", "dphi_ll", 20, 0, 3.2),
+        ("dPhiLLmet", "dphi_ll_met", 30, 0, 3.2),
+        ("etmiss", "met", 20, 0, 200),
+        ("mt", "mt", 15, 50, 200),
+        ("n_jets", "n_jets", 5, -0.5, 4.5),
+        ("n_bjets", "n_bjets", 3, -0.5, 2.5),
     ]
+    leptons = [
+        ("leadleptpt", "lead_pt", 15, 0, 150),
+        ("leadlepteta", "lead_eta", 10, -3, 3),
+        ("leadleptE", "lead_E", 15, 0, 250),
+        ("leadleptphi", "lead_phi", 16, -3.2, 3.2),
+        ("leadleptch", "lead_charge", 7, -1.75, 1.75),
+        ("leadleptID", "lead_type", 15, 5.5, 20.5),
+        ("subleadleptpt", "sublead_pt", 10, 0, 100),
+        ("subleadlepteta", "sublead_eta", 10, -3, 3),
+        ("subleadleptE", "sublead_E", 15, 0, 250),
+        ("subleadleptphi", "sublead_phi", 10, -3.2, 3.2),
+        ("subleadleptch", "sublead_charge", 7, -1.75, 1.75),
+        ("subleadleptID", "sublead_type", 15, 5.5, 20.5),
+    ]
+    histos = book(d, [(f"hist_{name}", *rest) for name, *rest in system + leptons])
+    histos += book(pre, [(f"histI_{name}", *rest) for name, *rest in system])
     return d, histos
 
 
 def zprime(df: Any) -> tuple[Any, list[Any]]:
     """Boosted Z′ → tt̄ (reference §11.3): the cuts of analyses/zprime in its order, the
-    large-R jets' histograms after the jet near the lepton, m(J + j_ℓ + ℓ) after the tag."""
+    large-R jets' histograms after the jet near the lepton, the others after the tag."""
     jets = (
         "jet_pt > 30000 && abs(jet_eta) < 2.5"
         " && !(jet_pt < 60000 && abs(jet_eta) < 2.4 && jet_jvt < 0.59)"
     )
     d = df.Filter("largeRjet_n >= 1").Filter("met_et > 20000").Filter("trigE || trigM")
     d = d.Define("goodlep", tight_leptons(30000, 0.15)).Filter("Sum(goodlep) == 1")
-    for f in ("pt", "eta", "phi", "E"):
-        d = d.Define(f"l_{f}", f"lep_{f}[goodlep][0]")
+    d = define(d, {f"l_{f}": f"lep_{f}[goodlep][0]" for f in ("pt", "eta", "phi", "E")})
     mtw = "sqrt(2. * l_pt * met_et * (1 - cos(double(l_phi) - met_phi)))"
     d = d.Define("mtw", mtw).Filter("met_et + mtw > 60000")
     d = d.Define("goodjet", jets).Define("bjet", "goodjet && jet_MV2c10 > 0.8244273")
     d = d.Filter("Sum(bjet) >= 1")
     d = d.Define("near", "goodjet && atlasod_dr_below(l_eta, l_phi, jet_eta, jet_phi, 2.0)")
     d = d.Filter("Sum(near) >= 1")
-    for f in ("pt", "eta", "phi", "E"):
-        d = d.Define(f"jl_{f}", f"jet_{f}[near][0]")
+    d = define(d, {f"jl_{f}": f"jet_{f}[near][0]" for f in ("pt", "eta", "phi", "E")})
     d = d.Define("jl_b", "jet_MV2c10[near][0] > 0.8244273")
     lead = "largeRjet_m > 50000 && largeRjet_pt > 250000 && abs(largeRjet_eta) < 2"
-    d = d.Define("lr_pt", f"largeRjet_pt[{lead}] / 1000.")
+    d = d.Define("lr", lead)
+    lr_columns = {
+        "lr_pt": "largeRjet_pt[lr] / 1000.",
+        "lr_eta": "largeRjet_eta[lr]",
+        "lr_phi": "largeRjet_phi[lr]",
+        "lr_m": "largeRjet_m[lr] / 1000.",
+        "lr_tau32": "largeRjet_tau32[lr]",
+        "lr_n": "ROOT::RVecI(lr_pt.size(), largeRjet_n)",  # largeRjet_n once per such jet
+    }
+    stage = define(d, lr_columns)
     tag = (
         "atlasod_top_tag(largeRjet_pt, largeRjet_eta, largeRjet_phi, largeRjet_m,"
         " largeRjet_tau32, l_phi, jl_eta, jl_phi, jl_b, jet_eta[bjet], jet_phi[bjet])"
     )
-    stage = d
     d = d.Define("tag", tag).Filter("tag[0] == 1")
     m_tt = (
         "auto t = tag[1]; return (P4(largeRjet_pt[t], largeRjet_eta[t], largeRjet_phi[t],"
         " largeRjet_E[t]) + P4(jl_pt, jl_eta, jl_phi, jl_E) + P4(l_pt, l_eta, l_phi, l_E)).M()"
         " / 1000.;"
     )
-    d = d.Define("m_tt", m_tt).Define("top_pt", "largeRjet_pt[tag[1]] / 1000.")
-    histos = [
-        stage.Histo1D(("lr_pt", "", 40, 250, 1250), "lr_pt"),
-        d.Filter("jl_b").Histo1D(("m_tt", "", 25, 0, 3000), "m_tt"),
-        d.Histo1D(("top_pt", "", 25, 300, 1500), "top_pt"),
+    columns = {
+        "m_tt": m_tt,
+        "met": "met_et / 1000.",
+        "mtw_gev": "mtw / 1000.",
+        "lepton_pt": "l_pt / 1000.",
+        "lepton_eta": "l_eta",
+        "lepton_E": "l_E / 1000.",
+        **{f"lepton_{f}": f"lep_{f}[goodlep][0]" for f in ("phi", "charge", "type")},
+        "n_near": "Sum(near)",
+        "jl_pt_gev": "jl_pt / 1000.",
+        "n_bjets": "Sum(bjet)",
+        "leadbjet_pt": "jet_pt[bjet][0] / 1000.",
+        "leadbjet_eta": "jet_eta[bjet][0]",
+        "n_top": "tag[0]",
+        "top_pt": "largeRjet_pt[tag[1]] / 1000.",
+        "top_eta": "largeRjet_eta[tag[1]]",
+        "top_phi": "largeRjet_phi[tag[1]]",
+        "top_m": "largeRjet_m[tag[1]] / 1000.",
+        "top_tau32": "largeRjet_tau32[tag[1]]",
+        "top_pt_syst": (
+            "top_pt + largeRjet_pt_syst[tag[1]] / 1000. * atlasod_normal(runNumber, eventNumber, 4)"
+        ),
+    }
+    d = define(d, columns)
+    bins = {**LEPTON_BINS, "pt": (20, 0, 400), "E": (30, 0, 500)}
+    specs = [
+        ("hist_etmiss", "met", 30, 0, 400),
+        ("hist_mtw", "mtw_gev", 30, 0, 250),
+        *lepton_histograms("hist_leadlept", bins),
+        ("hist_n_jets", "n_near", 4, -0.5, 3.5),
+        ("hist_leadjet_pt", "jl_pt_gev", 20, 0, 400),
+        ("hist_leadjet_eta", "jl_eta", 30, -3, 3),
+        ("hist_n_bjets", "n_bjets", 4, -0.5, 3.5),
+        ("hist_leadbjet_pt", "leadbjet_pt", 20, 0, 400),
+        ("hist_leadbjet_eta", "leadbjet_eta", 30, -3, 3),
+        ("hist_n_TopLRjets", "n_top", 4, -0.5, 3.5),
+        ("hist_leadTopLRjet_pt", "top_pt", 30, 250, 700),
+        ("hist_leadTopLRjet_eta", "top_eta", 20, -3, 3),
+        ("hist_leadTopLRjet_phi", "top_phi", 12, -3.2, 3.2),
+        ("hist_leadTopLRjet_m", "top_m", 25, 100, 250),
+        ("hist_leadTopLRjet_tau32", "top_tau32", 20, 0, 1),
+        ("hist_leadTopLRjet_syst_pt", "top_pt_syst", 30, 250, 700, "top_pt_syst > 300"),
+        ("hist_ttbarMLR", "m_tt", 20, 400, 1600, "jl_b"),
     ]
-    return d, histos
+    lr_specs = [
+        ("hist_n_leadLRjets", "lr_n", 4, -0.5, 3.5),
+        ("hist_leadLRjet_pt", "lr_pt", 30, 250, 700),
+        ("hist_leadLRjet_eta", "lr_eta", 20, -3, 3),
+        ("hist_leadLRjet_phi", "lr_phi", 12, -3.2, 3.2),
+        ("hist_leadLRjet_m", "lr_m", 30, 50, 250),
+        ("hist_leadLRjet_tau32", "lr_tau32", 20, 0, 1),
+    ]
+    return d, book(d, specs) + book(stage, lr_specs)
 
 
 # --- the 2025 education release (tree `analysis`, GeV) ---------------------------------
@@ -401,10 +600,10 @@ def hyy_2025e(df: Any) -> tuple[Any, list[Any]]:
     d = d.Filter("pt1 / m_yy > 0.35 && pt2 / m_yy > 0.35").Filter("m_yy > 100 && m_yy < 160")
     central = "std::abs(photon_eta[0]) < 0.75 && std::abs(photon_eta[1]) < 0.75"
     histos = [
-        d.Histo1D(("m_yy", "", 60, 100, 160), "m_yy"),
-        d.Filter(central).Histo1D(("m_yy_cat", "", 60, 100, 160), "m_yy"),
-        d.Histo1D(("pt1", "", 30, 50, 200), "pt1"),
-        d.Histo1D(("pt2", "", 30, 30, 130), "pt2"),
+        d.Histo1D(("hist_mYY_bin1", "", 60, 100, 160), "m_yy"),
+        d.Filter(central).Histo1D(("hist_mYY_cat_bin1", "", 60, 100, 160), "m_yy"),
+        d.Histo1D(("hist_leadphoton_pt", "", 30, 50, 200), "pt1"),
+        d.Histo1D(("hist_subleadphoton_pt", "", 30, 30, 130), "pt2"),
     ]
     return d, histos
 
@@ -423,8 +622,8 @@ def hzz_2025e(df: Any) -> tuple[Any, list[Any]]:
     d = d.Define("m4l", "atlasod_system_mass(g_pt, g_eta, g_phi, g_e)")
     d = d.Define("lep1_pt", "double(lep_pt[0])")
     histos = [
-        d.Histo1D(("m4l", "", 68, 80, 250), "m4l"),
-        d.Histo1D(("lep1_pt", "", 20, 0, 200), "lep1_pt"),
+        d.Histo1D(("mass_four_lep", "", 68, 80, 250), "m4l"),
+        d.Histo1D(("hist_lep1_pt", "", 20, 0, 200), "lep1_pt"),
     ]
     return d, histos
 
@@ -447,16 +646,38 @@ def ttbar_2025e(df: Any) -> tuple[Any, list[Any]]:
     d = d.Define("mtw", mtw).Filter("mtw > 30")
     good_jets = "jet_pt[goodjet], jet_eta[goodjet], jet_phi[goodjet]"
     top = f"atlasod_top({good_jets}, jet_e[goodjet], 1.)"
-    d = d.Define("top", top).Define("m_jjj", "top[0]").Define("m_jj", "top[1]")
-    d = d.Define("n_jets", "Sum(goodjet)").Define("met_gev", "double(met)")
-    histos = [
-        d.Filter("m_jjj > 100 && m_jjj < 250").Histo1D(("m_jjj", "", 40, 100, 250), "m_jjj"),
-        d.Filter("m_jj > 50 && m_jj < 120").Histo1D(("m_jj", "", 40, 50, 120), "m_jj"),
-        d.Histo1D(("mtw", "", 20, 0, 300), "mtw"),
-        d.Histo1D(("met", "", 20, 0, 300), "met_gev"),
-        d.Histo1D(("n_jets", "", 5, 3.5, 8.5), "n_jets"),
+    columns = {
+        "top": top,
+        "m_jjj": "top[0]",
+        "m_jj": "top[1]",
+        "n_jets": "Sum(goodjet)",
+        "met_gev": "double(met)",
+        "leadjet_pt": "double(jet_pt[goodjet][0])",
+        "leadjet_eta": "jet_eta[goodjet][0]",
+        "n_bjets": "Sum(bjet)",
+        "leadbjet_pt": "double(jet_pt[bjet][0])",
+        "leadbjet_eta": "jet_eta[bjet][0]",
+        "lepton_pt": "double(l_pt)",
+        "lepton_E": "double(lep_e[goodlep][0])",
+        **{f"lepton_{f}": f"lep_{f}[goodlep][0]" for f in ("eta", "phi", "charge")},
+        "lepton_type": "abs(lep_type[goodlep][0])",
+    }
+    d = define(d, columns)
+    bins = {**LEPTON_BINS, "pt": (20, 0, 200), "E": (30, 0, 300)}
+    specs = [
+        ("hist_etmiss", "met_gev", 20, 0, 300),
+        ("hist_mtw", "mtw", 20, 0, 300),
+        ("hist_n_jets", "n_jets", 5, 3.5, 8.5),
+        ("hist_leadjet_pt", "leadjet_pt", 20, 0, 450),
+        ("hist_leadjet_eta", "leadjet_eta", 30, -3, 3),
+        ("hist_n_bjets", "n_bjets", 3, 1.5, 4.5),
+        ("hist_leadbjet_pt", "leadbjet_pt", 20, 0, 350),
+        ("hist_leadbjet_eta", "leadbjet_eta", 30, -3, 3),
+        ("hist_Topmass", "m_jjj", 40, 100, 250, "m_jjj > 100 && m_jjj < 250"),
+        ("hist_Wmass", "m_jj", 40, 50, 120, "m_jj > 50 && m_jj < 120"),
+        *lepton_histograms("hist_leadlept", bins),
     ]
-    return d, histos
+    return d, book(d, specs)
 
 
 # per release: its tree and its selections
@@ -496,7 +717,7 @@ def main() -> None:
                 "seconds": seconds,
                 "entries": int(n),
                 "selected": int(selected.GetValue()),
-                "histogram_entries": [int(h.GetEntries()) for h in histos],
+                "histogram_entries": {h.GetName(): int(h.GetEntries()) for h in histos},
             }
         )
     )
