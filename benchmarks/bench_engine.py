@@ -342,7 +342,9 @@ def bench(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     names = list(SAMPLES[DEFAULT_RELEASE])
-    parser.add_argument("--analyses", nargs="+", default=names, choices=names)
+    parser.add_argument(
+        "--analyses", nargs="+", choices=names, help="(default: those measured on the release)"
+    )
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--scale", type=float, default=1.0, help="fraction of the default size")
     parser.add_argument("--root-python", default=str(REPO / ".venv-root" / "bin" / "python"))
@@ -355,7 +357,14 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     catalogue = Catalogue.load(release=args.release)
-    for name in args.analyses:
+    for name in args.analyses or list(SAMPLES[args.release]):
+        if name not in SAMPLES[args.release]:
+            print(
+                f"\n{name}: no benchmark file for release {args.release} (bench_engine.SAMPLES):"
+                " not measured",
+                flush=True,
+            )
+            continue
         if args.release not in analysis_releases(REPO / "analyses" / name):
             print(
                 f"\n{name}: does not run on release {args.release} yet (analyses/{name}/"
