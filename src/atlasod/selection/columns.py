@@ -628,19 +628,44 @@ def _best_system(objects: Objects, k: Any) -> tuple[np.ndarray, np.ndarray, list
 
 
 def _best_system_of(objects: Objects, k: int) -> tuple[np.ndarray, Any, list[Any]]:
+    """Events of each multiplicity n >= k together: their C(n, k) combinations as the
+    columns of one table per component, the best one per row by ``argmax`` (the first
+    largest, in itertools' order); no sorting of combinations by event."""
     momenta = _cartesian_momenta(objects)
     shape = objects.fields["pt"].shape
     assert shape is not None
-    event, positions = _combinations(shape, k)
-    members = [tuple(c[p] for c in momenta) for p in positions]
-    total = _cartesian_sum(*members)
-    if len(event) == 0:
-        return event, _four(total), [_four(m) for m in members]
-    best = _first_maximum(event, np.hypot(total[0], total[1]))
+    counts = shape.counts
+    parts: list[tuple[np.ndarray, tuple[np.ndarray, ...], list[tuple[np.ndarray, ...]]]] = []
+    for n in np.unique(counts[counts >= k]):
+        events = np.flatnonzero(counts == n)
+        combos = np.array(list(itertools.combinations(range(int(n)), k)), dtype=np.int64)
+        starts = shape.offsets[:-1][events]
+        at = [starts[:, None] + combos[None, :, j] for j in range(k)]  # flat positions
+        members = [tuple(c[p] for c in momenta) for p in at]
+        total = _cartesian_sum(*members)  # (events, combinations) per component
+        rows = np.arange(len(events))
+        best = np.argmax(np.hypot(total[0], total[1]), axis=1)
+        parts.append(
+            (
+                events,
+                tuple(c[rows, best] for c in total),
+                [tuple(c[rows, best] for c in m) for m in members],
+            )
+        )
+    if not parts:
+        empty = np.zeros(0)
+        nothing = (empty,) * 4
+        return np.zeros(0, dtype=np.int64), _four(nothing), [_four(nothing)] * k
+    event = np.concatenate([events for events, _, _ in parts])
+    order = np.argsort(event, kind="stable")  # one per event: the events in order
+
+    def joined(pieces: list[tuple[np.ndarray, ...]]) -> Any:
+        return _four(tuple(np.concatenate(c)[order] for c in zip(*pieces, strict=True)))
+
     return (
-        event[best],
-        _four(tuple(c[best] for c in total)),
-        [_four(tuple(c[best] for c in m)) for m in members],
+        event[order],
+        joined([total for _, total, _ in parts]),
+        [joined([m[j] for _, _, m in parts]) for j in range(k)],
     )
 
 

@@ -324,19 +324,18 @@ class DeclarativeSelection:
         from atlasod.selection import columns
         from atlasod.selection.physics import Selected
 
-        values: dict[str, Any] = {}
+        branches: dict[str, Any] = {}
         shapes: dict[str, columns.Shape | None] = {}  # one per collection
         of_collection = self.release.object_branches()
         for b in self.BRANCHES:  # float32 stays float32 until computed with (in float64)
             collection = of_collection.get(b, b)
-            values[b] = columns.from_awkward(events[b], shapes.get(collection))
-            shapes.setdefault(collection, values[b].shape)
+            branches[b] = columns.from_awkward(events[b], shapes.get(collection))
+            shapes.setdefault(collection, branches[b].shape)
         exercises = self.exercise_values(options)
-        values.update(exercises)
+        values: dict[str, Any] = dict(exercises)
         values.update({k: np.bool_(options.get(k, v)) for k, v in self.switches.items()})
         n = len(events)
-        frame = _Frame(self, values, np.arange(n))
-        del values  # the frame's: freed with it once a narrower frame replaces it
+        frame = _Frame(self, values, np.arange(n), branches)
         current = np.ones(n, dtype=bool)
         cutflow = {"all": current.copy()}
         stages = {}
@@ -374,16 +373,29 @@ class _Frame:
     on these events alone.  A narrower frame (:meth:`narrowed`) starts with what this one
     computed that the rest of the selection can still use, taken onto its events; this one
     can then be freed.  Expressions read a frame as they read a dict (``frame[name]``,
-    ``frame.get(MEMO)``)."""
+    ``frame.get(MEMO)``).
 
-    def __init__(self, selection: DeclarativeSelection, values: dict[str, Any], rows: Any) -> None:
+    The batch's branches are not carried from frame to frame: each frame takes a branch
+    from the whole batch's (``branches``, views of what uproot read) when it first uses
+    it, so that a branch first used after several narrowing cuts is taken once, onto the
+    events that reach it, and not once per narrowing before."""
+
+    def __init__(
+        self,
+        selection: DeclarativeSelection,
+        values: dict[str, Any],
+        rows: Any,
+        branches: dict[str, Any],
+    ) -> None:
         self.selection = selection
         self.values = values
         self.rows = rows  # indices into the batch
+        self.branches = branches  # the batch's, on all its events
         self.memo: dict[str, Any] = {}
         self._variables = selection.variable_exprs
         self._objects = selection.object_defs
         self._fields = selection.object_fields
+        self._from_batch: Any = None  # an EventSubset of the batch onto ``rows``
 
     def narrowed(self, keep: Any, needed: set[str]) -> _Frame:
         """The frame of the events ``keep`` (a mask over this frame's events) alone, with
@@ -395,11 +407,11 @@ class _Frame:
 
         local = np.flatnonzero(keep)
         subset = EventSubset(local, len(self.rows))
-        child = _Frame(self.selection, {}, self.rows[local])
+        child = _Frame(self.selection, {}, self.rows[local], self.branches)
         todo, seen = list(needed), set()
         while todo:
             name = todo.pop()
-            if name in seen:
+            if name in seen or name in self.branches:  # (a branch: taken when first used)
                 continue
             seen.add(name)
             if name in self._fields:  # an object's field: its objects
@@ -425,6 +437,10 @@ class _Frame:
     def __getitem__(self, name: str) -> Any:
         if name in self.values:
             return self.values[name]
+        if name in self.branches:
+            value = self._branch(name)
+            self.values[name] = value
+            return value
         if name in self._fields:  # an object's field: through its objects
             obj, field = self._fields[name]
             return self[obj].fields[field]
@@ -438,6 +454,17 @@ class _Frame:
             raise KeyError(name)
         self.values[name] = value
         return value
+
+    def _branch(self, name: str) -> Any:
+        """A branch on this frame's events, taken from the batch's."""
+        values = self.branches[name]
+        if len(self.rows) == len(values):  # the whole batch
+            return values
+        if self._from_batch is None:
+            from atlasod.selection.columns import EventSubset
+
+            self._from_batch = EventSubset(self.rows, len(values))
+        return self._from_batch(values)
 
     def _select_objects(self, obj: ObjectDef) -> Any:
         from atlasod.selection.columns import Objects, Selector
