@@ -255,6 +255,15 @@ def lepton_histograms(
     return [(f"{prefix}{names[f]}", f"lepton_{f}", *bins[f]) for f in names]
 
 
+def lepton_columns(source: str) -> dict[str, str]:
+    """The columns of :func:`lepton_histograms` from ``<source>_<field>`` (MeV to GeV)."""
+    gev = ("pt", "E")
+    return {
+        f"lepton_{f}": f"{source}_{f}" + (" / 1000." if f in gev else "")
+        for f in ("pt", "eta", "E", "phi", "charge", "type")
+    }
+
+
 LEPTON_BINS = {
     "eta": (30, -3, 3),
     "phi": (32, -3.2, 3.2),
@@ -307,12 +316,7 @@ def hzz(df: Any) -> tuple[Any, list[Any]]:
         "mll1": "mll[0]",
         "mll2": "mll[1]",
         "n_jets": "Sum(jet_pt > 30000 && abs(jet_eta) < 4.4)",
-        "lepton_pt": "g_pt / 1000.",
-        "lepton_eta": "g_eta",
-        "lepton_E": "g_E / 1000.",
-        "lepton_phi": "g_phi",
-        "lepton_charge": "g_charge",
-        "lepton_type": "g_type",
+        **lepton_columns("g"),
     }
     d = define(d, columns)
     bins = {**LEPTON_BINS, "pt": (5, 0, 200), "eta": (10, -3, 3), "E": (10, 0, 300)}
@@ -404,12 +408,7 @@ def wz(df: Any) -> tuple[Any, list[Any]]:
     d = d.Filter("met_et > 30000").Filter("Max(g_pt) > 25000")
     columns = {
         "met": "met_et / 1000.",
-        "lepton_pt": "g_pt / 1000.",
-        "lepton_eta": "g_eta",
-        "lepton_E": "g_E / 1000.",
-        "lepton_phi": "g_phi",
-        "lepton_charge": "g_charge",
-        "lepton_type": "g_type",
+        **lepton_columns("g"),
     }
     d = define(d, columns)
     bins = {**LEPTON_BINS, "pt": (10, 25, 200), "eta": (15, -3, 3), "E": (15, 0, 300)}
